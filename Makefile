@@ -1,0 +1,25 @@
+# sitekeeper — the two commands that matter: `make demo` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: bootstrap demo test lint format bench
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	$(BIN)/sitekeeper demo
+
+test:
+	@scripts/test.sh
+
+lint: bootstrap
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: bootstrap
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: bootstrap
+	$(BIN)/python bench/bench_due.py

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Bring a fresh machine to the point where `make demo` and `make test` work:
+# Debian packages (when run as root), the virtualenv and the Python packages.
+# Idempotent and quick when nothing changed (a stamp holds the hash of pyproject.toml).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 postgresql-client)
+
+missing=()
+if command -v dpkg >/dev/null 2>&1; then
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    # Nothing we install may start a service on this machine.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "bootstrap: missing Debian packages (install them as root): ${missing[*]}" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+stamp=.venv/.sitekeeper-stamp
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing Python packages into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,3 @@
+from sitekeeper.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""People, their roles, API tokens, and the audit log of every change a person makes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    AGENCY_ADMIN = "agency_admin", "Agency admin"
+    ENGINEER = "engineer", "Engineer"
+    ACCOUNT_MANAGER = "account_manager", "Account manager"
+    CLIENT_OWNER = "client_owner", "Client product owner"
+    CLIENT_MEMBER = "client_member", "Client member"
+
+
+AGENCY_ROLES = frozenset({Role.AGENCY_ADMIN, Role.ENGINEER, Role.ACCOUNT_MANAGER})
+CLIENT_ROLES = frozenset({Role.CLIENT_OWNER, Role.CLIENT_MEMBER})
+
+
+class User(AbstractUser):
+    """An individual account: agency staff, or a person at one client (never shared logins)."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT_MEMBER)
+    client = models.ForeignKey(
+        "contracts.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+
+    class Meta:
+        constraints = [
+            # A client person always belongs to exactly one client; agency staff to none.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role__in=["client_owner", "client_member"], client__isnull=False)
+                    | models.Q(role__in=["agency_admin", "engineer", "account_manager"], client__isnull=True)
+                ),
+                name="user_role_matches_client",
+            )
+        ]
+
+    @property
+    def is_agency(self) -> bool:
+        return self.role in AGENCY_ROLES
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Only the agency admin reaches Django's admin site.
+        self.is_staff = self.role == Role.AGENCY_ADMIN
+        self.is_superuser = self.role == Role.AGENCY_ADMIN
+        super().save(*args, **kwargs)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A per-user API token; only its SHA-256 is stored, the key is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
+        key = "sk_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, prefix=key[3:11], digest=_digest(key))
+        return token, key
+
+    @classmethod
+    def find(cls, key: str) -> ApiToken | None:
+        return cls.objects.select_related("user").filter(digest=_digest(key), user__is_active=True).first()
+
+
+class AuditEntry(models.Model):
+    """One change a person made: who, when, what, and the fields before and after."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    model = models.CharField(max_length=100)
+    object_pk = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    client = models.ForeignKey(
+        "contracts.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.model} {self.object_repr}"

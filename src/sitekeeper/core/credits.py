@@ -1,0 +1,186 @@
+"""Uptime shortfall and service credits, computed exactly (fractions inside, decimals out).
+
+Readings (DESIGN.md): shortfall = SLA − uptime; credit % = rate × started steps, where started steps =
+ceil(shortfall / step) — or rate × shortfall / step under the `proportional` reading; a custom table
+(Enterprise, Schedule A) gives the percent of the lowest threshold the uptime fell below. The total is
+capped at the monthly fee (100 %), and the amount is rounded half-up to the currency's minor unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+
+HUNDRED = Fraction(100)
+_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "HUF", "VND", "XAF", "XOF"})
+PERCENT_PLACES = Decimal("0.0001")
+
+
+class CreditError(ValueError):
+    """A credit rule or figure the arithmetic cannot use."""
+
+
+def to_fraction(value: Decimal | Fraction | int | str, what: str) -> Fraction:
+    if isinstance(value, Fraction):
+        return value
+    try:
+        decimal = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise CreditError(f"{what} {value!r}: not a decimal number") from exc
+    if not decimal.is_finite():
+        raise CreditError(f"{what} {value!r}: not a finite number")
+    return Fraction(decimal)
+
+
+def to_decimal(value: Fraction, places: Decimal | None = None) -> Decimal:
+    """Exact when the fraction terminates; otherwise rounded half-up to `places` (default 0.0001)."""
+    decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    exact = Fraction(decimal) == value
+    if places is None and exact:
+        return decimal.normalize() if decimal != decimal.to_integral() else decimal.quantize(Decimal(1))
+    return decimal.quantize(places or PERCENT_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    below: Fraction  # uptime strictly below this …
+    percent: Fraction  # … earns this percent of the fee
+
+
+@dataclass(frozen=True)
+class CreditRule:
+    kind: str  # "steps" or "table"
+    rate: Fraction | None = None  # percent of the fee per step
+    step: Fraction | None = None  # percentage points of uptime per step
+    table: tuple[TableRow, ...] = ()
+    reading: str = "started_steps"  # or "proportional"
+
+    @classmethod
+    def from_data(
+        cls,
+        kind: str,
+        rate: Decimal | str | None = None,
+        step: Decimal | str | None = None,
+        table: Iterable[Mapping[str, object]] | None = None,
+        reading: str = "started_steps",
+    ) -> CreditRule:
+        if reading not in {"started_steps", "proportional"}:
+            raise CreditError(f"credit reading {reading!r}: expected started_steps or proportional")
+        if kind == "steps":
+            if rate is None or step is None:
+                raise CreditError("a steps credit rule needs both a rate and a step")
+            frate, fstep = to_fraction(rate, "credit rate"), to_fraction(step, "credit step")
+            if fstep <= 0 or frate < 0:
+                raise CreditError("credit step must be positive and rate not negative")
+            return cls(kind=kind, rate=frate, step=fstep, reading=reading)
+        if kind == "table":
+            rows = tuple(
+                TableRow(
+                    to_fraction(row["below"], "credit table 'below'"),
+                    to_fraction(row["percent"], "credit table 'percent'"),
+                )
+                for row in (table or ())
+            )
+            if not rows:
+                raise CreditError("a table credit rule needs at least one row (below, percent)")
+            return cls(kind=kind, table=rows, reading=reading)
+        raise CreditError(f"credit rule kind {kind!r}: expected steps or table")
+
+    def describe(self) -> str:
+        if self.kind == "table":
+            return "; ".join(
+                f"below {to_decimal(r.below)} %: {to_decimal(r.percent)} % of the fee" for r in self.table
+            )
+        per = "per started" if self.reading == "started_steps" else "pro rata per"
+        return f"{to_decimal(self.rate)} % of the monthly fee {per} {to_decimal(self.step)} % below the SLA"  # type: ignore[arg-type]
+
+
+def shortfall(sla: Fraction, uptime: Fraction) -> Fraction:
+    return max(sla - uptime, Fraction(0))
+
+
+def started_steps(short: Fraction, step: Fraction) -> int:
+    return math.ceil(short / step)
+
+
+def uncapped_percent(rule: CreditRule, sla: Fraction, uptime: Fraction) -> Fraction:
+    """Percent of the monthly fee the rule earns, before the cap at the fee."""
+    short = shortfall(sla, uptime)
+    if short == 0:
+        return Fraction(0)
+    if rule.kind == "table":
+        return max((row.percent for row in rule.table if uptime < row.below), default=Fraction(0))
+    if rule.reading == "proportional":
+        return rule.rate * short / rule.step  # type: ignore[operator]
+    return rule.rate * started_steps(short, rule.step)  # type: ignore[operator, arg-type]
+
+
+def credit_percent(rule: CreditRule, sla: Fraction, uptime: Fraction) -> Fraction:
+    """Percent of the monthly fee credited: total credits in a month never exceed the fee."""
+    return min(uncapped_percent(rule, sla, uptime), HUNDRED)
+
+
+def minor_unit(currency: str) -> Decimal:
+    return Decimal(1) if currency.upper() in _ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Credit:
+    sla: Decimal
+    uptime: Decimal
+    shortfall: Decimal
+    steps: int | None
+    credit_percent: Decimal
+    credit_amount: Decimal
+    currency: str
+    capped: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "sla": str(self.sla),
+            "uptime": str(self.uptime),
+            "shortfall": str(self.shortfall),
+            "started_steps": self.steps,
+            "credit_percent": str(self.credit_percent),
+            "credit_amount": str(self.credit_amount),
+            "currency": self.currency,
+            "capped_at_fee": self.capped,
+        }
+
+
+def compute_credit(
+    rule: CreditRule,
+    sla: Decimal | str | Fraction,
+    uptime: Decimal | str | Fraction,
+    monthly_fee: Decimal | str,
+    currency: str,
+) -> Credit:
+    """The month's credit. Uptime measured by monitoring arrives as an exact Fraction; figures typed by a
+    person arrive as decimals and come back unchanged."""
+    fsla, fup = to_fraction(sla, "uptime SLA"), to_fraction(uptime, "uptime")
+    if not 0 <= fup <= 100:
+        raise CreditError(f"uptime {uptime}: must be between 0 and 100")
+    fee = to_fraction(monthly_fee, "monthly fee")
+    if fee < 0:
+        raise CreditError("monthly fee must not be negative")
+    short = shortfall(fsla, fup)
+    raw = uncapped_percent(rule, fsla, fup)
+    percent = min(raw, HUNDRED)
+    unit = minor_unit(currency)
+    measured = isinstance(uptime, Fraction)
+    steps = None
+    if rule.kind == "steps" and rule.reading == "started_steps":
+        steps = started_steps(short, rule.step)  # type: ignore[arg-type]
+    return Credit(
+        sla=to_decimal(fsla),
+        uptime=to_decimal(fup, PERCENT_PLACES if measured else None),
+        shortfall=to_decimal(short, PERCENT_PLACES if measured else None),
+        steps=steps,
+        credit_percent=to_decimal(percent),
+        credit_amount=to_decimal(fee * percent / HUNDRED, unit),
+        currency=currency.upper(),
+        capped=raw > HUNDRED,
+    )

@@ -1,0 +1,106 @@
+"""Django settings, read from SITEKEEPER_* environment variables (see README and conf.py)."""
+
+from __future__ import annotations
+
+import os
+
+from sitekeeper import conf
+
+HOME = conf.home_dir()
+SECRET_KEY = conf.secret_key(HOME)
+DEBUG = conf.env_bool("SITEKEEPER_DEBUG", default=False)
+ALLOWED_HOSTS = conf.env_list("SITEKEEPER_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+
+DATABASES = {"default": conf.database(os.environ.get("SITEKEEPER_DATABASE_URL"), HOME)}
+HUEY = conf.queue(os.environ.get("SITEKEEPER_QUEUE_URL"), HOME)
+
+_email = conf.email(os.environ.get("SITEKEEPER_EMAIL_URL"), HOME)
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_FILE_PATH = _email.file_path
+DEFAULT_FROM_EMAIL = _email.from_email
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "sitekeeper.access",
+    "sitekeeper.contracts",
+    "sitekeeper.web",
+    "sitekeeper.api",
+    "sitekeeper.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sitekeeper.access.middleware.AuditActorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sitekeeper.urls"
+WSGI_APPLICATION = "sitekeeper.wsgi.application"
+AUTH_USER_MODEL = "access.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"  # stored instants are UTC; each contract's calendar zone is applied when reasoning
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = HOME / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static folders without collectstatic
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"sitekeeper": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}
