@@ -1,0 +1,109 @@
+"""Settings from the environment: strict parsing, clear errors naming the variable and the value."""
+
+import stat
+
+import pytest
+
+from sitekeeper import conf
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("yes", True), ("On", True), ("0", False), ("off", False)]
+)
+def test_env_bool_accepts_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("SITEKEEPER_DEBUG", raw)
+    assert conf.env_bool("SITEKEEPER_DEBUG") is expected
+
+
+def test_env_bool_rejects_anything_else_naming_variable_and_value(monkeypatch):
+    monkeypatch.setenv("SITEKEEPER_DEBUG", "maybe")
+    with pytest.raises(conf.ConfigError, match=r"SITEKEEPER_DEBUG: .*'maybe'"):
+        conf.env_bool("SITEKEEPER_DEBUG")
+
+
+def test_debug_is_off_by_default(monkeypatch):
+    monkeypatch.delenv("SITEKEEPER_DEBUG", raising=False)
+    assert conf.env_bool("SITEKEEPER_DEBUG") is False
+
+
+def test_allowed_hosts_list_rejects_empty_items(monkeypatch):
+    monkeypatch.setenv("SITEKEEPER_ALLOWED_HOSTS", "a.example,,b.example")
+    with pytest.raises(conf.ConfigError, match="SITEKEEPER_ALLOWED_HOSTS"):
+        conf.env_list("SITEKEEPER_ALLOWED_HOSTS", [])
+    monkeypatch.setenv("SITEKEEPER_ALLOWED_HOSTS", "a.example, b.example")
+    assert conf.env_list("SITEKEEPER_ALLOWED_HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_database_defaults_to_sqlite_in_the_data_folder(tmp_path):
+    db = conf.database(None, tmp_path)
+    assert db == {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "sitekeeper.sqlite3")}
+
+
+def test_database_url_for_postgres_is_split_into_parts(tmp_path):
+    db = conf.database("postgres://sk:p%40ss@db.internal:5433/sitekeeper", tmp_path)
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "sitekeeper",
+        "sk",
+        "p@ss",
+        "db.internal",
+        "5433",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("oracle://x/y", "unsupported scheme 'oracle'"),
+        ("postgres://host/", "no database name"),
+        ("sqlite://", "no file"),
+    ],
+)
+def test_bad_database_urls_are_named(tmp_path, url, message):
+    with pytest.raises(conf.ConfigError, match=message):
+        conf.database(url, tmp_path)
+
+
+def test_queue_defaults_to_a_sqlite_file_and_takes_redis(tmp_path):
+    assert conf.queue(None, tmp_path)["huey_class"] == "huey.SqliteHuey"
+    redis = conf.queue("redis://127.0.0.1:6379/3", tmp_path)
+    assert redis == {"huey_class": "huey.RedisHuey", "url": "redis://127.0.0.1:6379/3", "name": "sitekeeper"}
+    with pytest.raises(conf.ConfigError, match="SITEKEEPER_QUEUE_URL"):
+        conf.queue("amqp://guest@localhost", tmp_path)
+
+
+def test_email_url_smtp_with_tls_and_sender(tmp_path):
+    mail = conf.email("smtp://user:secret@mail.example:587?tls=1&from=desk@agency.example", tmp_path)
+    assert mail.backend.endswith("smtp.EmailBackend")
+    assert (mail.host, mail.port, mail.user, mail.password, mail.use_tls, mail.from_email) == (
+        "mail.example",
+        587,
+        "user",
+        "secret",
+        True,
+        "desk@agency.example",
+    )
+    with pytest.raises(conf.ConfigError, match="SITEKEEPER_EMAIL_URL"):
+        conf.email("pigeon://coop", tmp_path)
+
+
+def test_secret_key_is_generated_once_and_private(monkeypatch, tmp_path):
+    monkeypatch.delenv("SITEKEEPER_SECRET_KEY", raising=False)
+    first = conf.secret_key(tmp_path)
+    assert len(first) >= 50
+    assert conf.secret_key(tmp_path) == first
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_short_secret_key_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("SITEKEEPER_SECRET_KEY", "short")
+    with pytest.raises(conf.ConfigError, match="at least 32"):
+        conf.secret_key(tmp_path)
+
+
+def test_home_that_is_a_file_is_refused(monkeypatch, tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    monkeypatch.setenv("SITEKEEPER_HOME", str(target))
+    with pytest.raises(conf.ConfigError, match="not a folder"):
+        conf.home_dir()
