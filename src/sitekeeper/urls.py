@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from sitekeeper.web.views import admin_login
+
 urlpatterns = [
+    # One login page for everyone: Django admin's own login form is replaced by ours (before admin's URLs).
+    path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sitekeeper.api.urls")),
     path("", include("sitekeeper.web.urls")),

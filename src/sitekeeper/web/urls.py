@@ -1,4 +1,31 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import RedirectView
 
-urlpatterns = [path("", RedirectView.as_view(url="/admin/"), name="home")]
+from sitekeeper.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Staff console: agency roles only.
+    path("staff/", views.staff_dashboard, name="staff_dashboard"),
+    path("staff/clients/", views.staff_clients, name="staff_clients"),
+    path("staff/clients/<slug:slug>/", views.staff_client_detail, name="staff_client_detail"),
+    path("staff/contracts/", views.staff_contracts, name="staff_contracts"),
+    path("staff/sites/", views.staff_sites, name="staff_sites"),
+    path("staff/sites/<int:pk>/", views.staff_site_detail, name="staff_site_detail"),
+    path("staff/plans/", views.staff_plans, name="staff_plans"),
+    path("staff/audit/", views.staff_audit, name="staff_audit"),
+    # Client portal: scoped to the person's own client.
+    path("portal/", views.portal_home, name="portal_home"),
+    path("portal/sites/<int:pk>/", views.portal_site, name="portal_site"),
+    # Any signed-in person: their own API tokens.
+    path("account/tokens/", views.account_tokens, name="account_tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.account_token_revoke, name="account_token_revoke"),
+]

@@ -1,0 +1,31 @@
+"""Template filters for contract values (shared wording with web/presenters.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from sitekeeper.web import presenters
+
+register = template.Library()
+
+
+@register.filter
+def target(text: str | None) -> str:
+    """{{ plan.standard_response|target }} → "4 business hours"."""
+    return presenters.describe_target(text)
+
+
+@register.filter
+def pct(value: Decimal | None) -> str:
+    """{{ plan.uptime_sla|pct }} → "99.9 %"."""
+    return presenters.percent(value)
+
+
+@register.filter
+def money(amount: Decimal | None, currency: str = "") -> str:
+    """{{ contract.monthly_fee|money:contract.currency }} → "EUR 900.00"."""
+    if amount is None:
+        return presenters.NOT_SET
+    return f"{currency} {amount:,.2f}".strip()

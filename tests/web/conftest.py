@@ -1,0 +1,3 @@
+from tests.web.world import fast_passwords, world
+
+__all__ = ["fast_passwords", "world"]

@@ -1,0 +1,293 @@
+"""Every route of the URL conf, requested as every persona, against an explicit table of access rules.
+
+The routes are found by walking Django's resolver (web pages, the ninja API, Django admin), so a route added
+anywhere is picked up here; a route that no rule covers fails `test_every_route_has_a_rule`, and so does a
+rule that no longer matches any route. Each route's URL is filled from the acme fixture's objects, and then:
+
+- anonymous: web pages redirect to the login page, the API answers 401;
+- outsider (globex's owner): never sees acme's data — 404 or 403, and "acme" never in the body;
+- owner and member (acme): 200 on client-scoped routes for their own client, 403 on agency-only pages;
+- agency staff: the console; Django admin only for the agency admin.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from tests.web.world import PERSONAS, World
+
+
+class Kind(enum.Enum):
+    LOGIN = "the login page: anonymous 200, signed-in people are sent home"
+    LOGOUT = "POST only; everyone ends up at the login page"
+    HOME = "signed-in people are sent to their console or portal"
+    AGENCY = "staff console: agency roles only"
+    AUDIT = "audit log: agency admin and account managers only"
+    PORTAL = "portal home: each client person sees their own client; agency people go to /staff/"
+    CLIENT_OBJECT = "one of acme's objects in the portal: acme's people only; agency people go to the console"
+    ACCOUNT = "any signed-in person, about themselves"
+    OWN_TOKEN = "POST, the owner's own API token: only the owner"
+    ADMIN = "Django admin: the agency admin only"
+    API_PUBLIC = "API without data (OpenAPI, docs): no token needed"
+    API_ANY = "API, not client data: any valid token"
+    API_CLIENT_LIST = "API list: a client person's token sees only their own client's objects"
+    API_CLIENT_OBJECT = "API object of acme: acme's people and agency staff; another client gets 404"
+
+
+@dataclass(frozen=True, eq=False)  # rules compare by identity: two lines are two rules
+class Rule:
+    route: str  # fnmatch pattern over the full route string, e.g. "staff/*"
+    kind: Kind
+    kwargs: dict[str, str] = field(default_factory=dict)  # URL kwarg → name in World.objects
+    query: str = ""
+    status: int = 200  # what the entitled personas get
+    why: str = ""
+
+
+ADMIN_OBJECT = "<the admin page's own model>"
+
+# First match wins. Broad patterns come last so that a new page under staff/ or admin/ is at least checked
+# as agency-only / admin-only; anything else new must get its own line here.
+RULES: tuple[Rule, ...] = (
+    Rule("login/", Kind.LOGIN),
+    Rule("logout/", Kind.LOGOUT),
+    Rule("", Kind.HOME),
+    Rule("staff/audit/", Kind.AUDIT),
+    Rule("staff/clients/<slug:slug>/", Kind.AGENCY, {"slug": "client_slug"}),
+    Rule("staff/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
+    Rule("staff/*", Kind.AGENCY),
+    Rule("portal/", Kind.PORTAL),
+    Rule("portal/sites/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    Rule("account/tokens/", Kind.ACCOUNT),
+    Rule("account/tokens/<int:pk>/revoke/", Kind.OWN_TOKEN, {"pk": "owner_token_pk"}),
+    # Django admin. Statuses other than 200 are the admin's own answers, each for a stated reason.
+    Rule(
+        "admin/r/<path:content_type_id>/<path:object_id>/",
+        Kind.ADMIN,
+        {"content_type_id": "site_content_type", "object_id": "site_pk"},
+        status=404,
+        why="view-on-site: our models define no get_absolute_url",
+    ),
+    Rule(
+        "admin/(?P<url>.*)$", Kind.ADMIN, {"url": "missing_admin_page"}, status=404, why="admin's catch-all"
+    ),
+    Rule("admin/^(?P<app_label>access|contracts)/$", Kind.ADMIN, {"app_label": "admin_app_label"}),
+    Rule(
+        "admin/autocomplete/",
+        Kind.ADMIN,
+        query="app_label=access&model_name=user&field_name=client&term=Ac",
+    ),
+    Rule("admin/access/user/<id>/password/", Kind.ADMIN, {"id": "owner_pk"}),
+    Rule(
+        "admin/access/auditentry/add/", Kind.ADMIN, status=403, why="the audit log is never written by hand"
+    ),
+    Rule(
+        "admin/access/auditentry/<path:object_id>/delete/",
+        Kind.ADMIN,
+        {"object_id": ADMIN_OBJECT},
+        status=403,
+        why="the audit log is never deleted",
+    ),
+    Rule("admin/access/apitoken/add/", Kind.ADMIN, status=403, why="a token is issued by its owner"),
+    Rule("admin/*/<path:object_id>/*", Kind.ADMIN, {"object_id": ADMIN_OBJECT}),
+    Rule("admin/logout/", Kind.ADMIN, why="POST: the admin sees the logged-out page"),
+    Rule("admin/*", Kind.ADMIN),
+    # REST API.
+    Rule("api/v1/openapi.json", Kind.API_PUBLIC),
+    Rule("api/v1/docs", Kind.API_PUBLIC),
+    Rule("api/v1/", Kind.API_PUBLIC, status=404, why="ninja's root view only names the docs URL"),
+    Rule("api/v1/plans", Kind.API_ANY),
+    Rule("api/v1/plans/<slug>", Kind.API_ANY, {"slug": "plan_slug"}),
+    Rule("api/v1/clients", Kind.API_CLIENT_LIST),
+    Rule("api/v1/clients/<slug>", Kind.API_CLIENT_OBJECT, {"slug": "client_slug"}),
+    Rule("api/v1/contracts", Kind.API_CLIENT_LIST),
+    Rule("api/v1/contracts/<int:contract_id>", Kind.API_CLIENT_OBJECT, {"contract_id": "contract_id"}),
+    Rule("api/v1/sites", Kind.API_CLIENT_LIST),
+    Rule("api/v1/sites/<int:site_id>", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
+)
+POST_ROUTES = frozenset({"logout/", "admin/logout/", "account/tokens/<int:pk>/revoke/"})
+
+
+def walk(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(full route, name) of every endpoint, recursing into includes (admin, the API)."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from walk(entry, route)
+        elif isinstance(entry, URLPattern):
+            yield route, entry.name or "(unnamed)"
+
+
+ROUTES = sorted(set(walk()))
+
+
+def rule_for(route: str) -> Rule | None:
+    return next((rule for rule in RULES if fnmatch.fnmatchcase(route, rule.route)), None)
+
+
+def test_every_route_has_a_rule():
+    uncovered = [route for route, _name in ROUTES if rule_for(route) is None]
+    assert not uncovered, f"routes without an access rule in RULES: {uncovered}"
+
+
+def test_every_rule_matches_a_route():
+    used = {rule_for(route) for route, _name in ROUTES}
+    stale = [rule.route for rule in RULES if rule not in used]
+    assert not stale, f"rules that match no route (remove them or fix the pattern): {stale}"
+
+
+def test_the_walk_sees_every_part_of_the_site():
+    routes = {route for route, _name in ROUTES}
+    assert {"portal/", "staff/", "api/v1/sites", "api/v1/openapi.json", "admin/"} <= routes
+
+
+_PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def build_url(route: str, rule: Rule, world: World) -> str:
+    def value(match: re.Match[str]) -> str:
+        kwarg = match.group(1) or match.group(2)
+        key = rule.kwargs.get(kwarg)
+        if key is None:
+            pytest.fail(f"route {route!r}: rule {rule.route!r} gives no value for <{kwarg}>")
+        if key == ADMIN_OBJECT:
+            app, model = route.split("/")[1:3]
+            key = f"{app}.{model}"
+        if key not in world.objects:
+            pytest.fail(f"route {route!r}: no object {key!r} in the world fixture")
+        return str(world.objects[key])
+
+    path = "/" + _PARAM.sub(value, route).replace("^", "").replace("$", "")
+    # (ResolverMatch.route drops a regex's "^" anchor.)
+    assert resolve(path).route == route.replace("^", ""), f"{path} does not reach route {route!r}"
+    return path + (f"?{rule.query}" if rule.query else "")
+
+
+def http_for(persona: str, world: World, api: bool) -> HttpClient:
+    if persona == "anonymous":
+        return HttpClient()
+    if api:
+        return HttpClient(headers={"authorization": f"Bearer {world.keys[persona]}"})
+    client = HttpClient()
+    client.force_login(world.users[persona])
+    return client
+
+
+def body(response) -> str:
+    return b"".join(response.streaming_content if response.streaming else [response.content]).decode()
+
+
+SIGNED_IN = ("owner", "member", "outsider", "engineer", "manager", "admin")
+
+
+def _row(*outcomes: str) -> dict[str, str]:
+    return dict(zip(SIGNED_IN, outcomes, strict=True))
+
+
+# What each signed-in persona gets on a web page: "status [redirect target]" (anonymous: always the login).
+# fmt: off
+WEB_OUTCOMES: dict[Kind, dict[str, str]] = {
+    #                   owner, member, outsider, engineer, manager, admin
+    Kind.HOME:          _row("302 /portal/", "302 /portal/", "302 /portal/",
+                             "302 /staff/", "302 /staff/", "302 /staff/"),
+    Kind.AGENCY:        _row("403", "403", "403", "200", "200", "200"),
+    Kind.AUDIT:         _row("403", "403", "403", "403", "200", "200"),
+    Kind.PORTAL:        _row("200", "200", "200", "302 /staff/", "302 /staff/", "302 /staff/"),
+    Kind.CLIENT_OBJECT: _row("200", "200", "404", "302 /staff/*", "302 /staff/*", "302 /staff/*"),
+    Kind.ACCOUNT:       _row("200", "200", "200", "200", "200", "200"),
+    Kind.OWN_TOKEN:     _row("302 /account/tokens/", "404", "404", "404", "404", "404"),
+}
+# fmt: on
+
+
+def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> None:
+    status, where = response.status_code, response.get("Location", "")
+    if kind is Kind.ADMIN:  # followed: where did the person end up?
+        final = response.request["PATH_INFO"]
+        if persona == "anonymous":
+            assert (status, final) == (200, "/login/"), "anonymous must end on the login page"
+        elif persona == "admin":
+            assert status == rule.status, rule.why
+        else:
+            assert status == 403, "only the agency admin may use Django admin"
+        return
+    if kind is Kind.LOGIN:
+        assert (status, where) == ((200, "") if persona == "anonymous" else (302, "/"))
+        return
+    if kind is Kind.LOGOUT:
+        assert (status, where) == (302, "/login/")
+        return
+    if persona == "anonymous":
+        assert status == 302, "anonymous must be sent to the login page"
+        assert where.startswith("/login/?next=")
+        return
+    want = WEB_OUTCOMES[kind][persona].split(" ")
+    want_status, want_where = int(want[0]), (want[1] if len(want) > 1 else "")
+    assert status == want_status
+    assert fnmatch.fnmatchcase(where, want_where), f"redirected to {where!r}, expected {want_where!r}"
+    if status == 200 and persona in {"owner", "member"} and kind in {Kind.PORTAL, Kind.CLIENT_OBJECT}:
+        assert world.acme.name in body(response), "acme's people see acme's data"
+    if status == 200 and persona == "outsider" and kind is Kind.PORTAL:
+        assert world.globex.name in body(response), "the outsider sees their own client"
+
+
+def check_api(kind: Kind, rule: Rule, persona: str, response, world: World) -> None:
+    status = response.status_code
+    if kind is Kind.API_PUBLIC:
+        assert status == rule.status, rule.why
+        return
+    if persona == "anonymous":
+        assert status == 401, "the API needs a token"
+        return
+    if kind is Kind.API_CLIENT_OBJECT and persona == "outsider":
+        assert status == 404, "another client's object does not exist for the outsider"
+        return
+    assert status == 200
+    if kind in {Kind.API_CLIENT_LIST, Kind.API_CLIENT_OBJECT} and persona != "outsider":
+        assert world.acme.slug in body(response), "acme's objects are listed for acme's people and staff"
+
+
+@pytest.fixture
+def matrix_world(world: World) -> World:
+    from django.contrib.contenttypes.models import ContentType
+
+    from sitekeeper.contracts.models import Site
+
+    world.objects["site_id"] = world.objects["site_pk"]
+    world.objects["missing_admin_page"] = "no-such-page/"
+    world.objects["admin_app_label"] = "contracts"
+    world.objects["site_content_type"] = ContentType.objects.get_for_model(Site).pk
+    return world
+
+
+@pytest.mark.parametrize(("route", "name"), ROUTES, ids=[f"{name}:{route or '/'}" for route, name in ROUTES])
+def test_route_as_every_persona(route: str, name: str, matrix_world: World):
+    world = matrix_world
+    rule = rule_for(route)
+    assert rule is not None, f"no rule for {route!r}"
+    url = build_url(route, rule, world)
+    api = rule.kind.name.startswith("API_")
+    method = "post" if route in POST_ROUTES else "get"
+    # The owner goes last: on the token route their request revokes the token the others tried to reach.
+    for persona in sorted(PERSONAS, key=lambda p: p == "owner"):
+        http = http_for(persona, world, api)
+        response = getattr(http, method)(url, follow=rule.kind is Kind.ADMIN)
+        where = f"{method.upper()} {url} as {persona}"
+        if persona in {"anonymous", "outsider"}:
+            assert "acme" not in body(response).lower(), f"{where}: acme's data leaked"
+        try:
+            (check_api if api else check_web)(rule.kind, rule, persona, response, world)
+        except AssertionError as exc:
+            raise AssertionError(f"{where} → {response.status_code} ({rule.kind.value}): {exc}") from exc
+        if method == "post" and persona == "anonymous":
+            # A POST-only route refuses GET for everyone; a page that changes things is never a GET.
+            assert http.get(url).status_code in {302, 405}
