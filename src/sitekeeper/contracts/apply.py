@@ -513,6 +513,8 @@ def sync_environments(writer: Writer, path: JsonPath, site: Site, spec: dict[str
 
 def validate(document: Document) -> list[Issue]:
     """Every problem in the file: its shape (schema), then references, rules and arithmetic."""
+    if document.data is None:
+        return [Issue((), "the file is empty; expected calendars, plans and/or clients")]
     issues = [*document.issues, *schema_issues(document.data)]
     if isinstance(document.data, dict):
         checker = Checker(document.data, broken=[issue.path for issue in issues])

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from sitekeeper.contracts.yamlio import Issue, JsonPath
@@ -79,10 +79,11 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     }
 
 
-def _mapping_of_slugs(item: dict[str, Any], description: str) -> dict[str, Any]:
+def _mapping_of_slugs(item: dict[str, Any], description: str, example: Any) -> dict[str, Any]:
+    """A mapping keyed by slug; any other key is an error, as everywhere."""
     return {
         "type": "object",
-        "patternProperties": {SLUG_PATTERN: {**item, "description": description}},
+        "patternProperties": {SLUG_PATTERN: _p(item, description, example)},
         "additionalProperties": False,
     }
 
@@ -395,26 +396,51 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "calendars": _p(
-            _mapping_of_slugs(CALENDAR, "A business calendar, keyed by its slug."),
+            _mapping_of_slugs(
+                CALENDAR,
+                "A business calendar, keyed by its slug.",
+                {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-18:00"]}, "closures": ["2026-12-31"]},
+            ),
             "Business calendars by slug. A change of rules creates a new calendar version.",
             {"hq": {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-18:00"]}}},
         ),
         "plans": _p(
-            _mapping_of_slugs(PLAN, "A plan: fields overriding a stored plan, or all fields of a new one."),
+            _mapping_of_slugs(
+                PLAN,
+                "A plan: fields overriding a stored plan, or all fields of a new one.",
+                {"uptime_sla": "99.95", "resolution_targets": {"P1": "1bd"}},
+            ),
             "Plans by slug. The four built-in tiers exist already; list only fields to change.",
             {"business": {"uptime_sla": "99.95"}},
         ),
         "clients": _p(
             {"type": "array", "items": CLIENT},
             "Clients to create or update. Clients not listed are left untouched.",
-            [{"slug": "acme", "name": "Acme GmbH", "contacts": [], "sites": []}],
+            [
+                {
+                    "slug": "acme",
+                    "name": "Acme GmbH",
+                    "contacts": [{"name": "Ada Owner", "email": "ada@acme.test", "role": "product_owner"}],
+                    "sites": [],
+                }
+            ],
         ),
     },
     "additionalProperties": False,
     "$defs": DEFS,
 }
 
-_VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+def _strict_integer(checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 900.0 as an integer; YAML's 900.00 is a float, and amounts must never be floats.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+)
+_VALIDATOR = _Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def schema_issues(data: Any) -> list[Issue]:

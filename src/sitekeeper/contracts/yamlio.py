@@ -132,7 +132,8 @@ def loads(text: str, source: str = "<string>") -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f"{mark.line + 1}:" if mark else ""
-        raise LoadError([f"{source}:{line} invalid YAML: {exc.problem or exc}"]) from exc
+        what = ", ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        raise LoadError([f"{source}:{line} invalid YAML: {what}"]) from exc
     except yaml.YAMLError as exc:
         raise LoadError([f"{source}: invalid YAML: {exc}"]) from exc
     finally:
