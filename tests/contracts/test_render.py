@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from pypdf import PdfReader
 
 from sitekeeper.contracts.models import Client, Contract, Plan, Site, _core_calendar
-from sitekeeper.contracts.render import render_agreement
+from sitekeeper.contracts.render import render_agreement, term_end
 from tests.conftest import make_client
 
 PLAN_WORDS = {
@@ -43,6 +43,12 @@ PLAN_WORDS = {
         ["1 hour (24/7)", "4 business hours", "1 business day", "2 business days"],
     ),
 }
+
+
+# Declared statically so pytest-django orders these with the other database tests: the parametrized ones
+# reach their client fixture through request.getfixturevalue(), which it cannot see, and would otherwise run
+# after the live-server (transactional) tests, whose flush removes the built-in plans.
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +145,9 @@ def test_markdown_enterprise_prints_schedule_a(berlin_calendar):
     assert "| Uptime SLA | 99.95% |" in md
     assert "below 99.95 %: 10 % of the fee; below 99.9 %: 25 % of the fee" in md
     assert "(Schedule A)" in md
+    assert "| 99.95% | 10% |" in md
+    assert "| 99.0% | 100% |" in md
+    assert "reach the on-call engineer via the channel agreed in Schedule A" in md
     assert "| Monthly performance call | Quarterly review |" in md
 
 
@@ -294,3 +303,17 @@ def test_command_errors(acme, tmp_path):
 def test_render_agreement_rejects_unknown_formats(acme):
     with pytest.raises(ValueError, match="docx"):
         render_agreement(contract_of(acme), "docx")
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "last_day"),
+    [
+        (dt.date(2026, 1, 1), 3, dt.date(2026, 3, 31)),
+        (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)),  # no 31 February: the month's last day
+        (dt.date(2026, 1, 31), 3, dt.date(2026, 4, 30)),
+        (dt.date(2026, 11, 15), 3, dt.date(2027, 2, 14)),
+        (dt.date(2024, 2, 29), 12, dt.date(2025, 2, 28)),
+    ],
+)
+def test_minimum_term_end(start, months, last_day):
+    assert term_end(start, months) == last_day

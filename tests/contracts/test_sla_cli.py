@@ -28,6 +28,12 @@ from tests.conftest import make_client
 SITEKEEPER = Path(sys.executable).with_name("sitekeeper")
 
 
+# Declared statically so pytest-django orders these with the other database tests: the parametrized ones
+# reach their client fixture through request.getfixturevalue(), which it cannot see, and would otherwise run
+# after the live-server (transactional) tests, whose flush removes the built-in plans.
+pytestmark = pytest.mark.django_db
+
+
 @pytest.fixture(autouse=True)
 def _fresh_calendars():
     # Core calendars are cached by primary key; a rolled-back test can reuse a key with other hours.

@@ -19,9 +19,9 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from sitekeeper.contracts.models import PRIORITIES, Contact, Contract, Plan
+from sitekeeper.contracts.models import PRIORITIES, CalendarVersion, Contact, Contract, Plan
 from sitekeeper.core.calendar import BusinessCalendar
-from sitekeeper.core.credits import minor_unit
+from sitekeeper.core.credits import minor_unit, to_decimal
 from sitekeeper.core.targets import MonthlyBatch, Target, parse_target
 
 FORMATS = ("md", "html", "pdf")
@@ -122,6 +122,7 @@ CLOCK_TEXT = {
 }
 
 LEAD_IN = re.compile(r"^(\([a-z]\) [^:]{1,60}:) (.+)$")
+ENV_ORDER = {"prod": 0, "stage": 1, "dev": 2}
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"}
 
 
@@ -161,6 +162,7 @@ def agreement_context(contract: Contract) -> dict[str, Any]:
         "start": long_date(contract.start),
         "client": client_context(contract),
         "plan": plan,
+        "escalation_channel": escalation_channel(plan),
         "tiers": [{"name": p.name, "chosen": p.pk == plan.pk} for p in Plan.objects.order_by("rank", "slug")],
         "sites": sites_context(contract),
         "standard_services": standard_services(contract),
@@ -223,6 +225,11 @@ def parse_clauses(text: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
+def escalation_channel(plan: Plan) -> str:
+    # Enterprise leaves the channel blank in table 1.3: it is agreed in Schedule A.
+    return plan.channels_label if plan.support_channels else "the channel agreed in Schedule A"
+
+
 def client_context(contract: Contract) -> dict[str, Any]:
     client = contract.client
     contacts = {c.role: c for c in client.contacts.all()}
@@ -245,7 +252,8 @@ def sites_context(contract: Contract) -> list[dict[str, Any]]:
             "platform": site.get_platform_display(),
             "hosting": site.hosting or "—",
             "environments": [
-                {"kind": env.get_kind_display(), "url": env.url} for env in site.environments.all()
+                {"kind": env.get_kind_display(), "url": env.url}
+                for env in sorted(site.environments.all(), key=lambda env: ENV_ORDER.get(env.kind, 9))
             ],
         }
         for number, site in enumerate(sites, start=1)
@@ -253,23 +261,24 @@ def sites_context(contract: Contract) -> list[dict[str, Any]]:
 
 
 def standard_services(contract: Contract) -> list[tuple[str, str, str]]:
-    retention = contract.plan.backup_retention_days
+    plan, name = contract.plan, agency()["name"]
+    retention, cadence = plan.backup_retention_days, plan.get_update_cadence_display()
     return [
         ("Automated backups", "Daily", "Full site + database; off-site storage"),
-        ("Backup retention", "Per plan", f"{retention} days ({contract.plan.name} plan)"),
+        ("Backup retention", "Per plan", f"{retention} days ({plan.name} plan)"),
         ("Backup integrity test", "Monthly", "Restore test to verify backup usability"),
         ("Security scanning", "Continuous", "Malware, file integrity, known vulnerability monitoring"),
         ("SSL certificate monitoring", "Continuous", "Auto-renewal alert + configuration verification"),
         ("Uptime monitoring", "24/7", f"Alert within {contract.alert_minutes} minutes of downtime detection"),
         (
             "Core / plugin / theme updates",
-            "Per plan cadence",
+            f"Per plan cadence: {cadence}",
             "Staged on test/staging environment first, then deployed",
         ),
         ("Broken link scan", "Monthly", "Reported in monthly report"),
         ("Performance audit", "Monthly", "Lighthouse / PageSpeed score tracking with trend"),
         ("Monthly report", "Monthly", "Summary of all actions taken, metrics, recommendations"),
-        ("Dedicated account contact", "Ongoing", "Named Webility contact for all plan communication"),
+        ("Dedicated account contact", "Ongoing", f"Named {name} contact for all plan communication"),
     ]
 
 
@@ -348,7 +357,7 @@ def batch_words(batch: MonthlyBatch) -> str:
     return f"the {ORDINALS[batch.nth]} {weekday} of each month"
 
 
-def hours_context(version: Any, cal: BusinessCalendar) -> dict[str, Any]:
+def hours_context(version: CalendarVersion, cal: BusinessCalendar) -> dict[str, Any]:
     return {
         "rows": weekly_rows(cal),
         "timezone": version.timezone,
@@ -386,12 +395,14 @@ def holidays_words(country: str, subdivision: str) -> str:
 
 
 def uptime_context(contract: Contract) -> dict[str, Any]:
-    plan = contract.plan
+    plan, rule = contract.plan, contract.credit_rule()
     return {
         "sla": percent(plan.uptime_sla),
-        "remedy": contract.credit_rule().describe(),
-        "schedule_a": plan.credit_kind == "table",
-        "proportional": contract.credit_rounding == Contract.CreditRounding.PROPORTIONAL,
+        "remedy": rule.describe(),
+        "schedule_a": rule.kind == "table",
+        "table": [
+            {"below": percent(to_decimal(r.below)), "percent": to_decimal(r.percent)} for r in rule.table
+        ],
         "exclusions": [text.format(**TERMS) for text in SLA_EXCLUSIONS],
     }
 
@@ -429,9 +440,7 @@ def term_context(contract: Contract) -> dict[str, Any]:
     return {
         "start": long_date(contract.start),
         "minimum_months": contract.minimum_term_months,
-        "minimum_end": long_date(
-            add_months(contract.start, contract.minimum_term_months) - dt.timedelta(days=1)
-        ),
+        "minimum_end": long_date(term_end(contract.start, contract.minimum_term_months)),
         "notice_days": contract.notice_days,
         "cancellation_reading": CANCELLATION_READING,
         "transition_days": TERMS["transition_days"],
@@ -470,11 +479,15 @@ def long_date(day: dt.date) -> str:
     return f"{day.day} {stdcal.month_name[day.month]} {day.year}"
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later (clamped to the month's end): when the minimum term is over."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, stdcal.monthrange(year, month)[1]))
+def term_end(start: dt.date, months: int) -> dt.date:
+    """Last day of a term of `months` starting on `start` (counted in): the day before the same day
+    `months` later, or that month's last day when it has no such day (31 January + 1 month → 28 February)."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    last = stdcal.monthrange(year, month)[1]
+    if start.day > last:
+        return dt.date(year, month, last)
+    return dt.date(year, month, start.day) - dt.timedelta(days=1)
 
 
 def markdown_safe(value: Any) -> Any:
@@ -487,5 +500,5 @@ def markdown_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [markdown_safe(item) for item in value]
     if isinstance(value, Contact):
-        return {"name": markdown_safe(value.name), "email": markdown_safe(value.email), "phone": value.phone}
+        return {key: markdown_safe(getattr(value, key)) for key in ("name", "email", "phone")}
     return value
