@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sitekeeper.contracts import clocks
 from sitekeeper.contracts.models import CalendarVersion, Client, Contract
+from sitekeeper.contracts.render import money
 from sitekeeper.core.calendar import UTC, CalendarError
 from sitekeeper.core.credits import Credit, CreditError, compute_credit
 from sitekeeper.core.sla import Pause
@@ -191,13 +192,13 @@ def pause_lines(pauses: list[Pause], received: dt.datetime, zone: str) -> list[s
 
 
 def credit_lines(contract: Contract, result: Credit, reading: str) -> list[str]:
-    fee = f"{contract.monthly_fee} {result.currency}"
+    fee, amount = money(contract.monthly_fee, result.currency), money(result.credit_amount, result.currency)
     steps = "" if result.steps is None else f" → {result.steps} started step{'s' * (result.steps != 1)}"
     capped = " (capped at the monthly fee)" if result.capped else ""
     return [
         f"{contract.client.name} — {contract.plan.name} plan, uptime SLA {result.sla} %",
         f"rule       {reading}",
         f"uptime     {result.uptime} %   shortfall {result.shortfall} %{steps}",
-        f"credit     {result.credit_percent} % of {fee} = {result.credit_amount} {result.currency}{capped}",
+        f"credit     {result.credit_percent} % of {fee} = {amount}{capped}",
         "           applied to the next invoice, never paid out in cash",
     ]
