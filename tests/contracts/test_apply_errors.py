@@ -231,3 +231,43 @@ def test_yaml_12_types_norway_and_unquoted_times(tmp_path):
     apply_file(write(tmp_path, text))
     assert MaintenanceWindow.objects.get().start.hour == 23
     assert Contact.objects.count() == 2
+
+
+def test_shape_errors_and_semantic_errors_in_one_calendar_come_together(tmp_path):
+    text = """\
+    calendars:
+      hq:
+        hours: {mon: ["09:00-18:00", "12:00-13:00"], monday: ["09:00-18:00"]}
+        holidays: {country: XX}
+        closures: [2026-12-31T10:00:00]
+    """
+    errors = errors_of(write(tmp_path, text))
+    assert [error.split(": ", 1)[1] for error in errors] == [
+        "calendars.hq: missing required key 'timezone'",
+        "calendars.hq.hours.monday: unknown key 'monday' (did you mean 'mon'?)",
+        "calendars.hq.holidays.country: holidays: unknown country 'XX'",
+        "calendars.hq.closures[0]: '2026-12-31T10:00:00' is not a date (YYYY-MM-DD)",
+    ]
+
+
+def test_a_new_plan_and_calendar_in_a_dry_run(tmp_path, acme):
+    """On a dry run the new plan and calendar are never saved; the client's contract still points at them."""
+    text = (
+        EXAMPLE.replace("  hq:", "  hk:")
+        .replace("calendar: hq", "calendar: hk")
+        .replace("plan: business", "plan: gold")
+    )
+    text += (
+        "plans:\n  gold: {name: Gold, backup_retention_days: 90, update_cadence: weekly, content_hours: 4,\n"
+        "    security_level: advanced, standard_response: 4bh, response_targets: {P1: 4h, P2: 8bh, P3: 2bd,"
+        " P4: 3bd},\n    uptime_sla: '99.9', credit_rate: '20', credit_step: '0.1', performance_call: none}\n"
+    )
+    before = state()
+
+    result = apply_file(write(tmp_path, text), dry_run=True)
+
+    assert "update contract acme: plan: business → gold; calendar: hq → hk; hourly_rate: 95.00 → null" in (
+        result.changes
+    )
+    assert "create plan gold" in "\n".join(result.changes)
+    assert state() == before

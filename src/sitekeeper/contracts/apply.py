@@ -532,6 +532,7 @@ _CALENDAR_NEUTRAL: dict[str, Any] = {
 }
 _HOURS_DAY = re.compile(r"business hours for (\w+):")
 _CREDIT_KEYS = ("credit_kind", "credit_rate", "credit_step", "credit_table")
+_ABSENT = object()  # a key not in the file, told apart from a key set to null
 
 
 @dataclass
@@ -546,19 +547,20 @@ class Checker:
     def add(self, path: JsonPath, message: str) -> None:
         self.issues.append(Issue(path, message))
 
-    def value(self, path: JsonPath) -> Any:
+    def value(self, path: JsonPath, default: Any = None) -> Any:
         value: Any = self.data
         for key in path:
             try:
                 value = value[key]
             except (KeyError, IndexError, TypeError):
-                return None
+                return default
         return value
 
     def sound(self, path: JsonPath, kind: type | tuple[type, ...] = dict) -> bool:
-        """The value at `path` exists, has the expected type and no shape error inside it."""
+        """The value at `path` is present, has the expected type and no shape error inside it."""
         inside = any(broken[: len(path)] == path for broken in self.broken)
-        return isinstance(self.value(path), kind) and not inside
+        value = self.value(path, _ABSENT)
+        return value is not _ABSENT and isinstance(value, kind) and not inside
 
     def entries(self, path: JsonPath) -> list[tuple[Any, Any]]:
         """(key, value) of the mapping or list at `path`; nothing when it is neither."""
@@ -569,11 +571,11 @@ class Checker:
 
     def run(self) -> None:
         self.stored_plans = {plan.slug: plan for plan in Plan.objects.all()}
-        for slug, _ in self.entries(("calendars",)):
-            if isinstance(slug, str) and self.sound(("calendars", slug)):
+        for slug, spec in self.entries(("calendars",)):
+            if isinstance(spec, dict):
                 self.calendar(("calendars", slug))
-        for slug, _ in self.entries(("plans",)):
-            if self.sound(("plans", slug)) or isinstance(self.value(("plans", slug)), dict):
+        for slug, spec in self.entries(("plans",)):
+            if isinstance(spec, dict):
                 self.plan(("plans", slug), self.stored_plans.get(slug))
         if isinstance(self.value(("clients",)), list):
             ClientChecker(self).run()
