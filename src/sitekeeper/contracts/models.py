@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from functools import lru_cache
 
@@ -161,14 +162,14 @@ class CalendarVersion(models.Model):
         }
 
     def to_core(self) -> bcal.BusinessCalendar:
-        return _core_calendar(self.pk, self.number, self.calendar_id)  # type: ignore[arg-type]
+        return _core_calendar(json.dumps(self.spec(), sort_keys=True))
 
 
 @lru_cache(maxsize=256)
-def _core_calendar(pk: int, number: int, calendar_id: int) -> bcal.BusinessCalendar:
-    # Versions are immutable once written, so caching by primary key is safe.
-    version = CalendarVersion.objects.get(pk=pk)
-    return bcal.BusinessCalendar.from_spec(**version.spec())
+def _core_calendar(spec_json: str) -> bcal.BusinessCalendar:
+    # Keyed by the rules themselves, not the row id: a core calendar caches each day's opening hours, and
+    # building one (holidays included) costs far more than serialising the spec.
+    return bcal.BusinessCalendar.from_spec(**json.loads(spec_json))
 
 
 @audited

@@ -1,0 +1,72 @@
+"""The demo agency: contracts from agency.yaml plus one login per role, so a newcomer can look around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+
+from sitekeeper.access.audit import acting_as
+from sitekeeper.access.models import Role, User
+from sitekeeper.contracts.apply import ApplyResult, apply_file
+from sitekeeper.contracts.models import Client, Contact
+
+AGENCY_FILE = Path(__file__).with_name("agency.yaml")
+# Demo accounts only: printed on the console for the person running `sitekeeper demo`.
+DEMO_PASSWORD = "sitekeeper-demo"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    role: str
+    client: str
+
+
+STAFF = [
+    ("admin", Role.AGENCY_ADMIN, "Alex Admin"),
+    ("engineer", Role.ENGINEER, "Erin Engineer"),
+    ("manager", Role.ACCOUNT_MANAGER, "Morgan Manager"),
+]
+
+
+def _ensure_user(username: str, role: str, full_name: str, email: str, client: Client | None) -> User:
+    first, _, last = full_name.partition(" ")
+    user, _ = User.objects.get_or_create(
+        username=username, defaults={"role": role, "client": client, "email": email}
+    )
+    user.role, user.client, user.email = role, client, email
+    user.first_name, user.last_name = first, last
+    user.set_password(DEMO_PASSWORD)
+    user.save()
+    return user
+
+
+def _client_logins() -> list[Login]:
+    logins = []
+    for client in Client.objects.order_by("slug"):
+        people = {
+            Role.CLIENT_OWNER: client.contacts.filter(role=Contact.Role.PRODUCT_OWNER).first(),
+            Role.CLIENT_MEMBER: client.contacts.filter(role=Contact.Role.MEMBER).first()
+            or client.contacts.exclude(role=Contact.Role.PRODUCT_OWNER).first(),
+        }
+        for role, contact in people.items():
+            if contact is None:
+                continue
+            suffix = "owner" if role == Role.CLIENT_OWNER else "member"
+            username = f"{client.slug}-{suffix}"
+            _ensure_user(username, role, contact.name, contact.email, client)
+            logins.append(Login(username, Role(role).label, client.name))
+    return logins
+
+
+def seed() -> tuple[ApplyResult, list[Login]]:
+    """Apply the demo agency and (re)create the demo logins; safe to run again."""
+    result = apply_file(AGENCY_FILE, actor_label="demo")
+    with transaction.atomic(), acting_as(label="demo"):
+        logins = [Login(name, Role(role).label, "agency") for name, role, _ in STAFF]
+        for username, role, full_name in STAFF:
+            _ensure_user(username, role, full_name, f"{username}@webility.test", None)
+        logins += _client_logins()
+    return result, logins

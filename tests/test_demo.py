@@ -1,0 +1,92 @@
+"""`sitekeeper demo`: the demo agency loads (twice without harm) and the served app lets people log in."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.management import call_command
+
+from sitekeeper.access.models import User
+from sitekeeper.contracts.models import Client
+from sitekeeper.demo.seed import DEMO_PASSWORD
+
+
+@pytest.mark.django_db
+def test_demo_loads_one_client_per_plan_and_is_idempotent():
+    call_command("demo", no_serve=True)
+    plans = sorted(Client.objects.values_list("contracts__plan__slug", flat=True))
+    assert plans == ["business", "enterprise", "professional", "starter"]
+    assert all(client.sites.count() >= 1 for client in Client.objects.all())
+    users = User.objects.count()
+    call_command("demo", no_serve=True)
+    assert User.objects.count() == users
+    assert User.objects.get(username="bakery-owner").check_password(DEMO_PASSWORD)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _login(http: httpx.Client, username: str) -> httpx.Response:
+    page = http.get("/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, "login form has a CSRF token"
+    return http.post(
+        "/login/",
+        data={"username": username, "password": DEMO_PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": f"{http.base_url}login/"},
+    )
+
+
+@pytest.mark.slow
+def test_demo_serves_and_staff_and_client_logins_work(tmp_path: Path):
+    port = _free_port()
+    env = {**os.environ, "SITEKEEPER_HOME": str(tmp_path / "home")}
+    env.pop("SITEKEEPER_DATABASE_URL", None)
+    sitekeeper = Path(sys.executable).with_name("sitekeeper")
+    proc = subprocess.Popen(
+        [str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/login/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("demo did not start serving within 60 s")
+        with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as http:
+            staff = _login(http, "engineer")
+            assert staff.status_code == 200
+            assert "/staff/" in str(staff.url)
+            assert "Trailhead Outfitters" in http.get("/staff/clients/").text
+        with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as http:
+            portal = _login(http, "outdoor-owner")
+            assert portal.status_code == 200
+            assert "/portal/" in str(portal.url)
+            assert "Trailhead Outfitters" in portal.text
+            assert "Business" in portal.text
+            assert "Stadtmuseum Nord" not in portal.text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    assert "bakery-owner" in output, output
