@@ -77,13 +77,7 @@ class CreditRule:
                 raise CreditError("credit step must be positive and rate not negative")
             return cls(kind=kind, rate=frate, step=fstep, reading=reading)
         if kind == "table":
-            rows = tuple(
-                TableRow(
-                    to_fraction(row["below"], "credit table 'below'"),
-                    to_fraction(row["percent"], "credit table 'percent'"),
-                )
-                for row in (table or ())
-            )
+            rows = tuple(_table_row(row) for row in (table or ()))
             if not rows:
                 raise CreditError("a table credit rule needs at least one row (below, percent)")
             return cls(kind=kind, table=rows, reading=reading)
@@ -96,6 +90,16 @@ class CreditRule:
             )
         per = "per started" if self.reading == "started_steps" else "pro rata per"
         return f"{to_decimal(self.rate)} % of the monthly fee {per} {to_decimal(self.step)} % below the SLA"  # type: ignore[arg-type]
+
+
+def _table_row(row: Mapping[str, object]) -> TableRow:
+    if not isinstance(row, Mapping) or "below" not in row or "percent" not in row:
+        raise CreditError(f"credit table row {row!r}: expected a mapping with 'below' and 'percent'")
+    below = to_fraction(row["below"], "credit table 'below'")  # type: ignore[arg-type]
+    percent = to_fraction(row["percent"], "credit table 'percent'")  # type: ignore[arg-type]
+    if not 0 <= below <= 100 or percent < 0:
+        raise CreditError(f"credit table row {row!r}: 'below' must be 0..100 and 'percent' not negative")
+    return TableRow(below, percent)
 
 
 def shortfall(sla: Fraction, uptime: Fraction) -> Fraction:
@@ -161,15 +165,21 @@ def compute_credit(
     """The month's credit. Uptime measured by monitoring arrives as an exact Fraction; figures typed by a
     person arrive as decimals and come back unchanged."""
     fsla, fup = to_fraction(sla, "uptime SLA"), to_fraction(uptime, "uptime")
+    if not 0 <= fsla <= 100:
+        raise CreditError(f"uptime SLA {sla}: must be between 0 and 100")
     if not 0 <= fup <= 100:
         raise CreditError(f"uptime {uptime}: must be between 0 and 100")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise CreditError(f"currency {currency!r}: expected a three-letter ISO 4217 code")
+    unit = minor_unit(currency)
     fee = to_fraction(monthly_fee, "monthly fee")
     if fee < 0:
         raise CreditError("monthly fee must not be negative")
+    if (fee / Fraction(unit)).denominator != 1:  # else a 100 % credit could round to more than the fee
+        raise CreditError(f"monthly fee {monthly_fee}: finer than the {currency.upper()} minor unit {unit}")
     short = shortfall(fsla, fup)
     raw = uncapped_percent(rule, fsla, fup)
     percent = min(raw, HUNDRED)
-    unit = minor_unit(currency)
     measured = isinstance(uptime, Fraction)
     steps = None
     if rule.kind == "steps" and rule.reading == "started_steps":

@@ -7,6 +7,7 @@
                 the next business day; before opening on a business day: close of that day)
     next_bd     close of business of the first business day after the local date of receipt
     next_cycle  close of business on the day of the next monthly update batch after the local date of receipt
+                (a batch day that is not a business day rolls to the next business day first)
 
 Every target reduces to (measure, counted length): the due instant is where counted time since receipt,
 pauses excluded, reaches that length. For deadline targets the length is the business time from receipt to
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import calendar as stdcal
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -60,6 +62,7 @@ class Target:
         }[self.kind]
 
 
+@functools.lru_cache(maxsize=256)  # a handful of distinct texts, parsed for every clock of every request
 def parse_target(text: str) -> Target:
     raw = str(text).strip()
     if raw in DEADLINES:
@@ -96,12 +99,11 @@ class MonthlyBatch:
     def in_month(self, year: int, month: int) -> dt.date:
         if self.nth == 0:
             return dt.date(year, month, self.day)
-        days = [
-            dt.date(year, month, d)
-            for d in range(1, stdcal.monthrange(year, month)[1] + 1)
-            if dt.date(year, month, d).weekday() == self.weekday
-        ]
-        return days[-1] if self.nth == -1 else days[self.nth - 1]
+        first_weekday, length = stdcal.monthrange(year, month)
+        first = 1 + (self.weekday - first_weekday) % 7  # day of the month of the first such weekday
+        if self.nth == -1:
+            return dt.date(year, month, first + 7 * ((length - first) // 7))
+        return dt.date(year, month, first + 7 * (self.nth - 1))  # 4th at most: day 28 at most
 
     def next_after(self, day: dt.date) -> dt.date:
         year, month = day.year, day.month
@@ -114,6 +116,22 @@ class MonthlyBatch:
 
 
 DEFAULT_BATCH = MonthlyBatch.parse("2nd tue")
+
+
+def next_batch_day(cal: BusinessCalendar, batch: MonthlyBatch, day: dt.date) -> dt.date:
+    """The business day on which the first monthly batch after local date `day` closes.
+
+    A batch whose day is not a business day closes on the next business day, so it is that business day,
+    not the nominal day, that must fall after the date of receipt: with the batch on 'day 15', a Saturday,
+    a request received on Sunday the 16th makes the batch closing on Monday the 17th. The previous month's
+    batch is looked at too, since a closure can push it into this month.
+    """
+    year, month = (day.year - 1, 12) if day.month == 1 else (day.year, day.month - 1)
+    while True:  # next month's batch day is after `day`, so this ends by the third month
+        closing = cal.next_business_day(batch.in_month(year, month), include_self=True)
+        if closing > day:
+            return closing
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 def deadline(
@@ -129,7 +147,7 @@ def deadline(
     elif target.kind == "next_bd":
         target_day = cal.next_business_day(day)
     elif target.kind == "next_cycle":
-        target_day = cal.next_business_day(batch.next_after(day), include_self=True)
+        target_day = next_batch_day(cal, batch, day)
     else:
         raise TargetError(f"{target.text!r} is not a deadline target")
     close = cal.close_of_business(target_day)
