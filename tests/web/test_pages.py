@@ -78,6 +78,8 @@ def test_portal_site_page_shows_the_site_and_its_environments(world: World):
     assert "WordPress" in page
     assert "https://stage.acme.test" in page
     assert "Stage" in page
+    assert "Tuesday 23:00–02:00 (max 30 min)" in page  # covered by acme's contract
+    assert "4 hours (24/7)" in page
 
 
 def test_agency_person_is_sent_from_portal_pages_to_the_console(world: World):
@@ -97,8 +99,7 @@ def test_dashboard_counts_and_fees(world: World):
 def test_client_list_and_its_htmx_search(world: World):
     http = signed_in(world.users["engineer"])
     page = http.get("/staff/clients/").text
-    assert "Acme GmbH" in page
-    assert "Globex Inc" in page
+    assert page.index("Acme GmbH") < page.index("Globex Inc")
     assert 'hx-get="/staff/clients/"' in page
     rows = http.get("/staff/clients/", {"q": "glob"}, headers={"HX-Request": "true"})
     assert "Globex Inc" in rows.text
@@ -167,6 +168,9 @@ def test_plans_page_compares_every_value_of_the_four_tiers(world: World):
         "Yes, P1 counted 24/7",
     ):
         assert text in page, text
+    head = page.split("<thead>")[1].split("</thead>")[0]
+    positions = [head.index(name) for name in ("Starter", "Professional", "Business", "Enterprise")]
+    assert positions == sorted(positions), "tiers side by side, Starter first"
     for label in ("P1 response", "P2 response", "P3 response", "P4 response", "Uptime SLA", "Service credit"):
         assert label in page, label
 
@@ -272,3 +276,24 @@ def test_admin_registers_the_configuration_and_keeps_the_audit_log_read_only(wor
     token_page = http.get(f"/admin/access/apitoken/{token.pk}/change/").text
     assert token.digest in token_page
     assert 'name="digest"' not in token_page
+
+
+def test_resolution_targets_appear_once_a_plan_sets_them(world: World):
+    http = signed_in(world.users["owner"])
+    assert "Resolution" not in http.get("/portal/").text
+    plan = world.acme.contract.plan
+    plan.resolution_targets = {"P1": "8bh", "P2": "3bd"}
+    plan.save()
+    page = http.get("/portal/").text
+    assert "Resolution" in page
+    assert "Recovery" not in page
+    assert "8 business hours" in page
+
+
+def test_admin_login_is_our_login_and_keeps_only_local_next_urls(world: World):
+    anonymous = HttpClient().get("/admin/login/", {"next": "/admin/contracts/plan/"})
+    assert anonymous.url == "/login/?next=/admin/contracts/plan/"
+    admin = signed_in(world.users["admin"])
+    assert admin.get("/admin/login/", {"next": "/admin/contracts/plan/"}).url == "/admin/contracts/plan/"
+    assert admin.get("/admin/login/", {"next": "https://evil.test/"}).url == "/admin/"
+    assert signed_in(world.users["manager"]).get("/admin/login/").status_code == 403

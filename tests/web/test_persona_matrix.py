@@ -291,3 +291,18 @@ def test_route_as_every_persona(route: str, name: str, matrix_world: World):
         if method == "post" and persona == "anonymous":
             # A POST-only route refuses GET for everyone; a page that changes things is never a GET.
             assert http.get(url).status_code in {302, 405}
+
+
+LIST_ROUTES = [route for route, _name in ROUTES if rule_for(route).kind is Kind.API_CLIENT_LIST]
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+@pytest.mark.parametrize(("persona", "own"), [("owner", "acme"), ("member", "acme"), ("outsider", "globex")])
+def test_api_lists_hold_only_the_own_clients_objects(route: str, persona: str, own: str, matrix_world: World):
+    items = http_for(persona, matrix_world, api=True).get(f"/{route}").json()
+    assert items, f"{persona} sees their own objects at /{route}"
+    assert {item.get("client", item.get("slug")) for item in items} == {own}
+
+
+def test_api_lists_are_covered():
+    assert set(LIST_ROUTES) == {"api/v1/clients", "api/v1/contracts", "api/v1/sites"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from sitekeeper.contracts.models import (
@@ -129,9 +130,14 @@ class ContractAdmin(admin.ModelAdmin):
     inlines = (MaintenanceWindowInline,)
 
 
+# A site address typed without a scheme is an https one (Django 6's default; explicit until then).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class EnvironmentInline(admin.TabularInline):
     model = Environment
     extra = 0
+    formfield_overrides = HTTPS_URLS
 
 
 @admin.register(Site)
@@ -141,4 +147,5 @@ class SiteAdmin(admin.ModelAdmin):
     list_select_related = ("client",)
     search_fields = ("name", "url", "client__name")
     autocomplete_fields = ("client",)
+    formfield_overrides = HTTPS_URLS
     inlines = (EnvironmentInline,)

@@ -19,6 +19,7 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.models import AGENCY_ROLES, CLIENT_ROLES, ApiToken, AuditEntry, User
@@ -66,22 +67,29 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def admin_login(request: HttpRequest) -> HttpResponse:
     """Django admin's login, folded into ours: one login page; non-admins are refused, not looped."""
+    target = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("admin:index")
     if not request.user.is_authenticated:
-        return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+        return redirect_to_login(target)
     if not request.user.is_staff:
         raise PermissionDenied("Django admin is for the agency admin only.")
-    return redirect(reverse("admin:index"))
+    return redirect(target)
 
 
 def _contract_context(contract: Contract | None) -> dict[str, Any]:
     if contract is None:
         return {"contract": None}
+    targets = presenters.priority_targets(contract.plan)
     return {
         "contract": contract,
         "minimum_term_end": presenters.minimum_term_end(contract),
         "windows": list(contract.maintenance_windows.all()),
         "calendar_version": contract.calendar.versions.order_by("-number").first(),
-        "targets": presenters.priority_targets(contract.plan),
+        "targets": targets,
+        # The agreement fixes response times only; the other clocks are shown once a plan sets them.
+        "show_resolution": any(t.resolution != presenters.NOT_SET for t in targets),
+        "show_recovery": any(t.recovery != presenters.NOT_SET for t in targets),
         "credit_rule": presenters.describe_credit(contract.plan),
     }
 
@@ -117,7 +125,7 @@ def staff_clients(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     clients = Client.objects.annotate(
         n_sites=Count("sites", distinct=True), n_contacts=Count("contacts", distinct=True)
-    )
+    ).order_by("name")
     if query:
         clients = clients.filter(Q(name__icontains=query) | Q(slug__icontains=query))
     rows = [(client, client.contract) for client in clients]
@@ -154,12 +162,14 @@ def staff_sites(request: HttpRequest) -> HttpResponse:
 @agency_required
 def staff_site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(Site.objects.select_related("client").prefetch_related("environments"), pk=pk)
-    return render(request, "web/site_detail.html", {"site": site, "back": site.client})
+    context = {"site": site, "back": site.client, **_contract_context(site.client.contract)}
+    return render(request, "web/site_detail.html", context)
 
 
 @agency_required
 def staff_plans(request: HttpRequest) -> HttpResponse:
-    plans = list(Plan.objects.annotate(n=Count("contracts")))
+    # (An annotated query drops Meta.ordering, hence the explicit order: Starter first.)
+    plans = list(Plan.objects.annotate(n=Count("contracts")).order_by("rank", "slug"))
     return render(request, "web/staff/plans.html", {"plans": plans, "rows": presenters.plan_table(plans)})
 
 
@@ -187,7 +197,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 @portal_view(lambda pk: reverse("staff_site_detail", args=[pk]))
 def portal_site(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(client_sites(request.user), pk=pk)
-    return render(request, "web/site_detail.html", {"site": site, "back": None})
+    context = {"site": site, "back": None, **_contract_context(request.user.client.contract)}
+    return render(request, "web/site_detail.html", context)
 
 
 # Account ----------------------------------------------------------------------------------------------

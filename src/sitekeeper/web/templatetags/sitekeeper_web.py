@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import template
 
+from sitekeeper.contracts.models import Plan
 from sitekeeper.web import presenters
 
 register = template.Library()
@@ -15,6 +16,12 @@ register = template.Library()
 def target(text: str | None) -> str:
     """{{ plan.standard_response|target }} → "4 business hours"."""
     return presenters.describe_target(text)
+
+
+@register.filter
+def first_response(plan: Plan, priority: str) -> str:
+    """{{ plan|first_response:"P1" }} → "4 hours (24/7)"."""
+    return presenters.describe_target(plan.target("response", priority))
 
 
 @register.filter

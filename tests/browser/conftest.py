@@ -1,0 +1,78 @@
+"""Playwright driving Debian's Chromium against pytest-django's live server.
+
+A missing /usr/bin/chromium skips these tests with the package to install, except under
+SITEKEEPER_REQUIRE_ALL=1 (CI), where a missing component is a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+# Playwright's sync API runs an event loop in this thread; Django would then refuse the fixtures' ORM calls
+# as "async-unsafe" although nothing here is concurrent. The live server runs in its own thread.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("SITEKEEPER_REQUIRE_ALL") == "1":
+        pytest.fail(f"{message}; SITEKEEPER_REQUIRE_ALL=1 forbids skipping browser tests", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} not found: install the Debian package `chromium` to run the browser tests")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the Python package `playwright` is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+    # Under Playwright's greenlets the test body may have opened its own database connection; a left-open
+    # one would block dropping the PostgreSQL test database at the end of the run.
+    connections.close_all()
+
+
+@pytest.fixture
+def screenshot(page):
+    """screenshot("name") saves test-artifacts/name.png (full page) for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,128 @@
+"""A client owner and an engineer log in with a real browser and see their start pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture names what to install (and fails under SITEKEEPER_REQUIRE_ALL=1)
+    expect = None
+
+from sitekeeper.access.audit import acting_as
+from tests.conftest import PASSWORD
+
+# Live-server tests commit for real; serialized rollback restores the built-in plans the migrations made.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+@pytest.mark.usefixtures("owner", "globex")
+def test_client_owner_sees_their_portal(live_server, page, screenshot):
+    log_in(page, live_server, "owner")
+    expect(page).to_have_url(f"{live_server.url}/portal/")
+    expect(page.get_by_role("heading", name="Acme GmbH", level=1)).to_be_visible()
+    topbar = page.locator("header.topbar")
+    expect(topbar).to_contain_text("owner")
+    expect(topbar).to_contain_text("Client product owner")
+    expect(topbar).to_contain_text("Acme GmbH")
+    main = page.locator("main")
+    facts = ("Business", "EUR 900.00", "1 January 2026", "until 1 April 2026", "4 hours (24/7)", "99.9 %")
+    for text in facts:
+        expect(main).to_contain_text(text)
+    expect(main).not_to_contain_text("Globex")
+    screenshot("portal-owner")
+
+    page.get_by_role("link", name="Acme GmbH website").click()
+    expect(page).to_have_url(re.compile(r"/portal/sites/\d+/$"))
+    expect(page.locator("main")).to_contain_text("https://stage.acme.test")
+    screenshot("portal-site")
+
+    page.goto(f"{live_server.url}/staff/")  # the console is not for clients
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    screenshot("forbidden")
+
+    page.locator("header.topbar").get_by_role("link", name="API tokens").click()
+    page.get_by_label("Token name").fill("reporting script")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#new-key")).to_contain_text("sk_")
+    screenshot("account-tokens")
+    page.on("dialog", lambda dialog: dialog.accept())  # the "Revoke …?" confirmation
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("button", name="Revoke")).to_have_count(0)  # htmx removed the row in place
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(f"{live_server.url}/login/")
+    screenshot("login")
+
+
+@pytest.mark.usefixtures("engineer", "acme", "globex")
+def test_engineer_sees_the_staff_client_list(live_server, page, screenshot):
+    log_in(page, live_server, "engineer")
+    expect(page).to_have_url(f"{live_server.url}/staff/")
+    expect(page.locator("header.topbar")).to_contain_text("Engineer")
+    screenshot("staff-dashboard")
+
+    page.locator("header.topbar").get_by_role("link", name="Clients").click()
+    expect(page).to_have_url(f"{live_server.url}/staff/clients/")
+    rows = page.locator("#client-rows tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Acme GmbH")
+    expect(rows.last).to_contain_text("Globex Inc")
+    screenshot("staff-clients")
+
+    # The search box filters through htmx without a page load.
+    page.get_by_label("Search clients").fill("glob")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Globex Inc")
+    expect(page).to_have_url(re.compile(r"/staff/clients/\?q=glob$"))
+
+    page.get_by_label("Search clients").fill("")
+    expect(rows).to_have_count(2)
+    page.get_by_role("link", name="Acme GmbH").click()
+    expect(page.get_by_role("heading", name="Acme GmbH", level=1)).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Acme GmbH Oncall")
+    screenshot("staff-client-detail")
+
+    page.locator("header.topbar").get_by_role("link", name="Contracts").click()
+    expect(page.locator("main table")).to_contain_text("EUR 250.00")
+    screenshot("staff-contracts")
+    page.locator("header.topbar").get_by_role("link", name="Sites").click()
+    expect(page.locator("main table")).to_contain_text("Globex Inc website")
+    screenshot("staff-sites")
+
+    page.locator("header.topbar").get_by_role("link", name="Plans").click()
+    expect(page.locator("table.plans")).to_contain_text("Quarterly review")
+    screenshot("staff-plans")
+
+
+@pytest.mark.usefixtures("manager", "admin")
+def test_audit_log_for_managers_and_django_admin_for_the_admin(live_server, page, screenshot, acme):
+    with acting_as(label="cli:apply"):
+        acme.legal_name = "Acme GmbH & Co. KG"
+        acme.save()
+    log_in(page, live_server, "manager")
+    page.locator("header.topbar").get_by_role("link", name="Audit log").click()
+    expect(page.locator("table.audit")).to_contain_text("cli:apply")
+    expect(page.locator("table.audit")).to_contain_text("legal_name")
+    screenshot("staff-audit")
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server, "admin")
+    page.locator("header.topbar").get_by_role("link", name="Admin").click()
+    expect(page).to_have_url(f"{live_server.url}/admin/")
+    expect(page.locator("#content")).to_contain_text("Audit entries")
+    page.goto(f"{live_server.url}/admin/contracts/contract/{acme.contract.pk}/change/")
+    expect(page.locator("#content")).to_contain_text("Maintenance windows")
+    screenshot("admin-contract")
