@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "sitekeeper.access",
     "sitekeeper.contracts",
+    "sitekeeper.notify",
+    "sitekeeper.desk",
     "sitekeeper.web",
     "sitekeeper.api",
     "sitekeeper.demo",

@@ -1,0 +1,75 @@
+"""Bridge from a ticket's rows to core.clocks, and back into the ticket's derived columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sitekeeper.core import clocks as core_clocks
+from sitekeeper.core import sla
+from sitekeeper.desk.models import Escalation, Event, RequestType, Ticket
+
+
+def history(ticket: Ticket) -> core_clocks.History:
+    resolutions: list[tuple[dt.datetime, dt.datetime | None]] = []
+    for event in ticket.events.filter(kind__in=[Event.Kind.RESOLVED, Event.Kind.REOPENED]).order_by(
+        "at", "id"
+    ):
+        if event.kind == Event.Kind.RESOLVED:
+            resolutions.append((event.at, None))
+        elif resolutions and resolutions[-1][1] is None:
+            resolutions[-1] = (resolutions[-1][0], event.at)
+    return core_clocks.History(
+        received=ticket.received_at,
+        pauses=[sla.Pause(p.start, p.end, p.reason) for p in ticket.pauses.all()],
+        first_response=ticket.first_response_at,
+        recovered=ticket.recovered_at,
+        resolutions=tuple(resolutions),
+        is_incident=ticket.type == RequestType.INCIDENT,
+    )
+
+
+def targets(ticket: Ticket) -> dict[str, str | None]:
+    plan = ticket.contract.plan
+    return {clock: plan.target(clock, ticket.priority) for clock in core_clocks.CLOCKS}
+
+
+def evaluate(ticket: Ticket) -> dict[str, core_clocks.ClockState]:
+    """The three clocks under the calendar version in force when the ticket arrived."""
+    return core_clocks.evaluate_all(
+        targets(ticket), history(ticket), ticket.calendar_version.to_core(), ticket.contract.batch_rule()
+    )
+
+
+def pending_checks(
+    ticket: Ticket, states: dict[str, core_clocks.ClockState]
+) -> list[tuple[dt.datetime, str, str]]:
+    """(instant, clock, kind) of every warning/breach not yet sent for the current due instants."""
+    sent = set(ticket.escalations.values_list("clock", "kind", "due"))
+    checks = []
+    for name, state in states.items():
+        if state.due is None or state.met is not None:
+            continue
+        for kind, instant in ((Escalation.Kind.WARNING, state.warn), (Escalation.Kind.BREACH, state.due)):
+            if instant is not None and (name, kind, state.due) not in sent:
+                checks.append((instant, name, kind))
+    return sorted(checks)
+
+
+def recompute(ticket: Ticket, save: bool = True) -> dict[str, core_clocks.ClockState]:
+    """Rebuild the derived clock columns from the history; called after every change."""
+    states = evaluate(ticket)
+    for name, state in states.items():
+        setattr(ticket, f"{name}_due", state.due)
+        setattr(ticket, f"{name}_met_at", state.met)
+    unmet = [s.due for s in states.values() if s.due is not None and s.met is None]
+    ticket.next_due_at = min(unmet) if unmet and ticket.is_open else None
+    checks = pending_checks(ticket, states) if ticket.is_open else []
+    ticket.next_check_at = checks[0][0] if checks else None
+    if save:
+        Ticket.objects.filter(pk=ticket.pk).update(
+            **{f"{name}_due": s.due for name, s in states.items()},
+            **{f"{name}_met_at": s.met for name, s in states.items()},
+            next_due_at=ticket.next_due_at,
+            next_check_at=ticket.next_check_at,
+        )
+    return states

@@ -1,0 +1,435 @@
+"""Everything that happens to a request, as functions; views, API, e-mail intake and monitoring call these.
+
+Each function records the fact (rows + a timeline event) and then recomputes the clocks from history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from sitekeeper.access.models import User
+from sitekeeper.contracts.models import Client, Contact, Site
+from sitekeeper.desk import clocks
+from sitekeeper.desk.models import (
+    PAUSING_STATES,
+    Event,
+    Message,
+    Pause,
+    PauseReason,
+    Priority,
+    RequestType,
+    State,
+    Ticket,
+    TimeEntry,
+)
+
+# What a correctly submitted request carries (the guide: "breach only for a correctly submitted request").
+REQUIRED_FIELDS = ("type", "priority", "site", "environment", "subject", "description")
+REQUIRED_FOR_DEFECTS = ("steps",)  # bugs and incidents: how to reproduce
+DEFAULT_PRIORITY = Priority.P3  # used for the clocks of a request that did not say; it stays marked missing
+CLASSIFICATION_QUESTIONS = {
+    "specified": "Was the behaviour specified (in the spec, a ticket or the agreement)?",
+    "accepted": "Was the behaviour accepted at hand-over?",
+    "worked_before": "Did it work before?",
+    "external_change": "Did external conditions change (third-party API, browser, law)?",
+    "initiated_by": "Who initiated the change (client, agency, third party)?",
+}
+
+
+class DeskError(ValueError):
+    """A request operation that is not allowed, with the reason."""
+
+
+def _now(at: dt.datetime | None) -> dt.datetime:
+    return at or timezone.now()
+
+
+def _label(actor: User | None, contact: Contact | None = None) -> str:
+    if actor is not None:
+        return actor.get_full_name() or actor.username
+    return contact.name if contact is not None else "system"
+
+
+def _event(
+    ticket: Ticket, kind: str, at: dt.datetime, actor: User | None = None, public: bool = True, **data: Any
+) -> Event:
+    return Event.objects.create(
+        ticket=ticket,
+        kind=kind,
+        at=at,
+        actor=actor,
+        actor_label=_label(actor, data.pop("contact", None)),
+        data=data,
+        public=public,
+    )
+
+
+def missing_fields(values: dict[str, Any]) -> list[str]:
+    missing = [name for name in REQUIRED_FIELDS if not values.get(name)]
+    if values.get("type") in {RequestType.BUG, RequestType.INCIDENT}:
+        missing += [name for name in REQUIRED_FOR_DEFECTS if not values.get(name)]
+    return missing
+
+
+@transaction.atomic
+def file_request(
+    client: Client,
+    *,
+    channel: str,
+    subject: str,
+    description: str = "",
+    type: str = "",
+    priority: str = "",
+    site: Site | None = None,
+    environment: str = "",
+    steps: str = "",
+    requester: Contact | None = None,
+    requester_user: User | None = None,
+    received_at: dt.datetime | None = None,
+    allow_incomplete: bool = True,
+) -> Ticket:
+    """Accept a request. Missing required fields: accepted, marked incomplete, clocks paused until done."""
+    contract = client.contract
+    if contract is None:
+        raise DeskError(f"client {client.slug!r} has no current contract")
+    if site is not None and site.client_id != client.pk:
+        raise DeskError("the site belongs to another client")
+    values = {
+        "type": type,
+        "priority": priority,
+        "site": site,
+        "environment": environment,
+        "subject": subject,
+        "description": description,
+        "steps": steps,
+    }
+    missing = missing_fields(values)
+    if missing and not allow_incomplete:
+        raise DeskError("missing required fields: " + ", ".join(missing))
+    at = _now(received_at)
+    by_agency = requester_user is not None and requester_user.is_agency
+    ticket = Ticket.objects.create(
+        client=client,
+        contract=contract,
+        calendar_version=contract.calendar.current,
+        site=site,
+        environment=environment,
+        type=type or RequestType.QUESTION,
+        priority=priority or DEFAULT_PRIORITY,
+        proposed_priority=priority,
+        priority_confirmed=by_agency and bool(priority),
+        subject=subject or "(no subject)",
+        description=description,
+        steps=steps,
+        channel=channel,
+        requester=requester,
+        requester_user=requester_user,
+        received_at=at,
+        incomplete=bool(missing),
+        missing_fields=missing,
+    )
+    _event(ticket, Event.Kind.RECEIVED, at, requester_user, channel=channel, contact=requester)
+    if missing:
+        Pause.objects.create(
+            ticket=ticket, reason=PauseReason.INCOMPLETE, start=at, note="Missing: " + ", ".join(missing)
+        )
+        _event(ticket, Event.Kind.PAUSE, at, reason=PauseReason.INCOMPLETE, missing=missing)
+    Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.AUTO,
+        from_agency=True,
+        channel=channel,
+        at=at,
+        body=acknowledgement(ticket),
+    )
+    clocks.recompute(ticket)
+    return ticket
+
+
+def acknowledgement(ticket: Ticket) -> str:
+    """The automatic acknowledgement (it does not count as a response)."""
+    text = f"We received your request {ticket.reference}: {ticket.subject}."
+    if ticket.missing_fields:
+        text += (
+            " It is missing: "
+            + ", ".join(ticket.missing_fields)
+            + ". The SLA clocks are paused until you complete it."
+        )
+    return text
+
+
+@transaction.atomic
+def complete_request(
+    ticket: Ticket, values: dict[str, Any], actor: User | None = None, at: dt.datetime | None = None
+) -> Ticket:
+    """Fill in missing fields; once nothing is missing, the incomplete-request pause ends."""
+    at = _now(at)
+    for name, value in values.items():
+        if name in REQUIRED_FIELDS + REQUIRED_FOR_DEFECTS and value:
+            setattr(ticket, name, value)
+            if name == "priority":
+                ticket.proposed_priority = value
+    current = {name: getattr(ticket, name) for name in REQUIRED_FIELDS + REQUIRED_FOR_DEFECTS}
+    ticket.missing_fields = missing_fields(current)
+    ticket.incomplete = bool(ticket.missing_fields)
+    ticket.save()
+    if not ticket.incomplete:
+        closed = ticket.pauses.filter(reason=PauseReason.INCOMPLETE, end__isnull=True).update(end=at)
+        if closed:
+            _event(ticket, Event.Kind.COMPLETED, at, actor)
+    clocks.recompute(ticket)
+    return ticket
+
+
+def _close_state_pauses(ticket: Ticket, at: dt.datetime) -> None:
+    reasons = list(PAUSING_STATES.values())
+    for pause in ticket.pauses.filter(end__isnull=True, reason__in=reasons):
+        pause.end = max(at, pause.start)
+        pause.save(update_fields=["end"])
+        _event(ticket, Event.Kind.RESUME, at, reason=pause.reason)
+
+
+@transaction.atomic
+def set_state(
+    ticket: Ticket, state: str, *, actor: User | None, at: dt.datetime | None = None, note: str = ""
+) -> Ticket:
+    """Move a request to a state. Waiting states pause the clocks with a reason the client sees."""
+    at = _now(at)
+    if state == ticket.state:
+        return ticket
+    if state == State.RESOLVED:
+        return resolve(ticket, actor=actor, at=at, note=note)
+    if ticket.state in {State.RESOLVED, State.CLOSED} and state not in {State.CLOSED}:
+        reopen(ticket, actor=actor, at=at, why=note or "reopened")
+    previous = ticket.state
+    _close_state_pauses(ticket, at)
+    reason = PAUSING_STATES.get(State(state))
+    if reason is not None:
+        Pause.objects.create(ticket=ticket, reason=reason, start=at, note=note)
+        _event(ticket, Event.Kind.PAUSE, at, actor, reason=str(reason), note=note)
+    ticket.state = state
+    ticket.save(update_fields=["state", "updated_at"])
+    _event(ticket, Event.Kind.STATE, at, actor, **{"from": previous, "to": state, "note": note})
+    clocks.recompute(ticket)
+    return ticket
+
+
+@transaction.atomic
+def add_message(
+    ticket: Ticket,
+    body: str,
+    *,
+    channel: str,
+    author: User | None = None,
+    contact: Contact | None = None,
+    internal: bool = False,
+    at: dt.datetime | None = None,
+    email_message_id: str = "",
+) -> Message:
+    """A reply or internal note. The first substantive staff reply meets the response clock; a client reply
+    ends a wait for the client and reopens a resolved request."""
+    at = _now(at)
+    from_agency = author is not None and author.is_agency
+    if internal and not from_agency:
+        raise DeskError("only agency staff write internal notes")
+    kind = Message.Kind.NOTE if internal else Message.Kind.REPLY
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=kind,
+        author=author,
+        author_contact=contact,
+        from_agency=from_agency,
+        body=body,
+        channel=channel,
+        at=at,
+        email_message_id=email_message_id,
+    )
+    _event(
+        ticket,
+        Event.Kind.MESSAGE,
+        at,
+        author,
+        public=not internal,
+        message=message.pk,
+        internal=internal,
+        contact=contact,
+    )
+    if from_agency and not internal and ticket.first_response_at is None:
+        ticket.first_response_at = at
+        ticket.save(update_fields=["first_response_at", "updated_at"])
+        _event(ticket, Event.Kind.RESPONDED, at, author)
+        if ticket.state == State.NEW:
+            set_state(ticket, State.OPEN, actor=author, at=at)
+    if not from_agency:
+        if ticket.state in {State.WAITING_ACCESS, State.WAITING_INFO, State.WAITING_APPROVAL}:
+            set_state(ticket, State.OPEN, actor=author, at=at, note="client replied")
+        elif ticket.state == State.RESOLVED:
+            set_state(ticket, State.OPEN, actor=author, at=at, note="client replied after resolution")
+    clocks.recompute(ticket)
+    return message
+
+
+@transaction.atomic
+def change_priority(
+    ticket: Ticket, priority: str, *, actor: User | None, why: str, at: dt.datetime | None = None
+) -> Ticket:
+    """The client proposes, the agency confirms. Clocks are recomputed from receipt and keep every pause."""
+    at = _now(at)
+    if not why.strip():
+        raise DeskError("a priority change needs a reason")
+    if priority not in Priority.values:
+        raise DeskError(f"unknown priority {priority!r} (P1..P4)")
+    if actor is None or not actor.is_agency:
+        ticket.proposed_priority = priority
+        ticket.priority_confirmed = False
+        ticket.save(update_fields=["proposed_priority", "priority_confirmed", "updated_at"])
+        _event(ticket, Event.Kind.PRIORITY, at, actor, proposed=priority, why=why)
+        return ticket
+    previous = ticket.priority
+    ticket.priority, ticket.priority_confirmed = priority, True
+    ticket.save(update_fields=["priority", "priority_confirmed", "updated_at"])
+    _event(ticket, Event.Kind.PRIORITY, at, actor, **{"from": previous, "to": priority, "why": why})
+    clocks.recompute(ticket)
+    return ticket
+
+
+@transaction.atomic
+def mark_recovered(
+    ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, note: str = ""
+) -> Ticket:
+    """Incidents: the critical function is restored (rollback, workaround) — the recovery clock is met."""
+    at = _now(at)
+    if ticket.type != RequestType.INCIDENT:
+        raise DeskError("only incidents have a recovery clock")
+    if ticket.recovered_at is None:
+        ticket.recovered_at = at
+        ticket.save(update_fields=["recovered_at", "updated_at"])
+        _event(ticket, Event.Kind.RECOVERED, at, actor, note=note)
+        clocks.recompute(ticket)
+    return ticket
+
+
+@transaction.atomic
+def resolve(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, note: str = "") -> Ticket:
+    at = _now(at)
+    if ticket.state == State.RESOLVED:
+        return ticket
+    _close_state_pauses(ticket, at)
+    previous, ticket.state = ticket.state, State.RESOLVED
+    ticket.save(update_fields=["state", "updated_at"])
+    _event(ticket, Event.Kind.RESOLVED, at, actor, note=note)
+    _event(ticket, Event.Kind.STATE, at, actor, **{"from": previous, "to": State.RESOLVED, "note": note})
+    clocks.recompute(ticket)
+    return ticket
+
+
+@transaction.atomic
+def reopen(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, why: str = "") -> Ticket:
+    """Reopening resumes the resolution clock; the time it stood resolved does not count."""
+    at = _now(at)
+    if ticket.state not in {State.RESOLVED, State.CLOSED}:
+        raise DeskError("only a resolved or closed request can be reopened")
+    previous, ticket.state = ticket.state, State.OPEN
+    ticket.save(update_fields=["state", "updated_at"])
+    _event(ticket, Event.Kind.REOPENED, at, actor, why=why)
+    _event(ticket, Event.Kind.STATE, at, actor, **{"from": previous, "to": State.OPEN, "note": why})
+    clocks.recompute(ticket)
+    return ticket
+
+
+@transaction.atomic
+def assign(
+    tickets: Iterable[Ticket], assignee: User | None, *, actor: User | None, at: dt.datetime | None = None
+) -> int:
+    if assignee is not None and not assignee.is_agency:
+        raise DeskError("requests are assigned to agency staff only")
+    at = _now(at)
+    count = 0
+    for ticket in tickets:
+        if ticket.assignee_id == (assignee.pk if assignee else None):
+            continue
+        ticket.assignee = assignee
+        ticket.save(update_fields=["assignee", "updated_at"])
+        _event(ticket, Event.Kind.ASSIGN, at, actor, public=False, to=assignee.username if assignee else None)
+        count += 1
+    return count
+
+
+@transaction.atomic
+def reclassify(
+    ticket: Ticket,
+    *,
+    type: str,
+    checklist: dict[str, Any],
+    actor: User,
+    why: str,
+    at: dt.datetime | None = None,
+) -> Ticket:
+    """Bug or change request, by the guide's checklist; records who and why."""
+    at = _now(at)
+    if not actor.is_agency:
+        raise DeskError("the agency classifies requests")
+    if not why.strip():
+        raise DeskError("reclassifying needs a reason")
+    unknown = set(checklist) - set(CLASSIFICATION_QUESTIONS)
+    if unknown:
+        raise DeskError(f"unknown checklist item {sorted(unknown)[0]!r}")
+    previous = ticket.type
+    ticket.type = type
+    ticket.classification = {**checklist, "by": actor.username, "at": at.isoformat(), "why": why}
+    ticket.save(update_fields=["type", "classification", "updated_at"])
+    _event(
+        ticket,
+        Event.Kind.CLASSIFY,
+        at,
+        actor,
+        **{"from": previous, "to": type, "why": why, "checklist": checklist},
+    )
+    clocks.recompute(ticket)
+    return ticket
+
+
+def billed_minutes(minutes: int, unit: int) -> int:
+    """Rounded up per entry to the contract's minimum billing unit."""
+    if minutes <= 0:
+        raise DeskError("time entries need a positive number of minutes")
+    return math.ceil(minutes / unit) * unit
+
+
+@transaction.atomic
+def log_time(
+    ticket: Ticket,
+    *,
+    user: User,
+    minutes: int,
+    billable: bool = False,
+    note: str = "",
+    day: dt.date | None = None,
+) -> TimeEntry:
+    if not user.is_agency:
+        raise DeskError("only agency staff record time")
+    entry = TimeEntry.objects.create(
+        ticket=ticket,
+        user=user,
+        minutes=minutes,
+        billed_minutes=billed_minutes(minutes, ticket.contract.billing_unit_minutes),
+        billable=billable,
+        note=note,
+        day=day or timezone.localdate(),
+    )
+    _event(
+        ticket,
+        Event.Kind.TIME,
+        timezone.now(),
+        user,
+        public=False,
+        minutes=entry.billed_minutes,
+        billable=billable,
+    )
+    return entry
