@@ -18,6 +18,7 @@ from django.core.management import call_command
 from sitekeeper.access.models import User
 from sitekeeper.contracts.models import Client
 from sitekeeper.demo.seed import DEMO_PASSWORD
+from sitekeeper.desk.models import State, Ticket
 
 
 @pytest.mark.django_db
@@ -26,9 +27,12 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent():
     plans = sorted(Client.objects.values_list("contracts__plan__slug", flat=True))
     assert plans == ["business", "enterprise", "professional", "starter"]
     assert all(client.sites.count() >= 1 for client in Client.objects.all())
-    users = User.objects.count()
+    states = set(Ticket.objects.values_list("state", flat=True))
+    assert states == {choice.value for choice in State}, "the demo shows requests in every state"
+    assert Ticket.objects.filter(incomplete=True, channel="email").exists()
+    users, tickets = User.objects.count(), Ticket.objects.count()
     call_command("demo", no_serve=True)
-    assert User.objects.count() == users
+    assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)
     assert User.objects.get(username="bakery-owner").check_password(DEMO_PASSWORD)
 
 

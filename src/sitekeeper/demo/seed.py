@@ -9,8 +9,9 @@ from django.db import transaction
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import Role, User
-from sitekeeper.contracts.apply import ApplyResult, apply_file
+from sitekeeper.contracts.apply import apply_file
 from sitekeeper.contracts.models import Client, Contact
+from sitekeeper.demo.desk_seed import seed_requests
 
 AGENCY_FILE = Path(__file__).with_name("agency.yaml")
 # Demo accounts only: printed on the console for the person running `sitekeeper demo`.
@@ -61,7 +62,14 @@ def _client_logins() -> list[Login]:
     return logins
 
 
-def seed() -> tuple[ApplyResult, list[Login]]:
+@dataclass(frozen=True)
+class SeedResult:
+    changes: list[str]
+    logins: list[Login]
+    requests: int  # demo requests created by this run (0 when they already existed)
+
+
+def seed() -> SeedResult:
     """Apply the demo agency and (re)create the demo logins; safe to run again."""
     result = apply_file(AGENCY_FILE, actor_label="demo")
     with transaction.atomic(), acting_as(label="demo"):
@@ -69,4 +77,5 @@ def seed() -> tuple[ApplyResult, list[Login]]:
         for username, role, full_name in STAFF:
             _ensure_user(username, role, full_name, f"{username}@webility.test", None)
         logins += _client_logins()
-    return result, logins
+        requests = seed_requests()
+    return SeedResult(result.changes, logins, requests)

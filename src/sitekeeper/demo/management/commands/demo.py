@@ -21,11 +21,11 @@ class Command(BaseCommand):
         self.stdout.write("Migrating the database …")
         call_command("migrate", verbosity=0, interactive=False)
         self.stdout.write("Loading the demo agency …")
-        result, logins = seed()
-        summary = f"{len(result.changes)} changes applied" if result.changes else "already loaded"
-        self.stdout.write(f"  {summary}")
+        result = seed()
+        summary = f"{len(result.changes)} changes applied" if result.changes else "contracts already loaded"
+        self.stdout.write(f"  {summary}; {result.requests} demo requests created")
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
-        for login in logins:
+        for login in result.logins:
             self.stdout.write(f"  {login.username:<18} {login.role:<22} {login.client}")
         if options["no_serve"]:
             return
