@@ -76,3 +76,9 @@ def list_sites(request: HttpRequest) -> QuerySet[Site]:
 @api.get("/sites/{int:site_id}", response={200: SiteOut, **NOT_FOUND}, tags=["sites"])
 def get_site(request: HttpRequest, site_id: int) -> Site:
     return get_object_or_404(visible_sites(_user(request)), pk=site_id)
+
+
+# The service desk: /api/v1/tickets… (api/desk.py). Imported here, at the end, so `api` exists first.
+from sitekeeper.api.desk import router as desk_router  # noqa: E402
+
+api.add_router("/tickets", desk_router)

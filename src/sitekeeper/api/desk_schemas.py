@@ -1,0 +1,130 @@
+"""What the ticket API (api/desk.py) accepts and returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+# Mirrors of the desk's choices, as literals so the OpenAPI document lists the allowed values.
+RequestTypeIn = Literal["incident", "bug", "change_request", "update", "question"]
+PriorityIn = Literal["P1", "P2", "P3", "P4"]
+EnvironmentIn = Literal["prod", "stage", "dev"]
+StateIn = Literal[
+    "new",
+    "open",
+    "waiting_access",
+    "waiting_information",
+    "waiting_approval",
+    "third_party_outage",
+    "resolved",
+    "closed",
+]
+
+
+class TicketIn(Schema):
+    """A new request. Every field the contract requires must be present (422 names the missing ones)."""
+
+    client: str | None = Field(
+        None, description="Client slug; agency staff must name it, clients may omit it"
+    )
+    type: RequestTypeIn | None = None
+    priority: PriorityIn | None = None
+    site: int | None = Field(None, description="Site id (see /api/v1/sites)")
+    environment: EnvironmentIn | None = None
+    subject: str = Field("", max_length=200)
+    description: str = ""
+    steps: str = Field("", description="Steps to reproduce (required for bugs and incidents)")
+
+
+class MessageIn(Schema):
+    body: str = Field(..., min_length=1)
+    internal: bool = Field(False, description="An internal note (agency staff only)")
+
+
+class StateChangeIn(Schema):
+    state: StateIn
+    note: str = Field("", max_length=300, description="Shown to the client (e.g. what we are waiting for)")
+
+
+class ClockOut(Schema):
+    target: str | None
+    due: dt.datetime | None
+    met: dt.datetime | None
+    status: str = Field(..., description="none | met | met_late | breached | paused | warning | running")
+
+
+class ClocksOut(Schema):
+    response: ClockOut
+    resolution: ClockOut
+    recovery: ClockOut
+
+
+class EventOut(Schema):
+    at: dt.datetime
+    kind: str
+    actor: str
+    public: bool
+    data: dict[str, Any]
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    at: dt.datetime
+    message: int | None
+    url: str
+
+
+class MessageOut(Schema):
+    id: int
+    kind: str
+    internal: bool
+    from_agency: bool
+    author: str
+    body: str
+    channel: str
+    at: dt.datetime
+
+
+class TicketOut(Schema):
+    id: int
+    reference: str
+    client: str
+    subject: str
+    type: str
+    priority: str
+    proposed_priority: str
+    priority_confirmed: bool
+    state: str
+    incomplete: bool
+    missing_fields: list[str]
+    channel: str
+    site: int | None
+    environment: str
+    received_at: dt.datetime
+    response_due: dt.datetime | None
+    resolution_due: dt.datetime | None
+    recovery_due: dt.datetime | None
+    next_due_at: dt.datetime | None
+    url: str
+
+
+class TicketDetailOut(TicketOut):
+    description: str
+    steps: str
+    requester: str
+    assignee: str | None
+    clocks: ClocksOut
+    events: list[EventOut]
+    messages: list[MessageOut]
+    attachments: list[AttachmentOut]
+
+
+class MissingFieldsOut(Schema):
+    detail: str
+    missing: list[str]
