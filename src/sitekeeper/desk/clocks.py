@@ -9,21 +9,27 @@ from sitekeeper.core import sla
 from sitekeeper.desk.models import Escalation, Event, RequestType, Ticket
 
 
+def resolutions(ticket: Ticket) -> tuple[tuple[dt.datetime, dt.datetime | None], ...]:
+    """(resolved, reopened or None) pairs from the timeline. A resolution while one still stands (e.g. a
+    closed request set to resolved) is not a new one: it would move the instant the request was resolved."""
+    pairs: list[tuple[dt.datetime, dt.datetime | None]] = []
+    kinds = [Event.Kind.RESOLVED, Event.Kind.REOPENED]
+    for kind, at in ticket.events.filter(kind__in=kinds).order_by("at", "id").values_list("kind", "at"):
+        standing = bool(pairs) and pairs[-1][1] is None
+        if kind == Event.Kind.RESOLVED and not standing:
+            pairs.append((at, None))
+        elif kind == Event.Kind.REOPENED and standing:
+            pairs[-1] = (pairs[-1][0], at)
+    return tuple(pairs)
+
+
 def history(ticket: Ticket) -> core_clocks.History:
-    resolutions: list[tuple[dt.datetime, dt.datetime | None]] = []
-    for event in ticket.events.filter(kind__in=[Event.Kind.RESOLVED, Event.Kind.REOPENED]).order_by(
-        "at", "id"
-    ):
-        if event.kind == Event.Kind.RESOLVED:
-            resolutions.append((event.at, None))
-        elif resolutions and resolutions[-1][1] is None:
-            resolutions[-1] = (resolutions[-1][0], event.at)
     return core_clocks.History(
         received=ticket.received_at,
         pauses=[sla.Pause(p.start, p.end, p.reason) for p in ticket.pauses.all()],
         first_response=ticket.first_response_at,
         recovered=ticket.recovered_at,
-        resolutions=tuple(resolutions),
+        resolutions=resolutions(ticket),
         is_incident=ticket.type == RequestType.INCIDENT,
     )
 

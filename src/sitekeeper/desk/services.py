@@ -9,6 +9,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +33,7 @@ from sitekeeper.desk.models import (
 # What a correctly submitted request carries (the guide: "breach only for a correctly submitted request").
 REQUIRED_FIELDS = ("type", "priority", "site", "environment", "subject", "description")
 REQUIRED_FOR_DEFECTS = ("steps",)  # bugs and incidents: how to reproduce
+ALL_FIELDS = REQUIRED_FIELDS + REQUIRED_FOR_DEFECTS
 DEFAULT_PRIORITY = Priority.P3  # used for the clocks of a request that did not say; it stays marked missing
 CLASSIFICATION_QUESTIONS = {
     "specified": "Was the behaviour specified (in the spec, a ticket or the agreement)?",
@@ -47,7 +49,34 @@ class DeskError(ValueError):
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
-    return at or timezone.now()
+    if at is None:
+        return timezone.now()
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise DeskError(f"instant {at.isoformat()} has no time zone offset")
+    return at
+
+
+def _at(ticket: Ticket, at: dt.datetime | None) -> dt.datetime:
+    """When something happens to a request: now unless given, and never before the request was received
+    (a skewed clock or a back-dated e-mail would otherwise put a reply before the request)."""
+    return max(_now(at), ticket.received_at)
+
+
+def _check_choices(values: dict[str, Any]) -> None:
+    """A type or priority outside the model's choices is refused, not stored."""
+    if values.get("type") and values["type"] not in RequestType.values:
+        raise DeskError(f"unknown request type {values['type']!r} ({', '.join(RequestType.values)})")
+    if values.get("priority") and values["priority"] not in Priority.values:
+        raise DeskError(f"unknown priority {values['priority']!r} (P1..P4)")
+
+
+def _check_client(client_id: int, site: Site | None, contact: Contact | None, user: User | None) -> None:
+    if site is not None and site.client_id != client_id:
+        raise DeskError("the site belongs to another client")
+    if contact is not None and contact.client_id != client_id:
+        raise DeskError("the requester is a contact of another client")
+    if user is not None and not user.is_agency and user.client_id != client_id:
+        raise DeskError("the requester is a user of another client")
 
 
 def _label(actor: User | None, contact: Contact | None = None) -> str:
@@ -98,8 +127,7 @@ def file_request(
     contract = client.contract
     if contract is None:
         raise DeskError(f"client {client.slug!r} has no current contract")
-    if site is not None and site.client_id != client.pk:
-        raise DeskError("the site belongs to another client")
+    _check_client(client.pk, site, requester, requester_user)
     values = {
         "type": type,
         "priority": priority,
@@ -109,6 +137,7 @@ def file_request(
         "description": description,
         "steps": steps,
     }
+    _check_choices(values)
     missing = missing_fields(values)
     if missing and not allow_incomplete:
         raise DeskError("missing required fields: " + ", ".join(missing))
@@ -164,25 +193,61 @@ def acknowledgement(ticket: Ticket) -> str:
     return text
 
 
+def _present(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's required fields as given; a type or priority still marked missing holds a default
+    (question, P3) used for the clocks, not an answer, so it still counts as missing."""
+    return {name: "" if name in ticket.missing_fields else getattr(ticket, name) for name in ALL_FIELDS}
+
+
+def _update_missing(ticket: Ticket, at: dt.datetime, actor: User | None, **data: Any) -> None:
+    """Re-derive what is missing, save, write the completion event; end the pause once nothing is."""
+    ticket.missing_fields = missing_fields(_present(ticket))
+    ticket.incomplete = bool(ticket.missing_fields)
+    ticket.save()
+    if not ticket.incomplete:
+        ticket.pauses.filter(reason=PauseReason.INCOMPLETE, end__isnull=True).update(end=at)
+    _event(ticket, Event.Kind.COMPLETED, at, actor, **data, missing=list(ticket.missing_fields))
+
+
+def _fill(ticket: Ticket, given: dict[str, Any], by_agency: bool) -> tuple[list[str], str]:
+    """Set the given fields; returns (names filled, priority only proposed or "")."""
+    filled, proposed = [], ""
+    for name in ALL_FIELDS:
+        if name not in given:
+            continue
+        if name == "priority":
+            ticket.proposed_priority = given[name]
+            if "priority" not in ticket.missing_fields and not by_agency:
+                # The client already gave one: a new one is a proposal the agency confirms.
+                ticket.priority_confirmed, proposed = False, given[name]
+                continue
+            ticket.priority_confirmed = by_agency
+        setattr(ticket, name, given[name])
+        filled.append(name)
+    ticket.missing_fields = [name for name in ticket.missing_fields if name not in filled]
+    return filled, proposed
+
+
 @transaction.atomic
 def complete_request(
     ticket: Ticket, values: dict[str, Any], actor: User | None = None, at: dt.datetime | None = None
 ) -> Ticket:
-    """Fill in missing fields; once nothing is missing, the incomplete-request pause ends."""
-    at = _now(at)
-    for name, value in values.items():
-        if name in REQUIRED_FIELDS + REQUIRED_FOR_DEFECTS and value:
-            setattr(ticket, name, value)
-            if name == "priority":
-                ticket.proposed_priority = value
-    current = {name: getattr(ticket, name) for name in REQUIRED_FIELDS + REQUIRED_FOR_DEFECTS}
-    ticket.missing_fields = missing_fields(current)
-    ticket.incomplete = bool(ticket.missing_fields)
-    ticket.save()
-    if not ticket.incomplete:
-        closed = ticket.pauses.filter(reason=PauseReason.INCOMPLETE, end__isnull=True).update(end=at)
-        if closed:
-            _event(ticket, Event.Kind.COMPLETED, at, actor)
+    """Fill in missing fields; once nothing is missing, the incomplete-request pause ends.
+
+    A priority the request already has is not replaced by the client this way: it becomes a proposal, as
+    with change_priority, so completing a request cannot move its clocks.
+    """
+    at = _at(ticket, at)
+    given = {name: value for name, value in values.items() if name in ALL_FIELDS and value}
+    _check_choices(given)
+    _check_client(ticket.client_id, given.get("site"), None, None)
+    filled, proposed = _fill(ticket, given, by_agency=actor is not None and actor.is_agency)
+    if not filled and not proposed:
+        return ticket
+    data: dict[str, Any] = {"filled": filled}
+    if proposed:
+        data["proposed"] = proposed
+    _update_missing(ticket, at, actor, **data)
     clocks.recompute(ticket)
     return ticket
 
@@ -199,14 +264,24 @@ def _close_state_pauses(ticket: Ticket, at: dt.datetime) -> None:
 def set_state(
     ticket: Ticket, state: str, *, actor: User | None, at: dt.datetime | None = None, note: str = ""
 ) -> Ticket:
-    """Move a request to a state. Waiting states pause the clocks with a reason the client sees."""
-    at = _now(at)
+    """Move a request to a state. Waiting states pause the clocks with a reason the client sees.
+
+    Resolving goes through `resolve`; closing a request that is not resolved resolves it first (its clocks
+    stop there); any other state reopens a resolved or closed request.
+    """
+    at = _at(ticket, at)
+    if state not in State.values:
+        raise DeskError(f"unknown state {state!r} ({', '.join(State.values)})")
     if state == ticket.state:
         return ticket
     if state == State.RESOLVED:
         return resolve(ticket, actor=actor, at=at, note=note)
-    if ticket.state in {State.RESOLVED, State.CLOSED} and state not in {State.CLOSED}:
+    if state == State.CLOSED and ticket.state != State.RESOLVED:
+        resolve(ticket, actor=actor, at=at, note=note)
+    elif state != State.CLOSED and not ticket.is_open:
         reopen(ticket, actor=actor, at=at, why=note or "reopened")
+        if state == State.OPEN:
+            return ticket
     previous = ticket.state
     _close_state_pauses(ticket, at)
     reason = PAUSING_STATES.get(State(state))
@@ -234,7 +309,7 @@ def add_message(
 ) -> Message:
     """A reply or internal note. The first substantive staff reply meets the response clock; a client reply
     ends a wait for the client and reopens a resolved request."""
-    at = _now(at)
+    at = _at(ticket, at)
     from_agency = author is not None and author.is_agency
     if internal and not from_agency:
         raise DeskError("only agency staff write internal notes")
@@ -279,12 +354,18 @@ def add_message(
 def change_priority(
     ticket: Ticket, priority: str, *, actor: User | None, why: str, at: dt.datetime | None = None
 ) -> Ticket:
-    """The client proposes, the agency confirms. Clocks are recomputed from receipt and keep every pause."""
-    at = _now(at)
+    """The client proposes, the agency confirms. Clocks are recomputed from receipt and keep every pause.
+
+    A priority the request was filed without is simply filled in (as `complete_request` would).
+    """
+    at = _at(ticket, at)
     if not why.strip():
         raise DeskError("a priority change needs a reason")
     if priority not in Priority.values:
         raise DeskError(f"unknown priority {priority!r} (P1..P4)")
+    if "priority" in ticket.missing_fields:
+        _event(ticket, Event.Kind.PRIORITY, at, actor, **{"from": "", "to": priority, "why": why})
+        return complete_request(ticket, {"priority": priority}, actor=actor, at=at)
     if actor is None or not actor.is_agency:
         ticket.proposed_priority = priority
         ticket.priority_confirmed = False
@@ -304,7 +385,7 @@ def mark_recovered(
     ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, note: str = ""
 ) -> Ticket:
     """Incidents: the critical function is restored (rollback, workaround) — the recovery clock is met."""
-    at = _now(at)
+    at = _at(ticket, at)
     if ticket.type != RequestType.INCIDENT:
         raise DeskError("only incidents have a recovery clock")
     if ticket.recovered_at is None:
@@ -317,8 +398,12 @@ def mark_recovered(
 
 @transaction.atomic
 def resolve(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, note: str = "") -> Ticket:
-    at = _now(at)
-    if ticket.state == State.RESOLVED:
+    """Resolved: the resolution clock is met (and the response and recovery clocks, if they were not).
+
+    A closed request was resolved when it was closed; resolving it again would move that instant.
+    """
+    at = _at(ticket, at)
+    if not ticket.is_open:
         return ticket
     _close_state_pauses(ticket, at)
     previous, ticket.state = ticket.state, State.RESOLVED
@@ -332,7 +417,7 @@ def resolve(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None
 @transaction.atomic
 def reopen(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, why: str = "") -> Ticket:
     """Reopening resumes the resolution clock; the time it stood resolved does not count."""
-    at = _now(at)
+    at = _at(ticket, at)
     if ticket.state not in {State.RESOLVED, State.CLOSED}:
         raise DeskError("only a resolved or closed request can be reopened")
     previous, ticket.state = ticket.state, State.OPEN
@@ -356,7 +441,8 @@ def assign(
             continue
         ticket.assignee = assignee
         ticket.save(update_fields=["assignee", "updated_at"])
-        _event(ticket, Event.Kind.ASSIGN, at, actor, public=False, to=assignee.username if assignee else None)
+        to = assignee.username if assignee else None
+        _event(ticket, Event.Kind.ASSIGN, max(at, ticket.received_at), actor, public=False, to=to)
         count += 1
     return count
 
@@ -372,7 +458,9 @@ def reclassify(
     at: dt.datetime | None = None,
 ) -> Ticket:
     """Bug or change request, by the guide's checklist; records who and why."""
-    at = _now(at)
+    at = _at(ticket, at)
+    if type not in RequestType.values:
+        raise DeskError(f"unknown request type {type!r} ({', '.join(RequestType.values)})")
     if not actor.is_agency:
         raise DeskError("the agency classifies requests")
     if not why.strip():
@@ -411,25 +499,22 @@ def log_time(
     billable: bool = False,
     note: str = "",
     day: dt.date | None = None,
+    at: dt.datetime | None = None,
 ) -> TimeEntry:
+    """Record work, rounded up per entry to the contract's billing unit; `day` defaults to the date of `at`
+    (now) in the contract calendar's zone, the day the work shows under in hours and reports."""
     if not user.is_agency:
         raise DeskError("only agency staff record time")
+    at = _at(ticket, at)
+    billed = billed_minutes(minutes, ticket.contract.billing_unit_minutes)
     entry = TimeEntry.objects.create(
         ticket=ticket,
         user=user,
         minutes=minutes,
-        billed_minutes=billed_minutes(minutes, ticket.contract.billing_unit_minutes),
+        billed_minutes=billed,
         billable=billable,
         note=note,
-        day=day or timezone.localdate(),
+        day=day or at.astimezone(ZoneInfo(ticket.calendar_version.timezone)).date(),
     )
-    _event(
-        ticket,
-        Event.Kind.TIME,
-        timezone.now(),
-        user,
-        public=False,
-        minutes=entry.billed_minutes,
-        billable=billable,
-    )
+    _event(ticket, Event.Kind.TIME, at, user, public=False, minutes=billed, billable=billable)
     return entry
