@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from sitekeeper.core.calendar import BusinessCalendar
-from sitekeeper.core.sla import Pause, due_instant
+from sitekeeper.core.sla import Pause, counted_so_far, due_instant
 from sitekeeper.core.targets import DEFAULT_BATCH, MonthlyBatch
 
 CLOCKS = ("response", "resolution", "recovery")
@@ -97,6 +97,22 @@ def _met_and_pauses(clock: str, history: History) -> tuple[dt.datetime | None, l
         Pause(resolved, reopened, "resolved") for resolved, reopened in history.resolutions if reopened
     ]
     return history.resolved, pauses
+
+
+def met_at(clock: str, history: History) -> dt.datetime | None:
+    """When the clock was met by the history alone, target or not (the report prints it either way)."""
+    if clock == "recovery" and not history.is_incident:
+        return None
+    return _met_and_pauses(clock, history)[0]
+
+
+def counted(
+    clock: str, target: str, history: History, cal: BusinessCalendar, until: dt.datetime
+) -> dt.timedelta:
+    """Counted time on a clock from receipt to `until`, as its target counts (wall time for m/h, business
+    time otherwise), without its pauses — for resolution also without the time it stood resolved."""
+    _, pauses = _met_and_pauses(clock, history)
+    return counted_so_far(target, cal, history.received, until, pauses)
 
 
 def evaluate(
