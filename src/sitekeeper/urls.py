@@ -8,5 +8,7 @@ urlpatterns = [
     path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sitekeeper.api.urls")),
+    path("portal/requests/", include("sitekeeper.desk.urls_portal")),
+    path("staff/desk/", include("sitekeeper.desk.urls_staff")),
     path("", include("sitekeeper.web.urls")),
 ]

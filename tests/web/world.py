@@ -9,6 +9,8 @@ import pytest
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import ApiToken, AuditEntry, User
 from sitekeeper.contracts.models import Client
+from sitekeeper.desk import attachments, services
+from sitekeeper.desk.models import Escalation, Ticket
 
 PERSONAS = ("anonymous", "owner", "member", "outsider", "engineer", "manager", "admin")
 CLIENT_PERSONAS = frozenset({"owner", "member", "outsider"})
@@ -57,4 +59,65 @@ def world(request, fast_passwords, acme, globex) -> World:
         "contracts.contract": contract.pk,
         "contracts.site": site.pk,
     }
+    objects.update(desk_objects(acme, globex, users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
+
+
+def desk_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[str, object]:
+    """An acme request with a reply, an internal note, a pause, time and a file; and one of globex (leaks)."""
+    owner, engineer = users["owner"], users["engineer"]
+    ticket = services.file_request(
+        acme,
+        channel="portal",
+        type="bug",
+        priority="P2",
+        site=acme.sites.get(),
+        environment="prod",
+        subject="Acme GmbH contact form does not send",
+        description="The contact form on /contact shows success but no e-mail arrives.",
+        steps="1. Open /contact\n2. Send the form\n3. No e-mail",
+        requester_user=owner,
+        allow_incomplete=False,
+    )
+    reply = services.add_message(ticket, "We are looking into it.", channel="staff", author=engineer)
+    services.add_message(
+        ticket, "Internal: SMTP relay rejects the sender.", channel="staff", author=engineer, internal=True
+    )
+    services.set_state(ticket, "waiting_information", actor=engineer, note="Which address did you send from?")
+    services.add_message(ticket, "From sales@acme.test.", channel="portal", author=owner)
+    attachment = attachments.store(
+        ticket, "acme-mail.log", b"Acme GmbH mail log (acme.test): 550 sender rejected\n", uploaded_by=owner
+    )
+    entry = services.log_time(ticket, user=engineer, minutes=20, note="SMTP logs")
+    escalation = Escalation.objects.create(
+        ticket=ticket, clock="response", kind="warning", due=ticket.received_at, at=ticket.received_at
+    )
+    other = services.file_request(
+        globex,
+        channel="portal",
+        type="question",
+        priority="P4",
+        site=globex.sites.get(),
+        environment="prod",
+        subject="Globex Inc invoice question",
+        description="Which month does the last invoice cover?",
+        requester_user=users["outsider"],
+        allow_incomplete=False,
+    )
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    received = ticket.received_at
+    return {
+        "ticket_pk": ticket.pk,
+        "ticket_id": ticket.pk,
+        "attachment_id": attachment.pk,
+        "globex_ticket_pk": other.pk,
+        "sla_month": f"{received:%Y-%m}",
+        # Django admin pages of the desk's models: acme's rows.
+        "desk.ticket": ticket.pk,
+        "desk.event": ticket.events.first().pk,
+        "desk.pause": ticket.pauses.first().pk,
+        "desk.message": reply.pk,
+        "desk.attachment": attachment.pk,
+        "desk.timeentry": entry.pk,
+        "desk.escalation": escalation.pk,
+    }

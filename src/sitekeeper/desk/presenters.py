@@ -1,0 +1,438 @@
+"""A request's clocks, pauses and history put into plain words, for the portal and the console.
+
+Two sources: `desk.clocks.evaluate` (exact, per ticket: the ticket pages) and the ticket's stored clock
+columns (cheap: the lists and the queue, where one query must serve a whole page). Instants are shown in the
+zone of the calendar the request arrived under, with the zone named: the zone the contract counts in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sitekeeper.core.clocks import ClockState
+from sitekeeper.desk.models import Event, Message, Pause, PauseReason, Priority, RequestType, State, Ticket
+from sitekeeper.web.presenters import describe_target
+
+# Agreement 2.1: definition and examples of each priority, shown beside the choice.
+PRIORITY_GUIDE: dict[str, tuple[str, str]] = {
+    Priority.P1: (
+        (
+            "Website completely inaccessible; checkout or payment system broken; "
+            "active security breach or data leak"
+        ),
+        (
+            "Site returning 500/503 errors globally; malware detected and executing; "
+            "SSL failure causing browser security blocks"
+        ),
+    ),
+    Priority.P2: (
+        (
+            "Major functionality broken; significant portion of site inaccessible; "
+            "severe performance degradation"
+        ),
+        (
+            "Contact form not sending; 50%+ of pages returning errors; Lighthouse score dropped >40 points; "
+            "e-commerce product pages broken"
+        ),
+    ),
+    Priority.P3: (
+        "Non-critical feature impaired; minor errors affecting some users; content displaying incorrectly",
+        "Single form field not validating; one page loading slowly; image not displaying on one browser",
+    ),
+    Priority.P4: (
+        "Minor visual issue; enhancement request; general question",
+        "Button color slightly off on one device; inquiry about adding a new section; billing question",
+    ),
+}
+
+# The guide's distinctions, one line each, beside the type choice.
+TYPE_GUIDE: dict[str, str] = {
+    RequestType.INCIDENT: "Something that worked is down or broken right now (site, checkout, forms).",
+    RequestType.BUG: "Agreed behaviour works differently — a defect you can reproduce step by step.",
+    RequestType.CHANGE: "A change or addition to how the site works; usually estimated and approved first.",
+    RequestType.UPDATE: "Planned upkeep: core, plugins, themes, dependencies — behaviour stays the same.",
+    RequestType.QUESTION: "Anything you would like to ask us.",
+}
+
+CLOCK_NAMES = {"response": "Response", "resolution": "Resolution", "recovery": "Recovery"}
+MET_WORDS = {"response": "Response given", "resolution": "Resolved", "recovery": "Function restored"}
+
+# Pause reasons as the client reads them ("paused 2 h waiting for your access") and as staff read them.
+CLIENT_PAUSE_WORDS = {
+    PauseReason.WAITING_ACCESS: "waiting for your access",
+    PauseReason.WAITING_INFO: "waiting for your information",
+    PauseReason.WAITING_APPROVAL: "waiting for your approval",
+    PauseReason.THIRD_PARTY: "waiting on a third-party outage",
+    PauseReason.INCOMPLETE: "waiting for the missing details of your request",
+    PauseReason.UNAUTHORIZED_CHANGE: "after an unauthorized change on your side",
+    PauseReason.ACCESS_REVOKED: "because our access was revoked",
+}
+STAFF_PAUSE_WORDS = {reason: reason.label for reason in PauseReason}
+
+# Status → CSS class suffix (status-…): colours in sitekeeper.css.
+STATUS_CLASS = {
+    "met": "ok",
+    "met_late": "late",
+    "breached": "breach",
+    "warning": "warn",
+    "paused": "paused",
+    "running": "running",
+    "resolved": "ok",
+    "none": "none",
+}
+
+
+def pause_words(reason: str, client: bool) -> str:
+    words = CLIENT_PAUSE_WORDS if client else STAFF_PAUSE_WORDS
+    return words.get(reason, reason.replace("_", " "))  # type: ignore[call-overload]
+
+
+def duration(span: dt.timedelta) -> str:
+    """45 min · 2 h · 2 h 30 min · 3 d 4 h (wall-clock time, rounded to the minute)."""
+    minutes = max(0, round(span.total_seconds() / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+def when(instant: dt.datetime, tz: ZoneInfo, now: dt.datetime | None = None) -> str:
+    """'Tue 15 Dec 15:30' in the zone; the year is added when it is not the current one."""
+    local = instant.astimezone(tz)
+    year = "" if now is None or now.astimezone(tz).year == local.year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}"
+
+
+def zone_of(ticket: Ticket) -> ZoneInfo:
+    return ZoneInfo(ticket.calendar_version.timezone)
+
+
+@dataclass(frozen=True)
+class ClockLine:
+    clock: str
+    name: str
+    status: str  # see ClockState.status
+    text: str  # the plain-words sentence
+    target: str  # described target, e.g. "4 business hours"
+    due: dt.datetime | None
+    met: dt.datetime | None
+    paused_note: str = ""  # the note of the open pause, shown to the client
+
+    @property
+    def css(self) -> str:
+        return STATUS_CLASS.get(self.status, "none")
+
+
+def _paused_by_reason(
+    pauses: Iterable[Pause], received: dt.datetime, until: dt.datetime
+) -> dict[str, dt.timedelta]:
+    """Wall time each pause reason stopped the clock between receipt and `until` (overlaps counted once)."""
+    spans = sorted(
+        (max(p.start, received), min(p.end or until, until), p.reason)
+        for p in pauses
+        if p.start < until and (p.end is None or p.end > received)
+    )
+    totals: dict[str, dt.timedelta] = {}
+    cursor = received
+    for start, end, reason in spans:
+        begin = max(start, cursor)
+        if end > begin:
+            totals[reason] = totals.get(reason, dt.timedelta()) + (end - begin)
+            cursor = end
+    return totals
+
+
+def _paused_clause(totals: dict[str, dt.timedelta], client: bool) -> str:
+    parts = [f"{duration(span)} {pause_words(reason, client)}" for reason, span in totals.items() if span]
+    return ", paused " + " and ".join(parts) if parts else ""
+
+
+def clock_lines(
+    ticket: Ticket,
+    states: dict[str, ClockState],
+    pauses: Sequence[Pause],
+    now: dt.datetime,
+    *,
+    client: bool,
+) -> list[ClockLine]:
+    """One sentence per clock that applies, e.g.
+    'Response due Tue 15 Dec 15:30 (Europe/Berlin), paused 2 h waiting for your access',
+    'Response given Tue 15 Dec 10:12 — on time', 'Resolution overdue since Wed 16 Dec 18:00 (Europe/Berlin)'.
+    """
+    tz = zone_of(ticket)
+    zone = f" ({tz.key})"
+    open_pauses = [p for p in pauses if p.end is None]
+    lines = []
+    for clock, state in states.items():
+        status = state.status(now)
+        if status == "none":
+            continue
+        name = CLOCK_NAMES[clock]
+        note = ""
+        met, due = state.met or now, state.due or now  # (the status says which of them are set)
+        if status in {"met", "met_late"}:
+            verdict = "on time"
+            if status == "met_late":
+                verdict = f"late by {duration(met - due)} (was due {when(due, tz, now)})"
+            text = f"{MET_WORDS[clock]} {when(met, tz, now)}{zone} — {verdict}"
+        elif status == "breached":
+            text = f"{name} overdue since {when(due, tz, now)}{zone}"
+            if state.paused and open_pauses:
+                text += f"; now paused {pause_words(open_pauses[0].reason, client)}"
+        elif status == "paused":
+            pause = min(open_pauses, key=lambda p: p.start) if open_pauses else None
+            if pause is None:
+                text = f"{name} clock paused"
+            else:
+                text = (
+                    f"{name} clock paused since {when(pause.start, tz, now)}{zone} "
+                    f"({duration(now - pause.start)}) — {pause_words(pause.reason, client)}"
+                )
+                note = pause.note
+        else:  # running, warning
+            totals = _paused_by_reason(pauses, ticket.received_at, now)
+            text = f"{name} due {when(due, tz, now)}{zone}{_paused_clause(totals, client)}"
+            if status == "warning":
+                text += f" — {duration(due - now)} left"
+        lines.append(
+            ClockLine(
+                clock=clock,
+                name=name,
+                status=status,
+                text=text,
+                target=describe_target(state.target),
+                due=state.due,
+                met=state.met,
+                paused_note=note,
+            )
+        )
+    return lines
+
+
+# Cheap summaries from the stored columns (lists, queue) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    status: str  # breached | warning | paused | running | met | met_late | resolved | none
+    text: str
+    late: bool = False  # some clock breached at some point
+
+    @property
+    def css(self) -> str:
+        return STATUS_CLASS.get(self.status, "none")
+
+
+def _clock_columns(ticket: Ticket) -> Iterable[tuple[str, dt.datetime | None, dt.datetime | None]]:
+    for clock in CLOCK_NAMES:
+        yield clock, getattr(ticket, f"{clock}_due"), getattr(ticket, f"{clock}_met_at")
+
+
+def had_breach(ticket: Ticket, now: dt.datetime) -> bool:
+    return any(due is not None and (met or now) > due for _clock, due, met in _clock_columns(ticket) if due)
+
+
+def summary(  # noqa: PLR0911 (one return per situation reads best)
+    ticket: Ticket,
+    now: dt.datetime,
+    *,
+    client: bool,
+    open_pause_reason: str | None = None,
+    warned: bool = False,
+) -> Summary:
+    """The one clock that matters next, from the stored columns only (no queries).
+
+    `open_pause_reason` and `warned` come from annotations of the list query (see views_staff.queue).
+    """
+    tz = zone_of(ticket)
+    late = had_breach(ticket, now)
+    if not ticket.is_open:
+        met = ticket.resolution_met_at
+        if met is not None and ticket.resolution_due is not None:
+            verdict = "late" if met > ticket.resolution_due else "on time"
+            return Summary("resolved", f"Resolved {when(met, tz, now)} — {verdict}", late)
+        return Summary("resolved", ticket.get_state_display(), late)
+    if ticket.next_due_at is not None:
+        clock = next(
+            (c for c, due, met in _clock_columns(ticket) if due == ticket.next_due_at and met is None),
+            "response",
+        )
+        name = CLOCK_NAMES[clock]
+        if ticket.next_due_at <= now:
+            return Summary("breached", f"{name} overdue since {when(ticket.next_due_at, tz, now)}", True)
+        status = "warning" if warned or (ticket.next_check_at and ticket.next_check_at <= now) else "running"
+        return Summary(status, f"{name} due {when(ticket.next_due_at, tz, now)} ({tz.key})", late)
+    if open_pause_reason:
+        return Summary("paused", f"Paused — {pause_words(open_pause_reason, client)}", late)
+    if ticket.response_met_at is not None:
+        return Summary("met", f"Response given {when(ticket.response_met_at, tz, now)}", late)
+    return Summary("none", "No SLA clock running", late)
+
+
+def remaining(ticket: Ticket, now: dt.datetime) -> str:
+    """'in 3 h 5 min' / '2 h overdue' for the queue's due column."""
+    if ticket.next_due_at is None:
+        return ""
+    if ticket.next_due_at <= now:
+        return f"{duration(now - ticket.next_due_at)} overdue"
+    return f"in {duration(ticket.next_due_at - now)}"
+
+
+# Timeline -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    at: dt.datetime
+    kind: str  # an Event.Kind, or "message"
+    actor: str
+    text: str = ""
+    note: str = ""
+    message: Message | None = None
+    internal: bool = False
+    attachments: list[Any] = field(default_factory=list)
+
+    @property
+    def css(self) -> str:
+        if self.message is not None:
+            if self.internal:
+                return "note"
+            return "agency" if self.message.from_agency else "client"
+        return "event"
+
+
+def _state_label(value: str) -> str:
+    try:
+        return State(value).label
+    except ValueError:
+        return value
+
+
+def _type_label(value: str) -> str:
+    try:
+        return RequestType(value).label
+    except ValueError:
+        return value
+
+
+def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: PLR0911, PLR0912
+    """(sentence, note) for one timeline event."""
+    data = event.data or {}
+    kind = event.kind
+    if kind == Event.Kind.RECEIVED:
+        channel = data.get("channel", "")
+        return (f"Request received{f' via {channel}' if channel else ''}", "")
+    if kind == Event.Kind.STATE:
+        return (f"State: {_state_label(data.get('from', ''))} → {_state_label(data.get('to', ''))}", "")
+    if kind == Event.Kind.PAUSE:
+        note = data.get("note", "")
+        if data.get("missing"):
+            note = "Missing: " + ", ".join(data["missing"])
+        return (f"Clocks paused — {pause_words(data.get('reason', ''), client)}", note)
+    if kind == Event.Kind.RESUME:
+        return (f"Clocks running again (no longer {pause_words(data.get('reason', ''), client)})", "")
+    if kind == Event.Kind.PRIORITY:
+        if "proposed" in data:
+            return (f"Priority {data['proposed']} proposed", data.get("why", ""))
+        if data.get("from") == data.get("to"):
+            return (f"Priority {data.get('to')} confirmed", data.get("why", ""))
+        return (f"Priority changed {data.get('from')} → {data.get('to')}", data.get("why", ""))
+    if kind == Event.Kind.CLASSIFY:
+        return (
+            f"Reclassified {_type_label(data.get('from', ''))} → {_type_label(data.get('to', ''))}",
+            data.get("why", ""),
+        )
+    if kind == Event.Kind.ASSIGN:
+        return (f"Assigned to {data['to']}" if data.get("to") else "Unassigned", "")
+    if kind == Event.Kind.RESPONDED:
+        return ("First response given — the response clock is met", "")
+    if kind == Event.Kind.RECOVERED:
+        return ("Function restored — the recovery clock is met", data.get("note", ""))
+    if kind == Event.Kind.RESOLVED:
+        return ("Resolved", data.get("note", ""))
+    if kind == Event.Kind.REOPENED:
+        return ("Reopened", data.get("why", ""))
+    if kind == Event.Kind.COMPLETED:
+        return ("Request completed — the clocks run", "")
+    if kind == Event.Kind.TIME:
+        billable = "billable" if data.get("billable") else "included hours"
+        return (f"{data.get('minutes', '?')} min logged ({billable})", "")
+    if kind in {Event.Kind.WARNING, Event.Kind.BREACH}:
+        clock = CLOCK_NAMES.get(data.get("clock", ""), data.get("clock", ""))
+        word = "warning" if kind == Event.Kind.WARNING else "breach"
+        return (f"SLA {word}{f': {clock}' if clock else ''}", "")
+    if kind == Event.Kind.ATTACHMENT:
+        return (f"Attached {data.get('filename', 'a file')}", "")
+    return (kind, "")
+
+
+def timeline(
+    events: Iterable[Event],
+    messages: Iterable[Message],
+    attachments: Iterable[Any],
+    *,
+    client: bool,
+) -> list[Entry]:
+    """Messages (with their attachments) and events in time order.
+
+    For a client: no internal notes, no non-public events, nothing attached to an internal note. Message
+    events are skipped (the message itself is the entry); attachment events are skipped for files that came
+    with a message (listed under it).
+    """
+    by_message: dict[int, list[Any]] = {}
+    loose: dict[int, Any] = {}
+    for attachment in attachments:
+        if attachment.message_id is not None:
+            by_message.setdefault(attachment.message_id, []).append(attachment)
+        else:
+            loose[attachment.pk] = attachment
+    entries: list[Entry] = []
+    for message in messages:
+        internal = message.kind == Message.Kind.NOTE
+        if client and internal:
+            continue
+        author = "sitekeeper (automatic)" if message.kind == Message.Kind.AUTO else _author(message)
+        entries.append(
+            Entry(
+                at=message.at,
+                kind="message",
+                actor=author,
+                message=message,
+                internal=internal,
+                attachments=by_message.get(message.pk, []),
+            )
+        )
+    for event in events:
+        if event.kind == Event.Kind.MESSAGE:
+            continue
+        if client and (not event.public or event.kind in {Event.Kind.ASSIGN, Event.Kind.TIME}):
+            continue
+        files: list[Any] = []
+        if event.kind == Event.Kind.ATTACHMENT:
+            attachment = loose.get(event.data.get("attachment"))
+            if attachment is None:  # came with a message (shown there), or hidden from this reader
+                continue
+            files = [attachment]
+        text, note = describe_event(event, client=client)
+        entries.append(
+            Entry(
+                at=event.at, kind=event.kind, actor=event.actor_label, text=text, note=note, attachments=files
+            )
+        )
+    entries.sort(key=lambda entry: (entry.at, entry.message is None))
+    return entries
+
+
+def _author(message: Message) -> str:
+    if message.author is not None:
+        return message.author.get_full_name() or message.author.username
+    if message.author_contact is not None:
+        return message.author_contact.name
+    return "the agency" if message.from_agency else "the client"
