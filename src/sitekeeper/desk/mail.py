@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from email import policy
 from email.errors import MessageError
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -233,29 +234,33 @@ def extract_fields(text: str) -> tuple[dict[str, str], str]:
     """Field lines ("Priority: P2", "Steps:" with the lines after it up to a blank line) and the rest."""
     fields: dict[str, str] = {}
     rest: list[str] = []
-    lines = iter(text.split("\n"))
-    for line in lines:
-        found = _FIELD_LINE.match(line)
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        found = _FIELD_LINE.match(lines[index])
+        index += 1
         if found is None:
-            rest.append(line)
+            rest.append(lines[index - 1])
             continue
         name = found.group(1).lower()
         name = "environment" if name == "env" else name
         value = found.group(2)
         if name == "steps":
-            value = _continuation(value, lines)
+            more = _continuation(lines, index)
+            value, index = "\n".join([value, *more]).strip(), index + len(more)
         if value:
             fields[name] = value
     return fields, _tidy("\n".join(rest))
 
 
-def _continuation(first: str, lines: Iterable[str]) -> str:
-    collected = [first] if first else []
-    for line in lines:
+def _continuation(lines: list[str], start: int) -> list[str]:
+    """The lines after a "Steps:" line, up to (not including) the next blank line."""
+    collected = []
+    for line in lines[start:]:
         if not line.strip():
             break
         collected.append(line.strip())
-    return "\n".join(collected).strip()
+    return collected
 
 
 _TYPES = {
@@ -522,9 +527,16 @@ def _complete_from(ticket: Ticket, text: str) -> list[str]:
     values, problems = resolve_fields(ticket.client, raw_fields)
     if "description" in ticket.missing_fields and rest:
         values["description"] = rest
-    wanted = {name: value for name, value in values.items() if name in ticket.missing_fields}
+    # Only what is missing (or still empty: steps become required once the type says bug): a reply line
+    # never overrides what the request already says; priority changes go through change_priority.
+    empty = {name for name in ("site", "environment", "steps", "description") if not getattr(ticket, name)}
+    allowed = set(ticket.missing_fields) | empty
+    wanted = {name: value for name, value in values.items() if name in allowed}
     if wanted:
-        services.complete_request(ticket, wanted)
+        try:
+            services.complete_request(ticket, wanted)
+        except services.DeskError as exc:
+            problems.append(str(exc))
         ticket.refresh_from_db()
     return problems
 
@@ -599,8 +611,13 @@ def _desk_domain() -> str:
     return desk_address().rpartition("@")[2] or "localhost"
 
 
+def _make_id(tail: str) -> str:
+    # Short enough that no mailer folds the header: <random.sitekeeper.tail@desk domain>.
+    return f"<{secrets.token_hex(8)}.sitekeeper.{tail}@{_desk_domain()}>"
+
+
 def ticket_message_id(ticket: Ticket) -> str:
-    return make_msgid(idstring=f"sitekeeper.{ticket.pk}.{ticket.token}", domain=_desk_domain())
+    return _make_id(f"{ticket.pk}.{ticket.token}")
 
 
 def ticket_subject(ticket: Ticket) -> str:
@@ -861,7 +878,7 @@ def send_rejection(mail: Incoming, sentence: str) -> list[Delivery]:
         event="mail.rejected",
         data={"sender": mail.sender},
         headers={
-            "Message-ID": make_msgid(idstring="sitekeeper.notice", domain=_desk_domain()),
+            "Message-ID": _make_id("notice"),
             "In-Reply-To": mail.message_id,
             "References": " ".join(references[-10:]),
             "Reply-To": desk_address(),
