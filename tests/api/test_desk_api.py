@@ -88,6 +88,10 @@ def test_list_filters(people: World):
     # A client filtering on another client finds nothing rather than an error that confirms it exists.
     assert api(people, "owner").get("/api/v1/tickets?client=globex").json() == []
     assert http.get("/api/v1/tickets?priority=P9").status_code == 422
+    newest = http.get("/api/v1/tickets?limit=1").json()
+    assert len(newest) == 1
+    assert len(http.get("/api/v1/tickets?limit=2&offset=2").json()) == 1
+    assert http.get("/api/v1/tickets?limit=0").status_code == 422
 
 
 def test_a_client_files_a_complete_request_and_its_clocks_run(people: World):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import Field
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
@@ -48,7 +49,9 @@ UNPROCESSABLE = {422: MissingFieldsOut}
 class TicketFilters(Schema):
     state: StateIn | None = None
     priority: PriorityIn | None = None
-    client: str | None = None
+    client: str | None = Field(None, description="Client slug")
+    limit: int = Field(100, ge=1, le=500, description="At most this many, newest first")
+    offset: int = Field(0, ge=0)
 
 
 def _user(request: HttpRequest) -> User:
@@ -170,7 +173,8 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> list[di
         tickets = tickets.filter(priority=filters.priority)
     if filters.client:
         tickets = tickets.filter(client__slug=filters.client)
-    return [ticket_summary(ticket) for ticket in tickets]
+    page = tickets.order_by("-received_at", "-id")[filters.offset : filters.offset + filters.limit]
+    return [ticket_summary(ticket) for ticket in page]
 
 
 def _client_for(user: User, slug: str | None) -> Client:

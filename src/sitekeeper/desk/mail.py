@@ -52,7 +52,7 @@ from sitekeeper.notify.models import Delivery, target_digest
 logger = logging.getLogger("sitekeeper.desk.mail")
 
 SUBJECT_TAG = re.compile(r"\[SK-(\d+)\s+#([0-9a-f]{6,16})\]", re.IGNORECASE)
-# Our Message-IDs: <…​.sitekeeper.<ticket pk>.<token>@domain> (tickets) or <….sitekeeper.notice@domain>.
+# Our Message-IDs: <….sitekeeper.<ticket pk>.<token>@domain> (tickets) or <….sitekeeper.notice@domain>.
 OUR_ID = re.compile(r"\.sitekeeper\.(?:(\d+)\.([0-9a-f]{6,16})|notice)@", re.IGNORECASE)
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 REPLY_MARKER = "Reply above this line"
