@@ -11,6 +11,11 @@ SECRET_KEY = conf.secret_key(HOME)
 DEBUG = conf.env_bool("SITEKEEPER_DEBUG", default=False)
 ALLOWED_HOSTS = conf.env_list("SITEKEEPER_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 
+# Absolute address of this installation, for links in e-mail (e.g. https://desk.agency.example).
+SITEKEEPER_BASE_URL = os.environ.get("SITEKEEPER_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Mailbox the IMAP poller reads (`sitekeeper imap_poll`); empty: only `mail-in` on stdin.
+SITEKEEPER_IMAP_URL = os.environ.get("SITEKEEPER_IMAP_URL", "")
+
 DATABASES = {"default": conf.database(os.environ.get("SITEKEEPER_DATABASE_URL"), HOME)}
 HUEY = conf.queue(os.environ.get("SITEKEEPER_QUEUE_URL"), HOME)
 

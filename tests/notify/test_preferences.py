@@ -131,11 +131,6 @@ def test_changes_by_a_person_are_audited_under_the_client(contact, manager, acme
     assert entries[1].after == {"active": False}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="access/audit.py snapshot() copies decrypted field values; it should call field.audit_value() "
-    "when a field has one (EncryptedTextField does). Remove this mark once it does.",
-)
 def test_the_audit_log_never_holds_a_secret_in_clear(contact, manager):
     with acting_as(manager):
         preference = NotificationPreference.objects.create(

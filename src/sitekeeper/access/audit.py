@@ -55,10 +55,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _logged_value(field: models.Field, instance: models.Model) -> Any:
+    value = getattr(instance, field.attname)
+    # Encrypted fields offer a redacted form (a fingerprint): a changed secret shows as changed, never in clear.
+    redact = getattr(field, "audit_value", None)
+    return _plain(redact(value) if redact else value)
+
+
 def snapshot(instance: models.Model) -> dict[str, Any]:
     """The instance's concrete field values as JSON-safe data (foreign keys as their ids)."""
     return {
-        field.attname: _plain(getattr(instance, field.attname))
+        field.attname: _logged_value(field, instance)
         for field in instance._meta.concrete_fields
         if field.attname not in {"password"}  # never copy a credential into the log
     }
