@@ -57,7 +57,7 @@ def _plain(value: Any) -> Any:
 
 def _logged_value(field: models.Field, instance: models.Model) -> Any:
     value = getattr(instance, field.attname)
-    # Encrypted fields offer a redacted form (a fingerprint): a changed secret shows as changed, never in clear.
+    # Encrypted fields give a redacted form (a fingerprint): a changed secret shows as changed, not in clear.
     redact = getattr(field, "audit_value", None)
     return _plain(redact(value) if redact else value)
 
