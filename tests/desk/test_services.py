@@ -99,6 +99,20 @@ def test_file_request_rejects_a_requester_of_another_client(acme: Client, globex
 
 
 @pytest.mark.django_db
+def test_nobody_of_another_client_writes_on_a_request(ticket: Ticket, globex: Client, outsider: User) -> None:
+    with pytest.raises(DeskError, match="another client"):
+        services.add_message(ticket, "hi", channel=Channel.EMAIL, contact=globex.contacts.first())
+    with pytest.raises(DeskError, match="another client"):
+        services.add_message(ticket, "hi", channel=Channel.PORTAL, author=outsider)
+    with pytest.raises(DeskError, match="another client"):
+        services.change_priority(ticket, "P1", actor=outsider, why="mine")
+    with pytest.raises(DeskError, match="another client"):
+        services.complete_request(ticket, {"description": "x"}, actor=outsider)
+    assert not ticket.messages.exclude(kind=Message.Kind.AUTO).exists()
+    assert fresh(ticket).proposed_priority == "P2"
+
+
+@pytest.mark.django_db
 def test_file_request_without_allow_incomplete_lists_every_missing_field(acme: Client) -> None:
     with pytest.raises(DeskError) as caught:
         services.file_request(

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sitekeeper.core import clocks as core_clocks
 from sitekeeper.core import sla
-from sitekeeper.desk.models import Escalation, Event, RequestType, Ticket
+from sitekeeper.desk.models import Escalation, Event, Pause, RequestType, Ticket
 
 
 def resolutions(ticket: Ticket) -> tuple[tuple[dt.datetime, dt.datetime | None], ...]:
@@ -26,7 +26,13 @@ def resolutions(ticket: Ticket) -> tuple[tuple[dt.datetime, dt.datetime | None],
 def history(ticket: Ticket) -> core_clocks.History:
     return core_clocks.History(
         received=ticket.received_at,
-        pauses=[sla.Pause(p.start, p.end, p.reason) for p in ticket.pauses.all()],
+        # A fresh query, not `ticket.pauses.all()`: a caller's prefetched pauses would miss the one just made.
+        pauses=[
+            sla.Pause(start, end, reason)
+            for start, end, reason in Pause.objects.filter(ticket_id=ticket.pk)
+            .order_by("start", "id")
+            .values_list("start", "end", "reason")
+        ],
         first_response=ticket.first_response_at,
         recovered=ticket.recovered_at,
         resolutions=resolutions(ticket),

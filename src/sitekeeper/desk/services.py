@@ -71,12 +71,13 @@ def _check_choices(values: dict[str, Any]) -> None:
 
 
 def _check_client(client_id: int, site: Site | None, contact: Contact | None, user: User | None) -> None:
+    """A request's site, contacts and client people all belong to its client (staff to every client)."""
     if site is not None and site.client_id != client_id:
         raise DeskError("the site belongs to another client")
     if contact is not None and contact.client_id != client_id:
-        raise DeskError("the requester is a contact of another client")
+        raise DeskError("the contact belongs to another client")
     if user is not None and not user.is_agency and user.client_id != client_id:
-        raise DeskError("the requester is a user of another client")
+        raise DeskError("the user belongs to another client")
 
 
 def _label(actor: User | None, contact: Contact | None = None) -> str:
@@ -240,7 +241,7 @@ def complete_request(
     at = _at(ticket, at)
     given = {name: value for name, value in values.items() if name in ALL_FIELDS and value}
     _check_choices(given)
-    _check_client(ticket.client_id, given.get("site"), None, None)
+    _check_client(ticket.client_id, given.get("site"), None, actor)
     filled, proposed = _fill(ticket, given, by_agency=actor is not None and actor.is_agency)
     if not filled and not proposed:
         return ticket
@@ -310,6 +311,7 @@ def add_message(
     """A reply or internal note. The first substantive staff reply meets the response clock; a client reply
     ends a wait for the client and reopens a resolved request."""
     at = _at(ticket, at)
+    _check_client(ticket.client_id, None, contact, author)
     from_agency = author is not None and author.is_agency
     if internal and not from_agency:
         raise DeskError("only agency staff write internal notes")
@@ -359,6 +361,7 @@ def change_priority(
     A priority the request was filed without is simply filled in (as `complete_request` would).
     """
     at = _at(ticket, at)
+    _check_client(ticket.client_id, None, None, actor)
     if not why.strip():
         raise DeskError("a priority change needs a reason")
     if priority not in Priority.values:
