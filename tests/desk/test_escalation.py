@@ -261,22 +261,23 @@ def test_a_met_clock_does_not_breach(acme, engineer):
 
 # --- exactly once under races and crashes ---------------------------------------------------------------
 @pytest.mark.django_db
-def test_a_notice_another_worker_sent_meanwhile_is_skipped(acme, monkeypatch):
+def test_a_duplicate_notice_rolls_the_ticket_back_and_sends_nothing(acme, monkeypatch):
     ticket = file(acme, "P2", berlin(2026, 11, 23, 9))
     real_is_open = escalation.is_open
 
-    def other_worker_commits_first(cal, now):  # between our evaluation and our insert
-        Escalation.objects.create(
-            ticket=ticket, clock="response", kind="warning", due=reload(ticket).response_due, at=now
-        )
+    # Without row locks (SQLite) another worker can commit a notice between our evaluation and our insert.
+    # On PostgreSQL it cannot: our FOR UPDATE lock on the ticket blocks its insert (the foreign key check).
+    def duplicate_appears(cal, now):
+        due = reload(ticket).response_due
+        Escalation.objects.create(ticket=ticket, clock="response", kind="warning", due=due, at=now)
         return real_is_open(cal, now)
 
-    monkeypatch.setattr(escalation, "is_open", other_worker_commits_first)
+    monkeypatch.setattr(escalation, "is_open", duplicate_appears)
     summary = run_pass(berlin(2026, 11, 23, 15))
-    assert (summary.already_sent, summary.warnings, summary.failed) == (1, 0, 0)
+    assert (summary.already_sent, summary.tickets, summary.warnings, summary.failed) == (1, 0, 0, 0)
     assert not notices(ticket)
     assert not ticket.events.filter(kind=Event.Kind.WARNING).exists()
-    assert reload(ticket).next_check_at == berlin(2026, 11, 23, 17)
+    assert reload(ticket).next_check_at == berlin(2026, 11, 23, 15)  # rolled back: the next pass looks again
 
 
 @pytest.mark.django_db
@@ -413,5 +414,5 @@ def test_a_broken_rota_fails_the_ticket_loudly_and_sends_nothing(acme, monkeypat
     monkeypatch.setenv("SITEKEEPER_ESCALATION_EMAILS", "nobody")
     summary = run_pass(berlin(2026, 11, 23, 15))
     assert (summary.failed, summary.sent) == (1, 0)
-    assert "escalation check of ticket" in caplog.text
+    assert f"escalation check of {ticket.reference} failed" in caplog.text
     assert not Escalation.objects.filter(ticket=ticket).exists()

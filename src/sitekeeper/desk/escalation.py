@@ -2,18 +2,20 @@
 each sent exactly once however many workers run and whenever one of them crashes.
 
 One pass (`escalation_pass`, run every minute by the worker, see desk.tasks):
-1. one indexed query picks the tickets whose `next_check_at` has come, in batches (keyset on the id);
-2. each ticket is claimed in its own transaction: on PostgreSQL with `SELECT … FOR UPDATE SKIP LOCKED`, so
-   two workers never handle one ticket at the same time (the second skips it); SQLite has no row locks but
-   serialises writers, and the unique constraint below decides;
-3. its clocks are evaluated from history; for each reached warning/breach the Escalation row is inserted
-   first (unique on ticket, clock, kind, due) inside a savepoint: an IntegrityError means another worker
-   has already sent that notice, so this one skips it;
-4. in the same transaction the timeline event is written and `notify()` records the deliveries under a key
-   derived from the notice (so even a repeated call cannot duplicate them); the notify worker sends them
-   after commit. Row, event and deliveries commit together or not at all: a crash before the commit leaves
-   nothing behind, `next_check_at` is still in the past, and the next pass sends the notice — once;
-5. `next_check_at` moves to the next unsent instant, or to the next business opening for held notices.
+1. one indexed query (on next_check_at) picks the tickets whose next check has come, in batches;
+2. a batch is claimed in one transaction: on PostgreSQL with `SELECT … FOR UPDATE SKIP LOCKED`, so two
+   workers never handle one ticket at the same time (the second skips it, and a ticket whose next check has
+   moved on meanwhile is not claimed at all); SQLite has no row locks but serialises writers, and the unique
+   constraint below decides;
+3. each ticket is checked inside its own savepoint: its clocks are evaluated from history, and for each
+   reached warning/breach the Escalation row is inserted first (unique on ticket, clock, kind, due). An
+   IntegrityError means another worker sent that notice: the ticket's savepoint is rolled back and the next
+   pass, which sees the other worker's rows, finishes it;
+4. then `notify()` records the deliveries under a key derived from the notice (so even a repeated call
+   cannot duplicate them; notify sends them only after the commit), and the timeline event is written;
+5. next_check_at moves to the next unsent instant, or to the next business opening for held notices.
+Rows, events, deliveries and next_check_at commit together or not at all: a crash before the commit leaves
+nothing behind, next_check_at is still in the past, and the next pass sends the notice — exactly once.
 
 Business hours: P1 on a plan with after-hours emergency cover pages at any hour (the on-call engineer too);
 every other notice waits for the next opening of the contract's calendar (the current version), and its
@@ -31,9 +33,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from sitekeeper.access.models import User
 from sitekeeper.contracts.models import CalendarVersion, Contact
 from sitekeeper.core.calendar import BusinessCalendar
 from sitekeeper.core.clocks import ClockState
@@ -43,7 +47,7 @@ from sitekeeper.notify import Message, Recipient, notify, recipients_for_contact
 
 logger = logging.getLogger(__name__)
 
-BATCH = 200
+BATCH = 100  # tickets per transaction: row locks are held for a fraction of a second
 # Deadline targets (same_bd, next_bd, Nbd, Nbh) fall due exactly at a closing; a breach found a minute later
 # still goes out that evening rather than the next morning.
 CLOSING_GRACE = dt.timedelta(minutes=15)
@@ -59,7 +63,7 @@ class Summary:
     warnings: int = 0  # warning notices sent
     breaches: int = 0  # breach notices sent
     held: int = 0  # notices waiting for the next business opening
-    already_sent: int = 0  # another worker inserted the notice first
+    already_sent: int = 0  # tickets where another worker inserted a notice first (retried next pass)
     skipped: int = 0  # locked by another worker, or no longer due when claimed
     failed: int = 0  # tickets whose check raised (rolled back; the next pass retries them)
     seconds: float = 0.0
@@ -85,119 +89,175 @@ class Summary:
 
 def escalation_pass(now: dt.datetime | None = None, *, batch: int = BATCH) -> Summary:
     """Send every warning and breach notice that is due at `now` (default: the current time)."""
-    now = now or timezone.now()
     started = time.perf_counter()
-    summary = Summary()
-    hours = _OpeningHours()
-    for pk in _due_ticket_ids(now, batch):
-        _check_ticket(pk, now, summary, hours)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    run = _Pass(now or timezone.now())
+    for ids in _due_batches(run.now, batch):
+        run.summary.add(_check_batch(ids, run))
+    run.summary.seconds = time.perf_counter() - started
+    return run.summary
 
 
-def _due_ticket_ids(now: dt.datetime, batch: int) -> Iterator[int]:
-    # Keyset on the id, not on next_check_at: a ticket whose next check stays in the past (its check failed)
-    # is seen once per pass, never in a loop.
-    last = 0
+class _Pass:
+    """What one pass looks up once: the contract calendars and who is on the rota."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.summary = Summary()
+        self._calendars: dict[int, BusinessCalendar] = {}
+        self._rota: dict[tuple[str, str], list[Recipient]] = {}
+
+    def calendar(self, ticket: Ticket) -> BusinessCalendar:
+        """The contract calendar's current version: a closure added since receipt holds notices too (the
+        clocks themselves keep the version in force at receipt)."""
+        calendar_id = ticket.contract.calendar_id
+        if calendar_id not in self._calendars:
+            version = CalendarVersion.objects.filter(calendar_id=calendar_id).order_by("-number").first()
+            self._calendars[calendar_id] = (version or ticket.calendar_version).to_core()
+        return self._calendars[calendar_id]
+
+    def rota(self, who: str, event: str) -> list[Recipient]:
+        if (who, event) not in self._rota:
+            lookup = oncall.escalation_list if who == "escalation" else oncall.oncall
+            self._rota[who, event] = lookup(event)
+        return self._rota[who, event]
+
+    def user(self, user: User | None, event: str) -> list[Recipient]:
+        if user is None:
+            return []
+        key = (f"user:{user.pk}", event)
+        if key not in self._rota:
+            self._rota[key] = oncall.for_user(user, event)
+        return self._rota[key]
+
+
+def _due_batches(now: dt.datetime, batch: int) -> Iterator[list[int]]:
+    """Ids of the tickets due for a check, oldest check first, from the next_check_at index.
+
+    Keyset pagination on (next_check_at, id): a handled ticket's next check moves past `now` and drops out;
+    one whose check failed keeps its place behind the cursor, so it is seen once per pass, never in a loop.
+    """
+    cursor: tuple[dt.datetime, int] | None = None
     while True:
-        ids = list(
-            Ticket.objects.filter(next_check_at__lte=now, pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch]
-        )
-        yield from ids
-        if len(ids) < batch:
+        due = Ticket.objects.filter(next_check_at__lte=now)
+        if cursor is not None:
+            due = due.filter(Q(next_check_at__gt=cursor[0]) | Q(next_check_at=cursor[0], pk__gt=cursor[1]))
+        rows = list(due.order_by("next_check_at", "pk").values_list("next_check_at", "pk")[:batch])
+        if rows:
+            yield [pk for _, pk in rows]
+        if len(rows) < batch:
             return
-        last = ids[-1]
+        cursor = rows[-1]
 
 
-def _check_ticket(pk: int, now: dt.datetime, summary: Summary, hours: _OpeningHours) -> None:
+def _check_batch(ids: list[int], run: _Pass) -> Counter[str]:
+    """One transaction per batch (one commit, not one per ticket), one savepoint per ticket; the timeline
+    events and the new next_check_at values are written once for the whole batch."""
+    outcome: Counter[str] = Counter()
     try:
         with transaction.atomic():
-            ticket = _claim(pk, now)
-            outcome = _escalate(ticket, now, hours) if ticket else Counter(skipped=1)
-    except Exception:  # one broken ticket must not stop the others' notices
-        summary.failed += 1
-        logger.exception("escalation check of ticket %s failed; the next pass retries it", pk)
-        return
-    summary.add(outcome)
+            tickets = _claim(ids, run.now)
+            outcome["skipped"] += len(ids) - len(tickets)
+            before = {ticket.pk: ticket.next_check_at for ticket in tickets}
+            events: list[Event] = []
+            for ticket in tickets:
+                ticket_outcome, ticket_events = _check_ticket(ticket, run)
+                outcome += ticket_outcome
+                events += ticket_events
+            Event.objects.bulk_create(events)
+            moved = [ticket for ticket in tickets if ticket.next_check_at != before[ticket.pk]]
+            Ticket.objects.bulk_update(moved, ["next_check_at"])
+    except DatabaseError:  # the commit itself failed (SQLite: locked); the next pass retries the batch
+        logger.exception("escalation batch of %d tickets failed; the next pass retries it", len(ids))
+        return Counter(failed=len(ids))
+    return outcome
 
 
-def _claim(pk: int, now: dt.datetime) -> Ticket | None:
-    tickets = Ticket.objects.select_related(
-        "contract__plan", "calendar_version", "client", "assignee"
-    ).filter(pk=pk, next_check_at__lte=now)
+def _claim(ids: list[int], now: dt.datetime) -> list[Ticket]:
+    # Re-checking next_check_at under the lock drops tickets another worker has handled meanwhile.
+    tickets = (
+        Ticket.objects.select_related("contract__plan", "calendar_version", "client", "assignee")
+        .filter(pk__in=ids, next_check_at__lte=now)
+        .order_by("next_check_at", "pk")
+    )
     if connection.features.has_select_for_update_skip_locked:
         tickets = tickets.select_for_update(skip_locked=True, of=("self",))
-    return tickets.first()
+    return list(tickets)
 
 
-def _escalate(ticket: Ticket, now: dt.datetime, hours: _OpeningHours) -> Counter[str]:
-    states = clocks.recompute(ticket)  # refreshes the derived columns; next_check_at is settled below
+def _check_ticket(ticket: Ticket, run: _Pass) -> tuple[Counter[str], list[Event]]:
+    before = ticket.next_check_at
+    try:
+        with transaction.atomic():  # a savepoint: one broken ticket rolls back alone
+            return _escalate(ticket, run)
+    except IntegrityError:
+        # Another worker inserted one of these notices first (possible without row locks, i.e. on SQLite):
+        # all of this ticket's work is undone, and the next pass sees what the other worker sent.
+        outcome = Counter(already_sent=1)
+    except Exception:  # one broken ticket must not stop the others' notices
+        logger.exception("escalation check of %s failed; the next pass retries it", ticket.reference)
+        outcome = Counter(failed=1)
+    ticket.next_check_at = before
+    return outcome, []
+
+
+def _escalate(ticket: Ticket, run: _Pass) -> tuple[Counter[str], list[Event]]:
+    """Send what is due; set ticket.next_check_at (saved with the batch) and return the timeline events.
+
+    The other derived columns are not rewritten: every change to a ticket recomputes them, and nothing in
+    them depends on the time (desk.clocks.recompute).
+    """
+    now = run.now
+    states = clocks.evaluate(ticket)
     pending = clocks.pending_checks(ticket, states) if ticket.is_open else []
     reached = [check for check in pending if check[0] <= now]
     outcome: Counter[str] = Counter(tickets=1)
+    events: list[Event] = []
     hold_until = None
-    if reached and not (pages_at_any_hour(ticket) or is_open(hours.calendar(ticket), now)):
-        hold_until = next_opening(hours.calendar(ticket), now)
+    if reached and not (pages_at_any_hour(ticket) or is_open(run.calendar(ticket), now)):
+        hold_until = next_opening(run.calendar(ticket), now)
         outcome["held"] += len(reached)
     elif reached:
-        outcome += _send_all(ticket, reached, states, now)
-    # Whatever was reached is now sent or was sent by someone else; anything held waits for the opening
-    # (a later check before the opening would be held too: same ticket, same rule).
+        events = _send_all(ticket, reached, states, run)
+        outcome["warnings"] += sum(event.kind == Event.Kind.WARNING for event in events)
+        outcome["breaches"] += sum(event.kind == Event.Kind.BREACH for event in events)
+    # Whatever was reached is now sent; anything held waits for the opening (a later check before the
+    # opening would be held too: same ticket, same rule).
     later = [check[0] for check in pending if check[0] > now]
-    next_check = hold_until or (min(later) if later else None)
-    if next_check != ticket.next_check_at:
-        Ticket.objects.filter(pk=ticket.pk).update(next_check_at=next_check)
-        ticket.next_check_at = next_check
-    return outcome
+    ticket.next_check_at = hold_until or (min(later) if later else None)
+    return outcome, events
 
 
 def pages_at_any_hour(ticket: Ticket) -> bool:
     return ticket.priority == Priority.P1 and ticket.contract.plan.after_hours_emergency
 
 
-def _send_all(
-    ticket: Ticket, reached: list[Check], states: dict[str, ClockState], now: dt.datetime
-) -> Counter[str]:
-    outcome: Counter[str] = Counter()
+def _send_all(ticket: Ticket, reached: list[Check], states: dict[str, ClockState], run: _Pass) -> list[Event]:
+    events = []
     breached = {clock for _, clock, kind in reached if kind == BREACH}
     for instant, clock, kind in reached:
-        row = _insert(ticket, clock, kind, states[clock].due, now)
-        if row is None:
-            outcome["already_sent"] += 1
-        elif kind == WARNING and clock in breached:
+        # Inserted first: the unique constraint makes a second worker's insert fail (see _check_ticket).
+        row = Escalation.objects.create(
+            ticket=ticket, clock=clock, kind=kind, due=states[clock].due, at=run.now
+        )
+        if kind == WARNING and clock in breached:
             continue  # late: the breach notice of the same clock, sent now, says it all
-        else:
-            _announce(ticket, row, states[clock], instant, now)
-            outcome["warnings" if kind == WARNING else "breaches"] += 1
-    return outcome
+        events.append(_announce(ticket, row, states[clock], instant, run))
+    return events
 
 
-def _insert(
-    ticket: Ticket, clock: str, kind: str, due: dt.datetime | None, now: dt.datetime
-) -> Escalation | None:
-    try:
-        with transaction.atomic():  # a savepoint: the ticket's transaction goes on after a duplicate
-            return Escalation.objects.create(ticket=ticket, clock=clock, kind=kind, due=due, at=now)
-    except IntegrityError:
-        return None
-
-
-def _announce(
-    ticket: Ticket, row: Escalation, state: ClockState, reached: dt.datetime, now: dt.datetime
-) -> None:
+def _announce(ticket: Ticket, row: Escalation, state: ClockState, reached: dt.datetime, run: _Pass) -> Event:
+    """Record the deliveries (notify sends them after the commit); return the timeline event to write."""
     notified = []
-    for audience, recipients, message in _audiences(ticket, row, state):
+    for audience, recipients, message in _audiences(ticket, row, state, run):
         if recipients:
             notify(recipients, message, key=f"{notice_key(row)}:{audience}")
             notified.append(audience)
         else:
             logger.warning("%s %s %s: nobody to tell (%s)", ticket.reference, row.clock, row.kind, audience)
-    Event.objects.create(
+    return Event(
         ticket=ticket,
         kind=Event.Kind.WARNING if row.kind == WARNING else Event.Kind.BREACH,
-        at=now,
+        at=run.now,
         actor_label="sitekeeper",
         data={
             "clock": row.clock,
@@ -215,16 +275,16 @@ def notice_key(row: Escalation) -> str:
 
 
 def _audiences(
-    ticket: Ticket, row: Escalation, state: ClockState
+    ticket: Ticket, row: Escalation, state: ClockState, run: _Pass
 ) -> list[tuple[str, list[Recipient], Message]]:
     event = f"ticket.{row.kind}"
-    assignee = oncall.for_user(ticket.assignee, event)
+    assignee = run.user(ticket.assignee, event)
     if row.kind == WARNING:
-        agency = assignee or oncall.escalation_list(event)
+        agency = assignee or run.rota("escalation", event)
     else:
-        agency = oncall.escalation_list(event) + assignee
+        agency = run.rota("escalation", event) + assignee
     if pages_at_any_hour(ticket):
-        agency += oncall.oncall(event)
+        agency = agency + run.rota("oncall", event)
     audiences = [("agency", _unique(agency), agency_message(ticket, row, state))]
     if row.kind == BREACH and ticket.priority == Priority.P1:
         audiences.append(("emergency", emergency_contacts(ticket, event), client_message(ticket, row)))
@@ -296,24 +356,6 @@ def _data(ticket: Ticket, row: Escalation) -> dict[str, object]:
 
 
 # --- business hours -----------------------------------------------------------------------------------
-class _OpeningHours:
-    """The current version of each contract calendar, looked up once per pass.
-
-    Notices follow the calendar in force now (a closure added since a ticket arrived counts), while the
-    clocks themselves keep the version in force at receipt.
-    """
-
-    def __init__(self) -> None:
-        self._calendars: dict[int, BusinessCalendar] = {}
-
-    def calendar(self, ticket: Ticket) -> BusinessCalendar:
-        calendar_id = ticket.contract.calendar_id
-        if calendar_id not in self._calendars:
-            version = CalendarVersion.objects.filter(calendar_id=calendar_id).order_by("-number").first()
-            self._calendars[calendar_id] = (version or ticket.calendar_version).to_core()
-        return self._calendars[calendar_id]
-
-
 def is_open(cal: BusinessCalendar, now: dt.datetime) -> bool:
     """Within business hours, or less than CLOSING_GRACE after a closing."""
     today = cal.local_date(now)
