@@ -67,7 +67,12 @@ def test_bad_database_urls_are_named(tmp_path, url, message):
 def test_queue_defaults_to_a_sqlite_file_and_takes_redis(tmp_path):
     assert conf.queue(None, tmp_path)["huey_class"] == "huey.SqliteHuey"
     redis = conf.queue("redis://127.0.0.1:6379/3", tmp_path)
-    assert redis == {"huey_class": "huey.RedisHuey", "url": "redis://127.0.0.1:6379/3", "name": "sitekeeper"}
+    assert redis == {
+        "huey_class": "huey.RedisHuey",
+        "url": "redis://127.0.0.1:6379/3",
+        "name": "sitekeeper",
+        "immediate": False,
+    }
     with pytest.raises(conf.ConfigError, match="SITEKEEPER_QUEUE_URL"):
         conf.queue("amqp://guest@localhost", tmp_path)
 

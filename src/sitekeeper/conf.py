@@ -119,12 +119,12 @@ def queue(url: str | None, home: Path) -> dict[str, object]:
         }
     parts = urlsplit(url)
     if parts.scheme in {"redis", "rediss"}:
-        return {"huey_class": "huey.RedisHuey", "url": url, "name": "sitekeeper"}
+        return {"huey_class": "huey.RedisHuey", "url": url, "name": "sitekeeper", "immediate": False}
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise ConfigError(f"SITEKEEPER_QUEUE_URL: no file path in {url!r}")
-        return {"huey_class": "huey.SqliteHuey", "filename": path, "name": "sitekeeper"}
+        return {"huey_class": "huey.SqliteHuey", "filename": path, "name": "sitekeeper", "immediate": False}
     raise ConfigError(
         f"SITEKEEPER_QUEUE_URL: unsupported scheme {parts.scheme!r} (use redis:// or sqlite:///)"
     )
