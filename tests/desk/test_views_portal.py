@@ -400,3 +400,31 @@ def test_clock_words_for_an_overdue_response(world: World):
     assert "Response overdue since Mon 2 Mar 18:00 (Europe/Berlin)" in page
     assert "Response overdue since Mon 2 Mar 18:00" in listing
     assert "row-breach" in listing
+
+
+# The SLA report ------------------------------------------------------------------------------------
+
+
+def test_the_sla_report_shows_the_own_clients_month(world: World):
+    month = world.objects["sla_month"]
+    http = signed_in(world.users["member"])
+    response = http.get(f"/portal/requests/sla/{month}/")
+    assert response.status_code == 200
+    page = response.text
+    assert "Acme GmbH" in page
+    assert "requests received" in page
+    assert "Response" in page
+    assert "Waiting for your information" in page  # the world's pause, in the client's words
+    assert "Globex" not in page
+    data = http.get(f"/portal/requests/sla/{month}/?format=json").json()
+    assert data["client"] == "acme"
+    assert data["received"] == 1
+    assert data["by_priority"]["P2"] == 1
+    outsider = signed_in(world.users["outsider"]).get(f"/portal/requests/sla/{month}/?format=json").json()
+    assert outsider["client"] == "globex"
+
+
+def test_a_month_that_does_not_exist_is_not_found(world: World):
+    http = signed_in(world.users["owner"])
+    assert http.get("/portal/requests/sla/2026-13/").status_code == 404
+    assert http.get("/portal/requests/sla/2026-00/").status_code == 404

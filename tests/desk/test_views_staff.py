@@ -422,3 +422,16 @@ def test_a_missing_ticket_is_a_404(world: World):
     http = signed_in(world.users["engineer"])
     assert http.get("/staff/desk/999999/").status_code == 404
     assert http.post("/staff/desk/999999/resolve/", {}).status_code == 404
+
+
+def test_the_sla_report_per_client_and_month(world: World):
+    month = world.objects["sla_month"]
+    http = signed_in(world.users["manager"])
+    page = http.get(f"/staff/desk/sla/acme/{month}/").text
+    assert "SLA report" in page
+    assert "Acme GmbH" in page
+    assert "Waiting for client information" in page
+    assert http.get(f"/staff/desk/sla/globex/{month}/?format=json").json()["client"] == "globex"
+    assert http.get(f"/staff/desk/sla/nobody/{month}/").status_code == 404
+    queue = http.get("/staff/desk/?client=acme").text
+    assert 'href="/staff/desk/sla/acme/' in queue

@@ -67,6 +67,11 @@ RULES: tuple[Rule, ...] = (
     Rule("staff/desk/assign/", Kind.AGENCY, status=405, why="bulk assign is a POST"),
     Rule("staff/desk/<int:pk>/", Kind.AGENCY, {"pk": "ticket_pk"}),
     Rule(
+        "staff/desk/sla/<slug:client_slug>/<yyyy_mm:month>/",
+        Kind.AGENCY,
+        {"client_slug": "client_slug", "month": "sla_month"},
+    ),
+    Rule(
         "staff/desk/<int:pk>/attachments/<int:attachment_id>/",
         Kind.AGENCY,
         {"pk": "ticket_pk", "attachment_id": "attachment_id"},
@@ -82,6 +87,7 @@ RULES: tuple[Rule, ...] = (
     # Service desk portal: the person's own client's requests; another client's request is a 404.
     Rule("portal/requests/", Kind.PORTAL_PAGE),
     Rule("portal/requests/new/", Kind.PORTAL_PAGE),
+    Rule("portal/requests/sla/<yyyy_mm:month>/", Kind.PORTAL_PAGE, {"month": "sla_month"}),
     Rule("portal/requests/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "ticket_pk"}),
     Rule(
         "portal/requests/<int:pk>/attachments/<int:attachment_id>/",
@@ -127,6 +133,14 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("admin/access/apitoken/add/", Kind.ADMIN, status=403, why="a token is issued by its owner"),
     Rule("admin/desk/*/add/", Kind.ADMIN, status=403, why="desk rows are written by desk.services only"),
+    Rule("admin/notify/delivery/add/", Kind.ADMIN, status=403, why="deliveries are written by notify() only"),
+    Rule(
+        "admin/notify/delivery/<path:object_id>/delete/",
+        Kind.ADMIN,
+        {"object_id": ADMIN_OBJECT},
+        status=403,
+        why="a delivery records what was sent; its key keeps notify() idempotent",
+    ),
     Rule(
         "admin/desk/*/<path:object_id>/delete/",
         Kind.ADMIN,

@@ -11,6 +11,9 @@ from sitekeeper.access.models import ApiToken, AuditEntry, User
 from sitekeeper.contracts.models import Client
 from sitekeeper.desk import attachments, services
 from sitekeeper.desk.models import Escalation, Ticket
+from sitekeeper.notify.message import Message, Recipient
+from sitekeeper.notify.models import NotificationPreference
+from sitekeeper.notify.seam import notify
 
 PERSONAS = ("anonymous", "owner", "member", "outsider", "engineer", "manager", "admin")
 CLIENT_PERSONAS = frozenset({"owner", "member", "outsider"})
@@ -60,6 +63,7 @@ def world(request, fast_passwords, acme, globex) -> World:
         "contracts.site": site.pk,
     }
     objects.update(desk_objects(acme, globex, users))
+    objects.update(notify_objects(users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
 
 
@@ -121,3 +125,17 @@ def desk_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[s
         "desk.timeentry": entry.pk,
         "desk.escalation": escalation.pk,
     }
+
+
+def notify_objects(users: dict[str, User]) -> dict[str, object]:
+    """A notification preference of acme's owner and one delivery to them (Django admin's notify pages)."""
+    owner = users["owner"]
+    preference = NotificationPreference.objects.create(
+        user=owner, kind="email", target="owner@acme.test", events=["ticket"]
+    )
+    (delivery,) = notify(
+        [Recipient(kind="email", target="owner@acme.test", name="Acme GmbH Owner")],
+        Message(subject="Acme GmbH: your request was answered", text="See the portal.", event="ticket.reply"),
+        key="world:acme:reply",
+    )
+    return {"notify.notificationpreference": preference.pk, "notify.delivery": delivery.pk}

@@ -272,7 +272,9 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
     if open_pause_reason:
         return Summary("paused", f"Paused — {pause_words(open_pause_reason, client)}", late)
     if ticket.response_met_at is not None:
-        return Summary("met", f"Response given {when(ticket.response_met_at, tz, now)}", late)
+        met, due = ticket.response_met_at, ticket.response_due
+        verdict = " — late" if due is not None and met > due else " — on time"
+        return Summary("met", f"Response given {when(met, tz, now)}{verdict}", late)
     return Summary("none", "No SLA clock running", late)
 
 
@@ -369,7 +371,7 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
         word = "warning" if kind == Event.Kind.WARNING else "breach"
         return (f"SLA {word}{f': {clock}' if clock else ''}", "")
     if kind == Event.Kind.ATTACHMENT:
-        return (f"Attached {data.get('filename', 'a file')}", "")
+        return ("File attached:", "")
     return (kind, "")
 
 
@@ -426,7 +428,8 @@ def timeline(
                 at=event.at, kind=event.kind, actor=event.actor_label, text=text, note=note, attachments=files
             )
         )
-    entries.sort(key=lambda entry: (entry.at, entry.message is None))
+    # At one instant: the receipt first, then the message, then what it caused (response met, state).
+    entries.sort(key=lambda e: (e.at, 0 if e.kind == Event.Kind.RECEIVED else 1 if e.message else 2))
     return entries
 
 

@@ -33,6 +33,7 @@ register_month_converter()
 urlpatterns = [
     path("", views.requests_list, name="portal_requests"),
     path("new/", views.request_new, name="portal_request_new"),
+    path("sla/<yyyy_mm:month>/", views.sla, name="portal_sla"),
     path("<int:pk>/", views.request_detail, name="portal_request"),
     path("<int:pk>/reply/", views.request_reply, name="portal_request_reply"),
     path("<int:pk>/priority/", views.request_priority, name="portal_request_priority"),

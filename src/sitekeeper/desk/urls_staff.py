@@ -12,6 +12,7 @@ register_month_converter()
 urlpatterns = [
     path("", views.queue, name="staff_desk"),
     path("assign/", views.bulk_assign, name="staff_desk_assign"),
+    path("sla/<slug:client_slug>/<yyyy_mm:month>/", views.sla, name="staff_sla"),
     path("<int:pk>/", views.ticket_detail, name="staff_ticket"),
     path("<int:pk>/reply/", views.reply, name="staff_ticket_reply"),
     path("<int:pk>/state/", views.change_state, name="staff_ticket_state"),

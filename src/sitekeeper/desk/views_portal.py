@@ -10,7 +10,7 @@ The helpers at the bottom (attachments in and out, the ticket's timeline) are sh
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -18,18 +18,19 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from sitekeeper.access.models import User
-from sitekeeper.contracts.models import Contact
+from sitekeeper.contracts.models import Client, Contact
 from sitekeeper.desk import attachments, clocks, presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import CompleteRequestForm, NewRequestForm, PriorityProposalForm, ReplyForm
 from sitekeeper.desk.models import Attachment, Message, Pause, Ticket
+from sitekeeper.desk.sla_report import ReportError, sla_report
 from sitekeeper.web.presenters import describe_target
 from sitekeeper.web.views import portal_view
 
@@ -231,7 +232,74 @@ def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> Ht
     return attachment_response(attachment)
 
 
+@portal_view(lambda month: reverse("staff_desk"))
+def sla(request: HttpRequest, month: dt.date) -> HttpResponse:
+    """The client's own SLA figures for a month (agreement 2.2); ?format=json gives the same as data."""
+    client = request.user.client
+    return sla_page(request, client, month, lambda m: reverse("portal_sla", args=[m]))
+
+
 # Shared with the console ------------------------------------------------------------------------------
+
+
+def _months_apart(month: dt.date, step: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + step
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def sla_page(
+    request: HttpRequest, client: Client, month: dt.date, url: Callable[[dt.date], str]
+) -> HttpResponse:
+    try:
+        report = sla_report(client, month.year, month.month)
+    except ReportError as exc:
+        raise Http404(str(exc)) from exc
+    if request.GET.get("format") == "json":
+        return JsonResponse(report.as_dict())
+    today = timezone.localdate()
+    this_month = dt.date(today.year, today.month, 1)
+    later = _months_apart(month, 1)
+    tallies = [t for t in report.clocks if t.with_target]
+    context = {
+        "client": client,
+        "report": report,
+        "month": month,
+        "previous_url": url(_months_apart(month, -1)),
+        "next_url": url(later) if later <= this_month else "",
+        "json_url": url(month) + "?format=json",
+        "tallies": [(presenters.CLOCK_NAMES[t.clock], t) for t in tallies],
+        "incidents": [
+            (
+                line,
+                [
+                    {
+                        "name": presenters.CLOCK_NAMES[c.clock],
+                        "target": describe_target(c.target),
+                        "due": c.due,
+                        "met": c.met,
+                        "wall": presenters.duration(c.wall) if c.wall is not None else "—",
+                        "counted": presenters.duration(c.counted) if c.counted is not None else "—",
+                        "status": c.status,
+                        "css": presenters.STATUS_CLASS.get(c.status, "none"),
+                    }
+                    for c in line.clocks
+                    if c.target is not None
+                ],
+            )
+            for line in report.incidents
+        ],
+        "paused": [
+            {
+                "label": presenters.pause_words(p.reason, client=not request.user.is_agency),
+                "pauses": p.pauses,
+                "wall": presenters.duration(p.wall),
+                "business": f"{p.business.total_seconds() / 3600:.1f} h",
+            }
+            for p in report.paused
+            if p.pauses
+        ],
+    }
+    return render(request, "desk/sla.html", context)
 
 
 def client_attachments(ticket: Ticket) -> QuerySet[Attachment]:

@@ -10,6 +10,7 @@ swaps the ticket's body in place.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -25,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from sitekeeper.contracts.models import Client
 from sitekeeper.desk import presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import (
@@ -44,6 +46,7 @@ from sitekeeper.desk.views_portal import (
     attachment_response,
     open_pause_reason,
     save_attachments,
+    sla_page,
     ticket_context,
 )
 from sitekeeper.web.permissions import agency_required
@@ -57,14 +60,8 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 def queue_tickets(request: HttpRequest, form: QueueFilterForm) -> QuerySet[Ticket]:
-    tickets = Ticket.objects.select_related("client", "assignee", "calendar_version").annotate(
-        pause_reason=open_pause_reason(),
-        warned=Exists(
-            Escalation.objects.filter(
-                ticket=OuterRef("pk"), kind=Escalation.Kind.WARNING, due=OuterRef("next_due_at")
-            )
-        ),
-    )
+    """The filtered queue in order: nearest due instant first, requests without one (paused) last."""
+    tickets = Ticket.objects.all()
     data = form.cleaned_data if form.is_valid() else {}
     if data.get("show", "open") != "all" and not data.get("state"):
         tickets = tickets.exclude(state__in=CLOSED_STATES)
@@ -80,13 +77,35 @@ def queue_tickets(request: HttpRequest, form: QueueFilterForm) -> QuerySet[Ticke
         tickets = tickets.filter(assignee__isnull=True)
     elif assignee:
         tickets = tickets.filter(assignee_id=assignee)
-    return tickets.order_by(F("next_due_at").asc(nulls_last=True), "received_at", "pk")
+    return tickets.order_by(F("next_due_at").asc(nulls_last=True), "pk")
+
+
+def queue_rows(pks: list[int]) -> list[Ticket]:
+    """One page's tickets with what the row shows, in the page's order: one query, whatever the page.
+
+    (The annotations run for these rows only, not for every row an OFFSET skips.)
+    """
+    tickets = (
+        Ticket.objects.filter(pk__in=pks)
+        .select_related("client", "assignee", "calendar_version")
+        .annotate(
+            pause_reason=open_pause_reason(),
+            warned=Exists(
+                Escalation.objects.filter(
+                    ticket=OuterRef("pk"), kind=Escalation.Kind.WARNING, due=OuterRef("next_due_at")
+                )
+            ),
+        )
+    )
+    by_pk = {ticket.pk: ticket for ticket in tickets}
+    return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
 @agency_required
 def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or {"show": "open"})
-    page = Paginator(queue_tickets(request, form), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    ordered = queue_tickets(request, form).values_list("pk", flat=True)
+    page = Paginator(ordered, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [
         (
@@ -96,7 +115,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             ),
             presenters.remaining(ticket, now),
         )
-        for ticket in page.object_list
+        for ticket in queue_rows(list(page.object_list))
     ]
     query = request.GET.copy()
     query.pop("page", None)
@@ -324,3 +343,10 @@ def log_time(request: HttpRequest, ticket: Ticket, form: TimeForm) -> str:
 def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
     ticket = _ticket(pk)
     return attachment_response(get_object_or_404(ticket.attachments, pk=attachment_id))
+
+
+@agency_required
+def sla(request: HttpRequest, client_slug: str, month: dt.date) -> HttpResponse:
+    """A client's SLA figures for a month, as the client sees them in the portal."""
+    client = get_object_or_404(Client, slug=client_slug)
+    return sla_page(request, client, month, lambda m: reverse("staff_sla", args=[client.slug, m]))
