@@ -435,3 +435,34 @@ def test_the_sla_report_per_client_and_month(world: World):
     assert http.get(f"/staff/desk/sla/nobody/{month}/").status_code == 404
     queue = http.get("/staff/desk/?client=acme").text
     assert 'href="/staff/desk/sla/acme/' in queue
+
+
+# Django admin ---------------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_the_desk_and_edits_only_a_tickets_wording(world: World):
+    ticket = acme_ticket(world)
+    http = signed_in(world.users["admin"])
+    page = http.get(f"/admin/desk/ticket/{ticket.pk}/change/").text
+    assert "Acme GmbH website" in page
+    assert "Globex Inc website" not in page  # the site choice is the ticket's own client's
+    assert 'name="priority"' not in page  # what moves a clock goes through the services
+    data = {
+        "subject": "Contact form: no e-mail arrives",
+        "description": ticket.description,
+        "steps": ticket.steps,
+        "site": ticket.site_id,
+        "environment": "prod",
+        "pauses-TOTAL_FORMS": "0",
+        "pauses-INITIAL_FORMS": "0",
+        "messages-TOTAL_FORMS": "0",
+        "messages-INITIAL_FORMS": "0",
+    }
+    response = http.post(f"/admin/desk/ticket/{ticket.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    ticket.refresh_from_db()
+    assert ticket.subject == "Contact form: no e-mail arrives"
+    event = ticket.events.first()
+    read_only = http.get(f"/admin/desk/event/{event.pk}/change/").text
+    assert 'name="_save"' not in read_only
+    assert http.get("/admin/desk/escalation/add/").status_code == 403

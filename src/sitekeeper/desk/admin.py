@@ -116,6 +116,19 @@ class TicketAdmin(HistoryOnly, admin.ModelAdmin):
     )
     inlines = (PauseInline, MessageInline)
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "site" and field is not None:
+            # Only the ticket's own client's sites (the change view is the only form: no adding here).
+            match = request.resolver_match
+            object_id = str(match.kwargs.get("object_id", "")) if match else ""
+            tickets = (
+                Ticket.objects.filter(pk=int(object_id)) if object_id.isdigit() else Ticket.objects.none()
+            )
+            client_id = tickets.values_list("client_id", flat=True).first()
+            field.queryset = field.queryset.filter(client_id=client_id)
+        return field
+
     @admin.display(ordering="pk", description="Reference")
     def reference(self, obj: Ticket) -> str:
         return obj.reference

@@ -369,7 +369,9 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
     if kind in {Event.Kind.WARNING, Event.Kind.BREACH}:
         clock = CLOCK_NAMES.get(data.get("clock", ""), data.get("clock", ""))
         word = "warning" if kind == Event.Kind.WARNING else "breach"
-        return (f"SLA {word}{f': {clock}' if clock else ''}", "")
+        notified = data.get("notified") or []
+        note = "" if client or not notified else "Notified: " + ", ".join(notified)
+        return (f"SLA {word}{f': {clock}' if clock else ''}", note)
     if kind == Event.Kind.ATTACHMENT:
         return ("File attached:", "")
     return (kind, "")
