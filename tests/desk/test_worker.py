@@ -128,8 +128,31 @@ def database_url() -> Iterator[str | None]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+REDIS_QUEUE = "redis://127.0.0.1:6379/11"  # a database number of its own, emptied before and after
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The worker runs on the default SQLite queue and on Redis (several workers or machines)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_QUEUE)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("SITEKEEPER_REQUIRE_ALL") == "1":
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379 (Debian package redis-server)")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379 (install the Debian package redis-server)")
+    connection.flushdb()
+    yield REDIS_QUEUE
+    connection.flushdb()
+
+
 @pytest.fixture
-def environment(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+def environment(tmp_path: Path, database_url: str | None, queue_url: str | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SITEKEEPER_")}
     env.update(
         SITEKEEPER_HOME=str(tmp_path / "home"),
@@ -140,6 +163,8 @@ def environment(tmp_path: Path, database_url: str | None) -> dict[str, str]:
     )
     if database_url:
         env["SITEKEEPER_DATABASE_URL"] = database_url
+    if queue_url:
+        env["SITEKEEPER_QUEUE_URL"] = queue_url
     return env
 
 
@@ -215,7 +240,8 @@ def test_a_real_worker_repairs_a_crashed_pass_and_sends_each_notice_once(environ
     worker.wait_for(lambda: passes_run(worker) >= 1, "the escalation pass")
     assert worker.stop() == 0
     banner = worker.output()
-    assert "sitekeeper worker: queue 'sitekeeper' in SQLite file" in banner
+    where = "Redis redis://127.0.0.1:6379/11" if "SITEKEEPER_QUEUE_URL" in environment else "SQLite file"
+    assert f"sitekeeper worker: queue 'sitekeeper' in {where}" in banner
     assert f"periodic {TASK} — Every minute: send the SLA warnings" in banner
     assert "2 thread workers, periodic tasks on" in banner
     assert "sitekeeper worker: stopped" in banner

@@ -99,6 +99,8 @@ def store(
         actor=uploaded_by,
         actor_label=uploaded_by.username if uploaded_by else "",
         data={"attachment": attachment.pk, "filename": attachment.filename, "size": attachment.size},
+        # A file on an internal note is as internal as the note.
+        public=not (message is not None and message.kind == Message.Kind.NOTE),
     )
     return attachment
 
