@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "sitekeeper.contracts",
     "sitekeeper.notify",
     "sitekeeper.desk",
+    "sitekeeper.monitoring",
     "sitekeeper.web",
     "sitekeeper.api",
     "sitekeeper.demo",

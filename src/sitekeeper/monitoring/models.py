@@ -1,0 +1,206 @@
+"""Monitors, probe sessions, check results (raw, then rolled up), outages, maintenance announcements.
+
+Uptime is computed from outage intervals and exclusions, never by scanning raw results; raw results are kept
+for a configurable number of days and rolled up into hourly and daily aggregates.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from sitekeeper.access.audit import audited
+
+
+class Kind(models.TextChoices):
+    HTTP = "http", "HTTP(S)"
+    TCP = "tcp", "TCP port"
+    TLS = "tls", "TLS certificate"
+    DNS = "dns", "DNS resolves"
+
+
+@audited
+class Monitor(models.Model):
+    site = models.ForeignKey("contracts.Site", on_delete=models.CASCADE, related_name="monitors")
+    environment = models.CharField(max_length=10, default="prod")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.HTTP)
+    name = models.CharField(max_length=200, blank=True)
+    url = models.CharField(max_length=500, help_text="URL for HTTP; host[:port] for TCP/TLS/DNS")
+    method = models.CharField(max_length=8, default="GET")
+    expected_status = models.JSONField(default=list, blank=True, help_text="Empty: any 2xx/3xx")
+    keyword = models.CharField(max_length=300, blank=True)
+    keyword_absent = models.BooleanField(default=False, help_text="Fail when the keyword IS present")
+    keyword_regex = models.BooleanField(default=False)
+    max_response_ms = models.PositiveIntegerField(null=True, blank=True)
+    follow_redirects = models.BooleanField(default=True)
+    headers = models.JSONField(default=dict, blank=True)
+    interval_seconds = models.PositiveIntegerField(default=60, validators=[MinValueValidator(30)])
+    timeout_seconds = models.PositiveIntegerField(default=10)
+    confirmations = models.PositiveSmallIntegerField(default=2, help_text="Consecutive failed checks = down")
+    quorum = models.PositiveSmallIntegerField(default=1, help_text="Locations that must agree it is down")
+    cert_warn_days = models.JSONField(default=list, blank=True, help_text="Default [30, 14, 7, 1]")
+    enabled = models.BooleanField(default=True)
+    # Scheduling and state, written by probes (not audited person changes: saved with update()).
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=8, default="unknown", help_text="up, down or unknown")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    cert_expires_at = models.DateTimeField(null=True, blank=True)
+    cert_issuer = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["site", "kind", "url"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__gte=30), name="monitor_interval_min_30s"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_kind_display()} {self.url}"
+
+    @property
+    def client_id(self) -> int:
+        return self.site.client_id
+
+
+class ProbeSession(models.Model):
+    """A probe process's run at one location: the union of sessions is when we were watching.
+
+    Time no session covers is "unknown" — never counted as downtime."""
+
+    location = models.CharField(max_length=100)
+    instance = models.CharField(max_length=100, help_text="host:pid of the probe process")
+    started_at = models.DateTimeField()
+    last_beat_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.instance} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CheckResult(models.Model):
+    """One raw check, kept for SITEKEEPER_RAW_RESULT_DAYS days, then rolled up."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="results")
+    location = models.CharField(max_length=100)
+    at = models.DateTimeField()
+    ok = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["monitor", "at"], name="result_monitor_at")]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.at:%Y-%m-%d %H:%M:%S} {'ok' if self.ok else 'FAIL'}"
+
+
+class Rollup(models.Model):
+    """Hourly or daily aggregate of raw results (what remains after the raw retention)."""
+
+    class Period(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="rollups")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    start = models.DateTimeField()
+    checks = models.PositiveIntegerField()
+    failures = models.PositiveIntegerField()
+    response_ms_avg = models.PositiveIntegerField(null=True, blank=True)
+    response_ms_max = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["monitor", "period", "start"], name="rollup_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.period} {self.start:%Y-%m-%d %H:%M}"
+
+
+class Exclusion(models.TextChoices):
+    HOSTING_PROVIDER = "hosting_provider", "Hosting provider infrastructure failure"
+    THIRD_PARTY_PLATFORM = "third_party_platform", "Third-party platform outage"
+    CLIENT_ACTION = "client_action", "Action by the client or its third parties"
+    REGISTRAR_DNS = "registrar_dns", "Client-controlled registrar / DNS"
+    LAPSED_DOMAIN = "lapsed_domain", "Lapsed domain or subscription"
+    DDOS = "ddos", "DDoS beyond the hosting plan's mitigation"
+    FORCE_MAJEURE = "force_majeure", "Force majeure"
+
+
+@audited
+class Outage(models.Model):
+    """Confirmed downtime: from the first failed check of the confirmed run to the first success."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="outages")
+    site = models.ForeignKey("contracts.Site", on_delete=models.CASCADE, related_name="outages")
+    start = models.DateTimeField(db_index=True)
+    end = models.DateTimeField(null=True, blank=True, db_index=True)
+    cause = models.CharField(
+        max_length=300, help_text="What the checks saw, e.g. 'HTTP 503', 'connection refused'"
+    )
+    priority = models.CharField(max_length=2, default="P1")
+    ticket = models.ForeignKey(
+        "desk.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    exclusion = models.CharField(max_length=24, choices=Exclusion.choices, blank=True)
+    exclusion_reason = models.CharField(max_length=500, blank=True)
+    tagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tagged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [
+            # One open outage per monitor: a second probe confirming the same failure joins it.
+            models.UniqueConstraint(
+                fields=["monitor"], condition=models.Q(end__isnull=True), name="one_open_outage"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} down from {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def client_id(self) -> int:
+        return self.site.client_id
+
+
+@audited
+class MaintenanceAnnouncement(models.Model):
+    """Announced maintenance: excluded from uptime when announced in time, up to its maximum length."""
+
+    class Kind(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled maintenance (≥ 48 h notice)"
+        EMERGENCY = "emergency_security", "Emergency security maintenance"
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.CASCADE, related_name="announcements")
+    sites = models.ManyToManyField(
+        "contracts.Site", blank=True, help_text="Empty: every site of the contract"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SCHEDULED)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    max_minutes = models.PositiveIntegerField(
+        help_text="Excluded at most this long (the agreement's maximum)"
+    )
+    announced_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-start"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def client_id(self) -> int:
+        return self.contract.client_id
