@@ -204,3 +204,16 @@ class MaintenanceAnnouncement(models.Model):
     @property
     def client_id(self) -> int:
         return self.contract.client_id
+
+
+@audited
+class StatusPage(models.Model):
+    """A client's public status page at /status/<slug>/: opt-in, off (404) unless enabled."""
+
+    client = models.OneToOneField("contracts.Client", on_delete=models.CASCADE, related_name="status_page")
+    enabled = models.BooleanField(default=False)
+    slug = models.SlugField(unique=True, help_text="Public address: /status/<slug>/")
+    title = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.title or f"{self.client} status"
