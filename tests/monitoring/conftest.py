@@ -5,6 +5,7 @@ Each server runs in a thread of this process and is shut down by the fixture tha
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import ipaddress
@@ -28,6 +29,10 @@ from sitekeeper.monitoring.models import Monitor
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:
         path = self.path
@@ -71,6 +76,7 @@ class Server:
     def start(self) -> Server:
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         httpd.daemon_threads = True
+        httpd.connections = set()  # type: ignore[attr-defined]
         if self.context is not None:
             httpd.socket = self.context.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]
@@ -85,6 +91,10 @@ class Server:
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
+            # Keep-alive connections would go on being served by their threads: a stopped site drops them.
+            for open_connection in list(self.httpd.connections):  # type: ignore[attr-defined]
+                with contextlib.suppress(OSError):
+                    open_connection.shutdown(socket.SHUT_RDWR)
             self.thread.join(5)
             self.httpd = None
 

@@ -1,0 +1,225 @@
+"""From check results to outages, incidents and alerts.
+
+A monitor is down when its latest run of consecutive failed checks (across locations, since the last success)
+is at least `confirmations` long and comes from at least `quorum` locations (never more than are probing). The
+outage starts at the run's first failed check and ends at the first success after it. Each outage opens a
+service-desk incident and alerts the escalation list (and, for P1, the client's emergency contact) at once,
+so the alert goes out one interval or so after the start — well inside the agreement's five minutes. While an
+announced maintenance covers the site the outage is still recorded (uptime excludes it) but nobody is paged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, Q
+
+from sitekeeper.access.models import Role, User
+from sitekeeper.contracts.models import Contact, Site
+from sitekeeper.desk import services
+from sitekeeper.desk.oncall import escalation_list
+from sitekeeper.monitoring.models import (
+    CheckResult,
+    MaintenanceAnnouncement,
+    Monitor,
+    Outage,
+    ProbeSession,
+)
+from sitekeeper.notify import Message, Recipient, notify, recipients_for_contact
+
+logger = logging.getLogger("sitekeeper.monitoring")
+
+SERVICE_USERNAME = "sitekeeper-monitor"  # author of the probes' internal notes; inactive, cannot log in
+LIVE_SESSION = dt.timedelta(minutes=2)  # a probe session that beat this recently is probing
+TIMELINE_CHECKS = 20  # checks listed in the incident's note
+
+
+def under_maintenance(site: Site, at: dt.datetime) -> bool:
+    """Is an announced maintenance covering this site at `at`? (Empty site list: the whole contract.)"""
+    return (
+        MaintenanceAnnouncement.objects.filter(
+            contract__client_id=site.client_id, start__lte=at, end__gt=at, announced_at__lte=at
+        )
+        .filter(Q(sites=site) | Q(sites__isnull=True))
+        .exists()
+    )
+
+
+def live_locations(now: dt.datetime) -> int:
+    return (
+        ProbeSession.objects.filter(stopped_at__isnull=True, last_beat_at__gte=now - LIVE_SESSION)
+        .values("location")
+        .distinct()
+        .count()
+    )
+
+
+def needed_locations(monitor: Monitor, now: dt.datetime) -> int:
+    # A quorum larger than the locations probing could never be met; the site would never be "down".
+    return max(1, min(monitor.quorum, live_locations(now)))
+
+
+def failing_run(monitor: Monitor) -> dict:
+    """The failed checks since the last success: how many, from how many locations, the first one."""
+    last_ok = (
+        CheckResult.objects.filter(monitor=monitor, ok=True)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    failures = CheckResult.objects.filter(monitor=monitor, ok=False)
+    if last_ok is not None:
+        failures = failures.filter(at__gt=last_ok)
+    return failures.aggregate(
+        count=Count("pk"), locations=Count("location", distinct=True), first=Min("at")
+    ) | {"last_ok": last_ok}
+
+
+def evaluate(monitor: Monitor, now: dt.datetime, priority: str = "P1", cause: str = "") -> str:
+    """Bring the monitor's outage in line with its results; returns its state: up, down or suspect."""
+    run = failing_run(monitor)
+    current = Outage.objects.filter(monitor=monitor, end__isnull=True).first()
+    if not run["count"]:
+        if current is not None:
+            close(current)
+        _set_state(monitor, "up")
+        return "up"
+    if current is not None:
+        return "down"
+    if run["count"] < monitor.confirmations or run["locations"] < needed_locations(monitor, now):
+        return "suspect"
+    start(monitor, run["first"], priority, cause, now)
+    return "down"
+
+
+def _set_state(monitor: Monitor, state: str) -> None:
+    if monitor.state != state:
+        Monitor.objects.filter(pk=monitor.pk).update(state=state)
+        monitor.state = state
+
+
+def start(monitor: Monitor, first: dt.datetime, priority: str, cause: str, now: dt.datetime) -> Outage | None:
+    """Record the outage (once: another probe confirming the same failure joins the open one)."""
+    site = monitor.site
+    try:
+        with transaction.atomic():
+            outage = Outage.objects.create(
+                monitor=monitor,
+                site=site,
+                start=first,
+                cause=cause[:300] or "check failed",
+                priority=priority,
+            )
+    except IntegrityError:
+        return None  # one open outage per monitor: someone else opened it a moment ago
+    _set_state(monitor, "down")
+    if under_maintenance(site, first) or under_maintenance(site, now):
+        logger.info("monitor %s down during announced maintenance: no incident, no alert", monitor.pk)
+        return outage
+    open_incident(outage, monitor)
+    alert(outage, monitor, now)
+    return outage
+
+
+def service_user() -> User:
+    user, created = User.objects.get_or_create(
+        username=SERVICE_USERNAME,
+        defaults={"role": Role.ENGINEER, "is_active": False, "first_name": "Monitoring"},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def timeline(monitor: Monitor, since: dt.datetime, until: dt.datetime | None = None) -> str:
+    results = CheckResult.objects.filter(monitor=monitor, at__gte=since).order_by("at")
+    if until is not None:
+        results = results.filter(at__lte=until)
+    lines = [
+        f"{r.at:%Y-%m-%d %H:%M:%S} UTC [{r.location}] {'ok' if r.ok else 'FAIL'} "
+        f"{r.status_code or ''} {r.response_ms if r.response_ms is not None else '-'} ms {r.error}".rstrip()
+        for r in results[:TIMELINE_CHECKS]
+    ]
+    return "Checks:\n" + "\n".join(lines)
+
+
+def open_incident(outage: Outage, monitor: Monitor) -> None:
+    site = outage.site
+    subject = f"{site} is down: {outage.cause}"[:200]
+    ticket = services.file_request(
+        site.client,
+        channel="monitor",
+        type="incident",
+        priority=outage.priority,
+        site=site,
+        environment=monitor.environment,
+        subject=subject,
+        description=f"Monitor {monitor} failed {monitor.confirmations} consecutive checks "
+        f"since {outage.start:%Y-%m-%d %H:%M:%S} UTC: {outage.cause}",
+        steps=f"Open {monitor.url} (automated {monitor.get_kind_display()} check).",
+        received_at=outage.start,
+    )
+    services.add_message(
+        ticket, timeline(monitor, outage.start), channel="monitor", author=service_user(), internal=True
+    )
+    outage.ticket = ticket
+    outage.save(update_fields=["ticket"])
+
+
+def recipients(outage: Outage, event: str) -> list[Recipient]:
+    found = escalation_list(event)
+    if outage.priority == "P1":
+        for contact in Contact.objects.filter(client_id=outage.site.client_id, role=Contact.Role.EMERGENCY):
+            found += recipients_for_contact(contact, event)
+    return found
+
+
+def alert(outage: Outage, monitor: Monitor, now: dt.datetime) -> None:
+    message = Message(
+        subject=f"[{outage.priority}] DOWN: {outage.site} — {outage.cause}"[:200],
+        text=f"{monitor} has been down since {outage.start:%Y-%m-%d %H:%M:%S} UTC.\n"
+        f"Cause: {outage.cause}\nTicket: #{outage.ticket_id or '-'}",
+        event="monitor.down",
+        data={"outage": outage.pk, "site": outage.site_id, "start": outage.start, "cause": outage.cause},
+    )
+    notify(recipients(outage, "monitor.down"), message, key=f"outage:{outage.pk}:down")
+    outage.alerted_at = now
+    outage.save(update_fields=["alerted_at"])
+
+
+def close(outage: Outage) -> None:
+    """End the outage at the first success after its start; the incident's recovery clock is met then."""
+    end = (
+        CheckResult.objects.filter(monitor_id=outage.monitor_id, ok=True, at__gt=outage.start)
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if end is None:
+        return
+    outage.end = end
+    outage.save(update_fields=["end"])
+    if outage.ticket_id is None:
+        return
+    ticket = outage.ticket
+    minutes = (end - outage.start).total_seconds() / 60
+    note = f"Back up at {end:%Y-%m-%d %H:%M:%S} UTC after {minutes:.1f} min.\n" + timeline(
+        outage.monitor, end - dt.timedelta(minutes=10), end
+    )
+    services.add_message(ticket, note, channel="monitor", author=service_user(), internal=True, at=end)
+    services.mark_recovered(ticket, actor=None, at=end, note="monitor: site back up")
+    _recovery_alert(outage)
+
+
+def _recovery_alert(outage: Outage) -> None:
+    message = Message(
+        subject=f"UP: {outage.site} (down {outage.start:%H:%M}–{outage.end:%H:%M} UTC)",
+        text=f"{outage.site} is back up. Outage {outage.start:%Y-%m-%d %H:%M:%S} – "
+        f"{outage.end:%Y-%m-%d %H:%M:%S} UTC. Ticket #{outage.ticket_id}.",
+        event="monitor.up",
+        data={"outage": outage.pk, "start": outage.start, "end": outage.end},
+    )
+    notify(recipients(outage, "monitor.up"), message, key=f"outage:{outage.pk}:up")
