@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/v1/", include("sitekeeper.api.urls")),
     path("portal/requests/", include("sitekeeper.desk.urls_portal")),
     path("staff/desk/", include("sitekeeper.desk.urls_staff")),
+    path("", include("sitekeeper.monitoring.urls")),
     path("", include("sitekeeper.web.urls")),
 ]

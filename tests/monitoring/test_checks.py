@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of tests/monitoring/servers.py are imported by name, then used as arguments)
 """Each check kind against real servers on 127.0.0.1: passes and fails, with the failure's priority."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import ssl
 
 from sitekeeper import http
 from sitekeeper.monitoring.checks import CheckOutcome, CheckSpec, run_check
+from tests.monitoring.servers import certs, closed_port, https_server, server  # noqa: F401 (fixtures)
 
 
 def check(spec: CheckSpec, context: ssl.SSLContext | None = None) -> CheckOutcome:

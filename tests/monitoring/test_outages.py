@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of tests/monitoring/servers.py are imported by name, then used as arguments)
 """Results → outages → incidents and alerts, driven by the real probe against a real loopback server."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sitekeeper.contracts.models import Plan
 from sitekeeper.monitoring.models import CheckResult, MaintenanceAnnouncement, Monitor, Outage, ProbeSession
 from sitekeeper.monitoring.probe import Probe
 from sitekeeper.notify.models import Delivery
-from tests.monitoring.conftest import make_monitor
+from tests.monitoring.servers import make_monitor, server  # noqa: F401 (server: a fixture)
 
 # The probe's database thread has its own connection and must see committed rows; keep the built-in plans.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

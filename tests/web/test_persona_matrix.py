@@ -37,6 +37,8 @@ class Kind(enum.Enum):
     ACCOUNT = "any signed-in person, about themselves"
     OWN_TOKEN = "POST, the owner's own API token: only the owner"
     ADMIN = "Django admin: the agency admin only"
+    STATUS = "public status page of a client that enabled it: anyone, signed in or not (disabled: 404)"
+    METRICS = "Prometheus /metrics: the bearer token or an agency login; client people 403, anonymous 401"
     API_PUBLIC = "API without data (OpenAPI, docs): no token needed"
     API_ANY = "API, not client data: any valid token"
     API_CLIENT_LIST = "API list: a client person's token sees only their own client's objects"
@@ -79,11 +81,32 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "staff/desk/<int:pk>/*/", Kind.AGENCY, {"pk": "ticket_pk"}, status=405, why="ticket actions are POSTs"
     ),
+    # Monitoring console: uptime per site, exclusion tags and announcements (POSTs) — agency only.
+    Rule("staff/monitoring/", Kind.AGENCY),
+    Rule("staff/monitoring/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
+    Rule(
+        "staff/monitoring/sites/<int:pk>/announce/",
+        Kind.AGENCY,
+        {"pk": "site_pk"},
+        status=405,
+        why="announcing is a POST",
+    ),
+    Rule(
+        "staff/monitoring/outages/<int:pk>/tag/",
+        Kind.AGENCY,
+        {"pk": "outage_pk"},
+        status=405,
+        why="tagging an outage is a POST",
+    ),
     Rule("staff/clients/<slug:slug>/", Kind.AGENCY, {"slug": "client_slug"}),
     Rule("staff/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
     Rule("staff/*", Kind.AGENCY),
     Rule("portal/", Kind.PORTAL),
     Rule("portal/sites/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    Rule("portal/sites/<int:pk>/uptime/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    # Public: an enabled status page (globex's; acme's is disabled: tests/monitoring/test_status_metrics.py).
+    Rule("status/<slug:slug>/", Kind.STATUS, {"slug": "status_slug"}),
+    Rule("metrics", Kind.METRICS),
     # Service desk portal: the person's own client's requests; another client's request is a 404.
     Rule("portal/requests/", Kind.PORTAL_PAGE),
     Rule("portal/requests/new/", Kind.PORTAL_PAGE),
@@ -132,6 +155,7 @@ RULES: tuple[Rule, ...] = (
         why="the audit log is never deleted",
     ),
     Rule("admin/access/apitoken/add/", Kind.ADMIN, status=403, why="a token is issued by its owner"),
+    Rule("admin/monitoring/outage/add/", Kind.ADMIN, status=403, why="outages are confirmed by probes"),
     Rule("admin/desk/*/add/", Kind.ADMIN, status=403, why="desk rows are written by desk.services only"),
     Rule("admin/notify/delivery/add/", Kind.ADMIN, status=403, why="deliveries are written by notify() only"),
     Rule(
@@ -292,6 +316,14 @@ def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> N
         return
     if kind is Kind.LOGOUT:
         assert (status, where) == (302, "/login/")
+        return
+    if kind is Kind.STATUS:
+        assert status == 200, "an enabled status page is public"
+        assert world.globex.name in body(response)
+        return
+    if kind is Kind.METRICS:
+        want = 401 if persona == "anonymous" else 200 if persona in {"engineer", "manager", "admin"} else 403
+        assert status == want, "metrics: the token or an agency login"
         return
     if persona == "anonymous":
         assert status == 302, "anonymous must be sent to the login page"

@@ -64,6 +64,7 @@ def world(request, fast_passwords, acme, globex) -> World:
     }
     objects.update(desk_objects(acme, globex, users))
     objects.update(notify_objects(users))
+    objects.update(monitoring_objects(acme, globex, users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
 
 
@@ -139,3 +140,60 @@ def notify_objects(users: dict[str, User]) -> dict[str, object]:
         key="world:acme:reply",
     )
     return {"notify.notificationpreference": preference.pk, "notify.delivery": delivery.pk}
+
+
+def monitoring_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[str, object]:
+    """acme's monitor with an outage tagged by staff, an announcement, a probe session and a (disabled)
+    status page; globex's status page is enabled (the public route is requested with its slug)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sitekeeper.monitoring.models import (
+        MaintenanceAnnouncement,
+        Monitor,
+        Outage,
+        ProbeSession,
+        StatusPage,
+    )
+
+    now = timezone.now()
+    site = acme.sites.get()
+    monitor = Monitor.objects.create(site=site, url=site.url, name="Acme GmbH home page", state="up")
+    ProbeSession.objects.create(
+        location="fra", instance="probe:1", started_at=now - dt.timedelta(days=100), last_beat_at=now
+    )
+    outage = Outage.objects.create(
+        monitor=monitor,
+        site=site,
+        start=now - dt.timedelta(days=2, hours=1),
+        end=now - dt.timedelta(days=2),
+        cause="HTTP 503",
+        exclusion="third_party_platform",
+        exclusion_reason="Acme GmbH's payment provider was down",
+        tagged_by=users["engineer"],
+        tagged_at=now,
+    )
+    announcement = MaintenanceAnnouncement.objects.create(
+        contract=acme.contract,
+        kind="scheduled",
+        start=now + dt.timedelta(days=3),
+        end=now + dt.timedelta(days=3, hours=2),
+        max_minutes=60,
+        announced_at=now,
+        note="Acme GmbH database upgrade",
+    )
+    acme_page = StatusPage.objects.create(client=acme, slug="acme-status", enabled=False, title="Acme GmbH")
+    globex_site = globex.sites.get()
+    Monitor.objects.create(site=globex_site, url=globex_site.url, name="Globex home page", state="up")
+    globex_page = StatusPage.objects.create(
+        client=globex, slug="globex", enabled=True, title="Globex Inc status"
+    )
+    return {
+        "outage_pk": outage.pk,
+        "status_slug": globex_page.slug,
+        "monitoring.monitor": monitor.pk,
+        "monitoring.outage": outage.pk,
+        "monitoring.maintenanceannouncement": announcement.pk,
+        "monitoring.statuspage": acme_page.pk,
+    }

@@ -1,0 +1,61 @@
+"""Django admin for monitoring: monitors, outages (exclusion tags), announcements and status pages.
+
+Probe sessions, raw results and rollups are written by the probes and the rollup only: not in the admin.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+
+from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, Outage, StatusPage
+
+
+@admin.register(Monitor)
+class MonitorAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "site", "environment", "kind", "state", "enabled", "last_checked_at")
+    list_filter = ("kind", "environment", "state", "enabled")
+    search_fields = ("name", "url", "site__url", "site__client__name")
+    raw_id_fields = ("site",)
+    readonly_fields = (
+        "next_check_at",
+        "claimed_by",
+        "claimed_until",
+        "state",
+        "last_checked_at",
+        "cert_expires_at",
+        "cert_issuer",
+    )
+
+
+@admin.register(Outage)
+class OutageAdmin(admin.ModelAdmin):
+    list_display = ("site", "start", "end", "cause", "exclusion", "tagged_by")
+    list_filter = ("exclusion",)
+    search_fields = ("site__url", "site__client__name", "cause")
+    date_hierarchy = "start"
+    readonly_fields = ("monitor", "site", "start", "end", "cause", "priority", "ticket", "alerted_at")
+    fields = (*readonly_fields, "exclusion", "exclusion_reason", "tagged_by", "tagged_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # outages are confirmed by the probes, never typed in
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "exclusion" in form.changed_data:
+            obj.tagged_by = request.user if obj.exclusion else None
+            obj.tagged_at = timezone.now() if obj.exclusion else None
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(MaintenanceAnnouncement)
+class MaintenanceAnnouncementAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "contract", "kind", "start", "end", "max_minutes", "announced_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("contract",)
+    filter_horizontal = ("sites",)
+
+
+@admin.register(StatusPage)
+class StatusPageAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "client", "slug", "enabled")
+    list_filter = ("enabled",)

@@ -1,0 +1,415 @@
+"""Monitoring pages: the site uptime page (staff and portal), exclusion tags, announcements, the public status
+page and the Prometheus /metrics endpoint.
+
+Access (tests/web/test_persona_matrix.py checks each route):
+- /staff/monitoring/…: agency roles only (web.permissions.agency_required);
+- /portal/sites/<pk>/uptime/: the person's own client's site (client_sites), agency people go to the console;
+- /status/<slug>/: public, but only for a client that enabled its page (404 otherwise); it shows site names,
+  states and uptime figures — never outage causes, tickets or contacts;
+- /metrics: a bearer token equal to SITEKEEPER_METRICS_TOKEN, or a signed-in agency person; anybody else
+  gets 401 (anonymous) or 403 (a client person).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Count, OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from sitekeeper.access.models import AGENCY_ROLES
+from sitekeeper.contracts.models import Site
+from sitekeeper.core.credits import to_decimal
+from sitekeeper.core.uptime import month_bounds
+from sitekeeper.desk.models import State, Ticket
+from sitekeeper.monitoring import maintenance
+from sitekeeper.monitoring.models import (
+    CheckResult,
+    Exclusion,
+    MaintenanceAnnouncement,
+    Monitor,
+    Outage,
+    Rollup,
+    StatusPage,
+)
+from sitekeeper.monitoring.uptime import daily_bar, month_figures, span_uptime
+from sitekeeper.web.permissions import agency_required, client_sites
+from sitekeeper.web.views import portal_view
+
+MONTHS_SHOWN = 6
+CHART_DAYS = 7
+
+
+# Forms --------------------------------------------------------------------------------------------------
+
+
+class ExclusionForm(forms.Form):
+    exclusion = forms.ChoiceField(
+        choices=[("", "— none (counts as downtime) —"), *Exclusion.choices], required=False
+    )
+    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("exclusion") and not (data.get("reason") or "").strip():
+            raise forms.ValidationError("Give the reason the client will read, e.g. the provider's incident.")
+        return data
+
+
+class AnnounceForm(forms.Form):
+    kind = forms.ChoiceField(choices=MaintenanceAnnouncement.Kind.choices)
+    start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    max_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, initial=60)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# The site uptime page ------------------------------------------------------------------------------------
+
+
+def _month_arg(request: HttpRequest, today: dt.date) -> tuple[int, int]:
+    raw = request.GET.get("month", "")
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        dt.date(year, month, 1)
+    except ValueError:
+        return today.year, today.month
+    return year, month
+
+
+def _previous_months(year: int, month: int, count: int) -> list[tuple[int, int]]:
+    months = []
+    for _ in range(count):
+        months.append((year, month))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months
+
+
+@dataclass(frozen=True)
+class Chart:
+    svg_points: str
+    width: int
+    height: int
+    max_ms: int
+    avg_ms: int | None
+    first: dt.datetime | None
+    last: dt.datetime | None
+    gridlines: list[tuple[float, int]]
+
+
+def response_chart(site: Site, now: dt.datetime, days: int = CHART_DAYS) -> Chart:
+    """Hourly average response time of the site's production monitors (from Rollup rows; the current hour,
+    not rolled up yet, from its raw results), as an SVG polyline."""
+    width, height, pad = 720, 160, 4
+    since = now - dt.timedelta(days=days)
+    rows = list(
+        Rollup.objects.filter(
+            monitor__site=site, monitor__environment="prod", period="hour", start__gte=since
+        )
+        .exclude(response_ms_avg=None)
+        .values_list("start", "response_ms_avg")
+        .order_by("start")
+    )
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    recent = [
+        r
+        for r in CheckResult.objects.filter(
+            monitor__site=site, monitor__environment="prod", at__gte=hour
+        ).values_list("response_ms", flat=True)
+        if r is not None
+    ]
+    if recent and not any(start == hour for start, _ in rows):
+        rows.append((hour, round(sum(recent) / len(recent))))
+    if not rows:
+        return Chart("", width, height, 0, None, None, None, [])
+    top = max(ms for _, ms in rows) or 1
+    top = int(-(-top * 1.1 // 100) * 100) or 100  # round the scale up to the next 100 ms
+    span = (now - since).total_seconds()
+    points = []
+    for start, ms in rows:
+        x = pad + (start - since).total_seconds() / span * (width - 2 * pad)
+        y = height - pad - ms / top * (height - 2 * pad)
+        points.append(f"{x:.1f},{y:.1f}")
+    grid = [(height - pad - f * (height - 2 * pad), int(top * f)) for f in (0.25, 0.5, 0.75, 1.0)]
+    return Chart(
+        " ".join(points),
+        width,
+        height,
+        top,
+        round(sum(ms for _, ms in rows) / len(rows)),
+        rows[0][0],
+        rows[-1][0],
+        grid,
+    )
+
+
+def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
+    now = timezone.now()
+    contract = site.client.contract
+    tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
+    today = now.astimezone(tz).date()
+    year, month = _month_arg(request, today)
+    figures = month_figures(site, year, month, now=now)
+    history = [
+        month_figures(site, y, m, now=now)
+        for y, m in _previous_months(today.year, today.month, MONTHS_SHOWN)
+        if month_bounds(y, m, tz)[1] > site_start(site)
+    ]
+    bar = daily_bar(site, now=now)
+    monitors = list(site.monitors.order_by("environment", "kind", "url"))
+    return {
+        "site": site,
+        "contract": contract,
+        "staff": staff,
+        "figures": figures,
+        "history": history,
+        "bar": bar,
+        "bar_counts": {s: sum(1 for d in bar if d.state == s) for s in STATES},
+        "states": STATES,
+        "chart": response_chart(site, now),
+        "monitors": monitors,
+        "open_outages": [o for o in figures.outages if o.end is None],
+        "upcoming": maintenance.upcoming_for_site(site, now),
+        "windows": list(contract.maintenance_windows.all()) if contract else [],
+        "zone": tz.key,
+        "now": now,
+        "months": [f"{y:04d}-{m:02d}" for y, m in _previous_months(today.year, today.month, 12)],
+        "uptime_90": _pct(span_uptime(site, now=now)),
+    }
+
+
+STATES = ("up", "partial", "down", "maintenance", "unknown")
+
+
+def site_start(site: Site) -> dt.datetime:
+    contract = site.client.contract
+    start = contract.start if contract else dt.date(2000, 1, 1)
+    return dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+
+
+def _pct(value: Fraction | None) -> str | None:
+    return None if value is None else str(to_decimal(value, Decimal("0.001")))
+
+
+@agency_required
+def staff_overview(request: HttpRequest) -> HttpResponse:
+    monitors = Monitor.objects.select_related("site", "site__client").order_by(
+        "site__client__name", "site__url", "environment", "kind"
+    )
+    open_outages = Outage.objects.filter(end__isnull=True).select_related("site", "site__client", "monitor")
+    recent = Outage.objects.select_related("site", "site__client", "monitor", "tagged_by")[:20]
+    return render(
+        request,
+        "monitoring/staff_overview.html",
+        {"monitors": monitors, "open_outages": open_outages, "recent": recent},
+    )
+
+
+@agency_required
+def staff_site_uptime(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    context = uptime_context(request, site, staff=True)
+    context["announce_form"] = AnnounceForm()
+    context["exclusion_form"] = ExclusionForm()
+    return render(request, "monitoring/site_uptime.html", context)
+
+
+@portal_view(lambda pk: reverse("staff_site_uptime", args=[pk]))
+def portal_site_uptime(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(client_sites(request.user).select_related("client"), pk=pk)
+    return render(request, "monitoring/site_uptime.html", uptime_context(request, site, staff=False))
+
+
+@agency_required
+@require_POST
+def tag_outage(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set or clear an outage's agreement exclusion. Saved in the request, so the audit middleware records
+    the person; the client sees the tag and reason on their uptime page and in the API."""
+    outage = get_object_or_404(Outage.objects.select_related("site"), pk=pk)
+    form = ExclusionForm(request.POST)
+    back = reverse("staff_site_uptime", args=[outage.site_id])
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("__all__", [])) or "Choose an exclusion.")
+        return redirect(back)
+    exclusion = form.cleaned_data["exclusion"]
+    outage.exclusion = exclusion
+    outage.exclusion_reason = form.cleaned_data["reason"].strip() if exclusion else ""
+    outage.tagged_by = request.user if exclusion else None
+    outage.tagged_at = timezone.now() if exclusion else None
+    outage.save(update_fields=["exclusion", "exclusion_reason", "tagged_by", "tagged_at"])
+    label = outage.get_exclusion_display() if exclusion else "no exclusion (counts as downtime)"
+    messages.success(request, f"Outage from {outage.start:%Y-%m-%d %H:%M} UTC tagged: {label}.")
+    return redirect(back)
+
+
+@agency_required
+@require_POST
+def announce_maintenance(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    back = reverse("staff_site_uptime", args=[site.pk])
+    contract = site.client.contract
+    form = AnnounceForm(request.POST)
+    if contract is None or not form.is_valid():
+        messages.error(request, "The announcement was not sent: check the fields (and the site's contract).")
+        return redirect(back)
+    tz = maintenance.contract_zone(contract)
+    data = form.cleaned_data
+    start, end = (timezone.make_naive(data[k]).replace(tzinfo=tz) for k in ("start", "end"))
+    try:
+        item = maintenance.announce(
+            contract,
+            kind=data["kind"],
+            start=start,
+            end=end,
+            max_minutes=data["max_minutes"],
+            announced_at=timezone.now(),
+            note=data["note"],
+            sites=[site],
+            created_by=request.user,
+        )
+    except maintenance.MaintenanceError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    hours = maintenance.notice_hours(contract)
+    if not maintenance.announced_in_time(item, hours):
+        messages.warning(
+            request,
+            f"Announced less than {hours} h ahead: downtime in it will not be excluded from uptime.",
+        )
+    messages.success(request, "Maintenance announced; the client's contacts are being e-mailed.")
+    return redirect(back)
+
+
+# Public status page ---------------------------------------------------------------------------------------
+
+
+def status_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Public (no login): each site's current state and 90-day uptime, only for an enabled page."""
+    page = get_object_or_404(StatusPage.objects.select_related("client"), slug=slug, enabled=True)
+    now = timezone.now()
+    rows = []
+    for site in page.client.sites.prefetch_related("monitors").order_by("name", "url"):
+        prod = [m for m in site.monitors.all() if m.enabled and m.environment == "prod"]
+        states = {m.state for m in prod}
+        state = "down" if "down" in states else "up" if states == {"up"} else "unknown"
+        upcoming = maintenance.upcoming_for_site(site, now, days=7)
+        rows.append(
+            {
+                "name": site.name or site.url,
+                "state": state,
+                "uptime": _pct(span_uptime(site, now=now)),
+                "bar": daily_bar(site, now=now),
+                "maintenance": upcoming,
+            }
+        )
+    return render(
+        request,
+        "monitoring/status.html",
+        {"page": page, "rows": rows, "now": now, "states": STATES},
+    )
+
+
+# Prometheus /metrics --------------------------------------------------------------------------------------
+
+
+def _label(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(**labels: object) -> str:
+    return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in labels.items()) + "}"
+
+
+def _metrics_allowed(request: HttpRequest) -> int:
+    """200 when allowed, else the status to answer with (401 anonymous, 403 a signed-in non-agency)."""
+    expected = os.environ.get("SITEKEEPER_METRICS_TOKEN", "")
+    given = request.headers.get("Authorization", "")
+    if expected and given.startswith("Bearer "):
+        if hmac.compare_digest(given.removeprefix("Bearer ").strip().encode(), expected.encode()):
+            return 200
+        return 401
+    user = request.user
+    if user.is_authenticated:
+        return 200 if user.role in AGENCY_ROLES else 403
+    return 401
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    status = _metrics_allowed(request)
+    if status != 200:
+        response = HttpResponse(
+            "Forbidden\n" if status == 403 else "Unauthorized: Bearer token required\n",
+            status=status,
+            content_type="text/plain; charset=utf-8",
+        )
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="sitekeeper metrics"'
+        return response
+    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def render_metrics() -> str:
+    last_ms = CheckResult.objects.filter(monitor=OuterRef("pk")).order_by("-at").values("response_ms")[:1]
+    monitors = (
+        Monitor.objects.filter(enabled=True)
+        .select_related("site", "site__client")
+        .annotate(last_ms=Subquery(last_ms))
+        .order_by("pk")
+    )
+    up, response = [], []
+    for m in monitors:
+        labels = _labels(
+            monitor=m.pk,
+            client=m.site.client.slug,
+            site=m.site.url,
+            environment=m.environment,
+            kind=m.kind,
+            url=m.url,
+        )
+        value = {"up": 1, "down": 0}.get(m.state)
+        if value is not None:
+            up.append(f"sitekeeper_monitor_up{labels} {value}")
+        if m.last_ms is not None:
+            response.append(f"sitekeeper_monitor_last_response_ms{labels} {m.last_ms}")
+    outages = (
+        Outage.objects.filter(end__isnull=True)
+        .values("site__client__slug")
+        .annotate(n=Count("pk"))
+        .order_by("site__client__slug")
+    )
+    tickets = (
+        Ticket.objects.exclude(state__in=(State.RESOLVED, State.CLOSED))
+        .values("priority")
+        .annotate(n=Count("pk"))
+        .order_by("priority")
+    )
+    by_priority = {row["priority"] or "none": row["n"] for row in tickets}
+    lines = [
+        "# HELP sitekeeper_monitor_up 1 when the monitor is up, 0 when down (unknown: no sample).",
+        "# TYPE sitekeeper_monitor_up gauge",
+        *up,
+        "# HELP sitekeeper_monitor_last_response_ms Response time of the monitor's latest check.",
+        "# TYPE sitekeeper_monitor_last_response_ms gauge",
+        *response,
+        "# HELP sitekeeper_outages_open Open outages per client.",
+        "# TYPE sitekeeper_outages_open gauge",
+        *(f"sitekeeper_outages_open{_labels(client=r['site__client__slug'])} {r['n']}" for r in outages),
+        "# HELP sitekeeper_tickets_open Open service desk requests by priority.",
+        "# TYPE sitekeeper_tickets_open gauge",
+        *(
+            f"sitekeeper_tickets_open{_labels(priority=p)} {by_priority.get(p, 0)}"
+            for p in sorted({"P1", "P2", "P3", "P4", *by_priority})
+        ),
+    ]
+    return "\n".join(lines) + "\n"
