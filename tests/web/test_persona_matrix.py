@@ -187,6 +187,7 @@ RULES: tuple[Rule, ...] = (
     Rule("api/v1/contracts/<int:contract_id>", Kind.API_CLIENT_OBJECT, {"contract_id": "contract_id"}),
     Rule("api/v1/sites", Kind.API_CLIENT_LIST),
     Rule("api/v1/sites/<int:site_id>", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
+    Rule("api/v1/sites/<int:site_id>/uptime", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
     Rule("api/v1/tickets", Kind.API_CLIENT_LIST),
     Rule(
         "api/v1/tickets/<int:ticket_id>/state",

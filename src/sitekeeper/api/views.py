@@ -82,3 +82,8 @@ def get_site(request: HttpRequest, site_id: int) -> Site:
 from sitekeeper.api.desk import router as desk_router  # noqa: E402
 
 api.add_router("/tickets", desk_router)
+
+# Uptime and credits per site and month: /api/v1/sites/{site_id}/uptime (monitoring/api.py).
+from sitekeeper.monitoring.api import router as uptime_router  # noqa: E402
+
+api.add_router("/sites", uptime_router)
