@@ -1,0 +1,78 @@
+# ruff: noqa: F811  (the fixtures of tests/monitoring/servers.py are imported by name, then used as arguments)
+"""The probe engine: claims split monitors between processes, sessions record when we were watching."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from sitekeeper.monitoring.models import CheckResult, Monitor, ProbeSession
+from sitekeeper.monitoring.probe import Probe
+from tests.monitoring.servers import make_monitor, server  # noqa: F401 (server: a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+SITEKEEPER = Path(sys.executable).parent / "sitekeeper"
+
+
+def test_two_probes_claim_disjoint_sets(acme, server) -> None:
+    for i in range(20):
+        make_monitor(acme, f"{server.url}/m{i}")
+    first, second = Probe("a"), Probe("b")
+    a = first.db.submit(first._claim, 2.0).result()
+    b = second.db.submit(second._claim, 2.0).result()
+    assert len(a) == 20
+    assert b == []  # all taken; each moved one interval on
+    assert Monitor.objects.filter(claimed_by=first.instance).count() == 20
+    assert all(m.next_check_at is not None for m in Monitor.objects.all())
+
+
+def test_once_checks_all_due_and_records_a_session(acme, server) -> None:
+    for i in range(5):
+        make_monitor(acme, f"{server.url}/m{i}")
+    assert asyncio.run(Probe("a", flush_every=0.01).run(once=True)) == 5
+    assert CheckResult.objects.filter(ok=True, location="a").count() == 5
+    assert not Monitor.objects.filter(claimed_until__isnull=False).exists()  # claims released
+    session = ProbeSession.objects.get()
+    assert session.stopped_at is not None
+    assert asyncio.run(Probe("a", flush_every=0.01).run(once=True)) == 0  # nothing due until next interval
+
+
+@pytest.mark.slow
+def test_two_probe_processes_never_check_one_monitor_at_once(acme, server) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("two processes need a database they share: run with SITEKEEPER_DATABASE_URL=postgres://…")
+    for i in range(30):
+        make_monitor(acme, f"{server.url}/m{i}", timeout_seconds=2)
+    settings = connection.settings_dict
+    url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    env = {**os.environ, "SITEKEEPER_DATABASE_URL": url, "SITEKEEPER_PROBE_INTERVAL": "1"}
+    probes = [
+        subprocess.Popen(
+            [str(SITEKEEPER), "probe", "--location", location, "--duration", "6"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for location in ("a", "b")
+    ]
+    for process in probes:
+        assert process.wait(60) == 0
+    by_monitor: dict[int, list[CheckResult]] = defaultdict(list)
+    for result in CheckResult.objects.order_by("at"):
+        by_monitor[result.monitor_id].append(result)
+    locations = set(CheckResult.objects.values_list("location", flat=True))
+    assert locations == {"a", "b"}  # both worked
+    for results in by_monitor.values():
+        assert len(results) >= 3
+        for before, after in itertools.pairwise(results):
+            # The next check starts after the previous one ended (and about one interval later).
+            ended = before.at.timestamp() + (before.response_ms or 0) / 1000
+            assert after.at.timestamp() > ended
+            assert after.at.timestamp() - before.at.timestamp() >= 0.5
