@@ -33,6 +33,5 @@ def watch(start: dt.datetime, end: dt.datetime, location: str = "fra") -> ProbeS
 
 
 def outage(monitor: Monitor, start: dt.datetime, end: dt.datetime | None, **extra: object) -> Outage:
-    return Outage.objects.create(
-        monitor=monitor, site=monitor.site, start=start, end=end, cause="HTTP 503", **extra
-    )
+    extra.setdefault("cause", "HTTP 503")
+    return Outage.objects.create(monitor=monitor, site=monitor.site, start=start, end=end, **extra)
