@@ -85,7 +85,7 @@ def setup_database(monitors: int, interval: int, port: int) -> None:
     )
 
 
-async def bare_loop(url: str, seconds: float, concurrency: int = 50) -> float:
+async def bare_loop(url: str, seconds: float, concurrency: int = 10) -> float:
     from sitekeeper import http
 
     done = 0
@@ -158,7 +158,9 @@ def main() -> None:
         setup_database(args.monitors, args.interval, args.port)
         expected = args.monitors / args.interval
         figures = measure(args, env, args.port)
+        cpu0 = time.process_time()
         limit = asyncio.run(bare_loop(f"http://127.0.0.1:{args.port}/", 10))
+        bare_ms = 1000 * (time.process_time() - cpu0) / (limit * 10)
     finally:
         server.terminate()
         server.wait(10)
@@ -167,9 +169,11 @@ def main() -> None:
         f"probe: {figures['checks_per_s']:.0f} checks/s, CPU {figures['cpu_pct']:.1f} % of one core, "
         f"peak RSS {figures['rss_mb']:.0f} MB (window {args.window:g} s after {args.warmup:g} s warm-up)"
     )
+    probe_ms = 10 * figures["cpu_pct"] / figures["checks_per_s"]
+    print(f"bare httpx loop (10 in flight): {limit:.0f} requests/s, {bare_ms:.2f} ms CPU per request")
     print(
-        f"bare httpx loop: {limit:.0f} requests/s; probe at its load uses "
-        f"{figures['checks_per_s'] / limit:.1%} of that ceiling"
+        f"probe: {probe_ms:.2f} ms CPU per check = {probe_ms / bare_ms:.2f}x the bare loop; "
+        f"its load is {figures['checks_per_s'] / limit:.0%} of the bare loop's ceiling"
     )
 
 
