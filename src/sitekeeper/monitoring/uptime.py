@@ -56,6 +56,10 @@ class MonthFigures:
         return f"{self.year:04d}-{self.month:02d}"
 
     @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+    @property
     def length(self) -> dt.timedelta:
         return self.end - self.start
 
@@ -85,7 +89,9 @@ class MonthFigures:
 
 
 def _minutes(delta: dt.timedelta) -> str:
-    return str(to_decimal(Fraction(delta // dt.timedelta(microseconds=1), 60_000_000)))
+    """Whole minutes as they are; anything finer to a tenth of a minute."""
+    value = Fraction(delta // dt.timedelta(microseconds=1), 60_000_000)
+    return str(value.numerator) if value.denominator == 1 else str(to_decimal(value, Decimal("0.1")))
 
 
 def outage_json(outage: Outage) -> dict[str, object]:
