@@ -159,6 +159,9 @@ def month_figures(site: Site, year: int, month: int, now: dt.datetime | None = N
     tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
     span = core.month_bounds(year, month, tz)
     outages, windows, sets = figures_for_span(site, contract, span, now)
+    for item in outages:  # for the outage list: which ones announced maintenance (partly) excludes
+        spans = core.clip([(item.start, item.end or span[1])], span)
+        item.in_maintenance = not item.exclusion and any(core.clip(spans, (w.start, w.end)) for w in windows)
     uptime = core.monthly_uptime(year, month, tz, sets["counted"])
     credit = None
     if contract is not None:
