@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.apply import apply_file
 from sitekeeper.contracts.models import Client, Contact
 from sitekeeper.demo.desk_seed import seed_requests
+from sitekeeper.demo.monitoring_seed import seed_monitoring
 
 AGENCY_FILE = Path(__file__).with_name("agency.yaml")
 # Demo accounts only: printed on the console for the person running `sitekeeper demo`.
@@ -78,4 +80,5 @@ def seed() -> SeedResult:
             _ensure_user(username, role, full_name, f"{username}@webility.test", None)
         logins += _client_logins()
         requests = seed_requests()
+        seed_monitoring(timezone.now())
     return SeedResult(result.changes, logins, requests)
