@@ -112,3 +112,16 @@ def test_home_that_is_a_file_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("SITEKEEPER_HOME", str(target))
     with pytest.raises(conf.ConfigError, match="not a folder"):
         conf.home_dir()
+
+
+def test_env_int_is_strict(monkeypatch):
+    monkeypatch.setenv("SITEKEEPER_RAW_RESULT_DAYS", "fourteen")
+    with pytest.raises(
+        conf.ConfigError, match=r"SITEKEEPER_RAW_RESULT_DAYS: expected a whole number, got 'fourteen'"
+    ):
+        conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)
+    monkeypatch.setenv("SITEKEEPER_RAW_RESULT_DAYS", "0")
+    with pytest.raises(conf.ConfigError, match="at least 1"):
+        conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)
+    monkeypatch.setenv("SITEKEEPER_RAW_RESULT_DAYS", "30")
+    assert conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1) == 30

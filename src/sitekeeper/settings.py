@@ -16,6 +16,9 @@ SITEKEEPER_BASE_URL = os.environ.get("SITEKEEPER_BASE_URL", "http://127.0.0.1:80
 # Mailbox the IMAP poller reads (`sitekeeper imap_poll`); empty: only `mail-in` on stdin.
 SITEKEEPER_IMAP_URL = os.environ.get("SITEKEEPER_IMAP_URL", "")
 
+# Raw check results are kept this many days, then only hourly/daily rollups remain.
+SITEKEEPER_RAW_RESULT_DAYS = conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)
+
 DATABASES = {"default": conf.database(os.environ.get("SITEKEEPER_DATABASE_URL"), HOME)}
 HUEY = conf.queue(os.environ.get("SITEKEEPER_QUEUE_URL"), HOME)
 
