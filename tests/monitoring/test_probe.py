@@ -67,8 +67,9 @@ def test_two_probe_processes_never_check_one_monitor_at_once(acme, server) -> No
     by_monitor: dict[int, list[CheckResult]] = defaultdict(list)
     for result in CheckResult.objects.order_by("at"):
         by_monitor[result.monitor_id].append(result)
-    locations = set(CheckResult.objects.values_list("location", flat=True))
-    assert locations == {"a", "b"}  # both worked
+    # Which process takes a monitor is a race (the first to claim each second takes all that is due), so
+    # both need not have worked; what must hold is that their checks of one monitor never overlap.
+    assert set(CheckResult.objects.values_list("location", flat=True)) <= {"a", "b"}
     for results in by_monitor.values():
         assert len(results) >= 3
         for before, after in itertools.pairwise(results):
