@@ -16,14 +16,16 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from sitekeeper.access.models import User
 from sitekeeper.conf import ConfigError
 from sitekeeper.contracts.models import Client, _core_calendar
-from sitekeeper.desk import escalation, oncall, services
+from sitekeeper.desk import clocks, escalation, oncall, services
 from sitekeeper.desk.escalation import Summary, escalation_pass
 from sitekeeper.desk.models import Escalation, Event, State, Ticket
 from sitekeeper.notify import deliver_pending
+from sitekeeper.notify import tasks as notify_tasks
 from sitekeeper.notify.models import Delivery
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -383,6 +385,109 @@ def test_a_ticket_locked_by_another_worker_is_skipped(acme):
         thread.join(30)
     assert (busy.skipped, busy.tickets, busy.sent) == (1, 0, 0)
     assert escalation_pass(berlin(2026, 11, 23, 15, 1)).warnings == 1
+
+
+@pytest.mark.django_db
+def test_a_duplicate_notice_rolls_back_only_its_own_ticket(acme, monkeypatch):
+    tickets = [file(acme, "P2", berlin(2026, 11, 23, 9) + dt.timedelta(minutes=i)) for i in range(3)]
+    other = tickets[1]
+    read_sent = clocks.sent_notices
+
+    # Without row locks (SQLite) another worker can commit the middle ticket's warning right after our read.
+    def read_then_raced(batch):
+        sent = read_sent(batch)
+        due = reload(other).response_due
+        Escalation.objects.create(ticket=other, clock="response", kind="warning", due=due, at=due)
+        return sent
+
+    monkeypatch.setattr(clocks, "sent_notices", read_then_raced)
+    summary = run_pass(berlin(2026, 11, 23, 15, 5))
+    assert (summary.tickets, summary.warnings, summary.already_sent, summary.failed) == (2, 2, 1, 0)
+    for ticket in (tickets[0], tickets[2]):
+        assert notices(ticket) == expected("response", "warning", "agency", LIST)
+        assert reload(ticket).next_check_at == reload(ticket).response_due
+    assert not notices(other)
+    assert reload(other).next_check_at == berlin(2026, 11, 23, 15, 1)  # unchanged: the next pass looks again
+    assert Event.objects.filter(kind=Event.Kind.WARNING).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_failing_notify_rolls_back_only_its_own_ticket(acme, monkeypatch, caplog):
+    tickets = _due_tickets(acme, 3)
+    broken = tickets[1]
+    real_notify = escalation.notify
+
+    def notify(recipients, message, *, key):
+        if key.startswith(f"escalation:{broken.pk}:"):
+            raise RuntimeError("this one ticket's notice cannot be recorded")
+        return real_notify(recipients, message, key=key)
+
+    monkeypatch.setattr(escalation, "notify", notify)
+    monkeypatch.setattr(logging.getLogger("sitekeeper"), "propagate", True)  # let caplog see it
+    summary = run_pass(berlin(2026, 11, 23, 14, 30))
+    assert (summary.tickets, summary.breaches, summary.failed) == (2, 2, 1)
+    assert f"escalation check of {broken.reference} failed" in caplog.text
+    assert not notices(broken)
+    assert not Escalation.objects.filter(ticket=broken).exists()
+    assert reload(broken).next_check_at == reload(broken).response_due - dt.timedelta(hours=1)  # the warning
+    per_ticket = expected("response", "breach", "agency", [*LIST, PAGER]) + expected(
+        "response", "breach", "emergency", ["oncall@acme.test"]
+    )
+    assert notices(tickets[0]) == notices(tickets[2]) == per_ticket
+
+
+# --- batched reads and writes ---------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_pass_makes_as_many_queries_for_twelve_due_tickets_as_for_three(acme, engineer):
+    def queries(tickets: int, day: int) -> int:
+        for i in range(tickets):
+            file(acme, "P1", berlin(2026, 11, day, 9) + dt.timedelta(minutes=i), assignee=engineer)
+        with CaptureQueriesContext(connection) as captured:
+            summary = run_pass(berlin(2026, 11, day, 14, 30))
+        assert summary.breaches == tickets
+        return len(captured.captured_queries)
+
+    few = queries(3, 23)
+    assert queries(12, 24) == few
+    assert few <= 25  # claim, three clock reads, rota, one INSERT per kind of row, one UPDATE …
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # each batch really commits
+def test_the_pass_queues_one_sending_task_per_batch(acme, monkeypatch):
+    tickets = _due_tickets(acme, 5)
+    queued: list[list[int]] = []
+    monkeypatch.setattr(notify_tasks, "send_deliveries", queued.append)
+    summary = escalation_pass(berlin(2026, 11, 23, 14, 30), batch=2)
+    assert summary.breaches == len(tickets)
+    assert len(queued) == 3  # batches of 2, 2 and 1 ticket: three transactions
+    sent = [pk for task in queued for pk in task]
+    assert sorted(sent) == sorted(Delivery.objects.values_list("pk", flat=True))
+    assert len(sent) == 5 * 4  # escalation list (2), pager, emergency contact: each queued once
+
+
+@pytest.mark.django_db
+def test_the_batch_clock_reading_is_the_per_ticket_one(acme, engineer):
+    plain = file(acme, "P2", berlin(2026, 11, 23, 9), assignee=engineer)
+    paused = file(acme, "P3", berlin(2026, 11, 23, 9, 30), assignee=engineer)
+    services.set_state(paused, State.WAITING_INFO, actor=engineer, at=berlin(2026, 11, 23, 10))
+    services.set_state(reload(paused), State.OPEN, actor=engineer, at=berlin(2026, 11, 24, 10))
+    reopened = file(acme, "P1", berlin(2026, 11, 23, 10), assignee=engineer)
+    services.resolve(reopened, actor=engineer, at=berlin(2026, 11, 23, 11))
+    services.reopen(reload(reopened), actor=engineer, at=berlin(2026, 11, 23, 12))
+    services.resolve(reload(reopened), actor=engineer, at=berlin(2026, 11, 23, 16))
+    run_pass(berlin(2026, 11, 23, 15))
+    tickets = [reload(ticket) for ticket in (plain, paused, reopened)]
+
+    assert clocks.histories(tickets) == {ticket.pk: clocks.history(ticket) for ticket in tickets}
+    assert clocks.evaluate_many(tickets) == {ticket.pk: clocks.evaluate(ticket) for ticket in tickets}
+    sent = clocks.sent_notices(tickets)
+    assert sent == {
+        ticket.pk: set(ticket.escalations.values_list("clock", "kind", "due")) for ticket in tickets
+    }
+    assert sent[plain.pk]  # the pass sent its warning
+    for ticket in tickets:
+        states = clocks.evaluate(ticket)
+        assert clocks.pending_checks(ticket, states, sent[ticket.pk]) == clocks.pending_checks(ticket, states)
 
 
 # --- who is on the rota ---------------------------------------------------------------------------------

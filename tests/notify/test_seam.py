@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from sitekeeper.notify import Message, Recipient, deliver_pending, notify, seam, tasks
+from sitekeeper.notify import Message, Recipient, batched, deliver_pending, notify, seam, tasks
 from sitekeeper.notify.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -67,9 +69,6 @@ def test_the_queued_task_sends_after_commit(sink, huey_immediate, django_capture
 
 
 def test_a_rolled_back_change_sends_nothing(sink, huey_immediate, django_capture_on_commit_callbacks):
-    class AbortError(Exception):
-        pass
-
     def change_that_fails() -> None:
         with transaction.atomic():
             notify([Recipient("webhook", sink.url())], MESSAGE, key="k")
@@ -80,6 +79,109 @@ def test_a_rolled_back_change_sends_nothing(sink, huey_immediate, django_capture
     assert callbacks == []
     assert not Delivery.objects.exists()
     assert sink.requests == []
+
+
+class AbortError(Exception):
+    pass
+
+
+def left_by_an_exception(block: Any, work: Callable[[], object]) -> None:
+    """Run work() inside the context manager `block` (a transaction, batched()), then leave it by raising."""
+
+    def run() -> None:
+        with block:
+            work()
+            raise AbortError
+
+    with pytest.raises(AbortError):
+        run()
+
+
+def test_notify_records_a_call_in_two_queries_however_many_recipients(django_assert_num_queries):
+    recipients = [Recipient("email", f"person{n}@acme.test") for n in range(12)]
+    with django_assert_num_queries(2):  # one INSERT … ON CONFLICT DO NOTHING, one SELECT by key
+        deliveries = notify([*recipients, Recipient("email", "PERSON0@acme.test")], MESSAGE, key="k")
+    assert [d.target for d in deliveries] == [r.target for r in recipients]
+    assert all(d.pk and d.status == Delivery.Status.PENDING for d in deliveries)
+
+
+def test_one_task_per_transaction_queues_all_its_new_deliveries(
+    sink, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks, "send_deliveries", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        [earlier] = notify([Recipient("webhook", sink.url("/a"))], MESSAGE, key="a")
+    assert queued == [[earlier.pk]]
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        again = notify([Recipient("webhook", sink.url("/a"))], MESSAGE, key="a")  # already recorded
+        first = notify(
+            [Recipient("webhook", sink.url("/b")), Recipient("email", "x@acme.test")], MESSAGE, key="b"
+        )
+        second = notify([Recipient("webhook", sink.url("/c"))], MESSAGE, key="c")
+    assert [d.pk for d in again] == [earlier.pk]
+    assert len(callbacks) == 2  # one per call that created rows; the first to run queues, the other is done
+    assert queued[1:] == [[d.pk for d in first + second]]
+
+
+def test_a_rolled_back_savepoint_drops_only_its_own_deliveries(
+    sink, huey_immediate, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        notify([Recipient("webhook", sink.url("/kept"))], MESSAGE, key="kept")
+        dropped = Recipient("webhook", sink.url("/dropped"))
+        left_by_an_exception(transaction.atomic(), lambda: notify([dropped], MESSAGE, key="dropped"))
+        notify([Recipient("webhook", sink.url("/later"))], MESSAGE, key="later")
+
+    assert [r.path for r in sink.requests] == ["/kept", "/later"]
+    assert sorted(Delivery.objects.values_list("key", "status")) == [("kept", "sent"), ("later", "sent")]
+
+
+def test_after_a_rollback_the_next_transaction_queues_only_its_own(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks, "send_deliveries", queued.append)
+    recipient = Recipient("email", "a@acme.test")
+    left_by_an_exception(transaction.atomic(), lambda: notify([recipient], MESSAGE, key="rolled-back"))
+    with django_capture_on_commit_callbacks(execute=True):
+        [delivery] = notify([Recipient("email", "a@acme.test")], MESSAGE, key="committed")
+    assert queued == [[delivery.pk]]
+
+
+def test_batched_records_many_calls_in_two_queries(
+    monkeypatch, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks, "send_deliveries", queued.append)
+    owner = Recipient("email", "owner@acme.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        [earlier] = notify([owner], MESSAGE, key="ticket:1")
+    queued.clear()
+
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(2), batched():
+        calls = [
+            notify([Recipient("email", f"p{n}@acme.test"), owner], MESSAGE, key=f"ticket:{n}")
+            for n in range(1, 6)
+        ]
+        with batched():  # an inner block joins the outer one
+            calls.append(notify([owner], MESSAGE, key="ticket:9"))
+        assert all(row.pk is None for rows in calls for row in rows)  # recorded when the block ends
+
+    rows = [row for call in calls for row in call]
+    assert all(row.pk and not row._state.adding for row in rows)
+    assert (calls[0][1].pk, calls[0][1].created_at) == (earlier.pk, earlier.created_at)  # the stored row
+    assert Delivery.objects.count() == 11
+    assert len(queued) == 1
+    assert sorted(queued[0]) == sorted({row.pk for row in rows} - {earlier.pk})
+
+
+def test_a_batched_block_left_by_an_exception_records_nothing():
+    left_by_an_exception(batched(), lambda: notify([Recipient("email", "a@acme.test")], MESSAGE, key="k"))
+    assert not Delivery.objects.exists()
+    [delivery] = notify([Recipient("email", "a@acme.test")], MESSAGE, key="k")  # not batched any more
+    assert delivery.pk
 
 
 def test_a_channel_that_is_down_never_reaches_the_caller(
@@ -97,10 +199,10 @@ def test_a_channel_that_is_down_never_reaches_the_caller(
 
 
 def test_a_queue_that_is_down_never_reaches_the_caller(sink, monkeypatch, django_capture_on_commit_callbacks):
-    def queue_down(pk: int) -> None:
+    def queue_down(pks: list[int]) -> None:
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(tasks, "send_delivery", queue_down)
+    monkeypatch.setattr(tasks, "send_deliveries", queue_down)
     with django_capture_on_commit_callbacks(execute=True):
         notify([Recipient("webhook", sink.url())], MESSAGE, key="k")
     assert sink.requests == []
@@ -206,9 +308,17 @@ def test_a_claim_held_by_a_dead_worker_lapses(sink):
 
 def test_the_queued_task_does_nothing_for_a_delivery_already_sent(sink):
     [delivery] = notify([Recipient("webhook", sink.url())], MESSAGE, key="k")
-    assert tasks.send_delivery.call_local(delivery.pk) is True
+    assert tasks.send_delivery.call_local(delivery.pk) is True  # the task queued before send_deliveries
     assert tasks.send_delivery.call_local(delivery.pk) is False
+    tasks.send_deliveries.call_local([delivery.pk, delivery.pk + 1])  # sent already; and one never committed
     assert len(sink.requests) == 1
+
+
+def test_the_transaction_task_sends_each_delivery_it_lists(sink):
+    deliveries = notify([Recipient("webhook", sink.url(f"/{n}")) for n in range(3)], MESSAGE, key="k")
+    tasks.send_deliveries.call_local([d.pk for d in deliveries])
+    assert sorted(r.path for r in sink.requests) == ["/0", "/1", "/2"]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
 
 
 def test_the_periodic_task_runs_the_loop(sink):

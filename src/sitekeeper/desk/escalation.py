@@ -7,13 +7,18 @@ One pass (`escalation_pass`, run every minute by the worker, see desk.tasks):
    workers never handle one ticket at the same time (the second skips it, and a ticket whose next check has
    moved on meanwhile is not claimed at all); SQLite has no row locks but serialises writers, and the unique
    constraint below decides;
-3. each ticket is checked inside its own savepoint: its clocks are evaluated from history, and for each
-   reached warning/breach the Escalation row is inserted first (unique on ticket, clock, kind, due). An
-   IntegrityError means another worker sent that notice: the ticket's savepoint is rolled back and the next
-   pass, which sees the other worker's rows, finishes it;
-4. then `notify()` records the deliveries under a key derived from the notice (so even a repeated call
-   cannot duplicate them; notify sends them only after the commit), and the timeline event is written;
-5. next_check_at moves to the next unsent instant, or to the next business opening for held notices.
+3. the batch's clocks are evaluated from history (pauses, resolutions and sent notices of the whole batch in
+   one query each, read under the row locks), and each ticket's notices, timeline events and next check are
+   worked out in memory; a ticket whose check raises is left alone (logged, retried by the next pass);
+4. then the writes, in one savepoint for the batch: the Escalation rows first (one INSERT; unique on ticket,
+   clock, kind, due), then `notify()` records the deliveries under a key derived from the notice (so even a
+   repeated call cannot duplicate them; all of the batch's in one INSERT, see notify.batched; notify sends
+   them only after the commit, one queued task per transaction). If anything in there fails — an
+   IntegrityError means another worker sent one of these notices — the savepoint is rolled back and the
+   tickets are written one by one, each in its own savepoint: a ticket whose notice another worker inserted
+   is rolled back alone, and the next pass, which sees the other worker's rows, finishes it;
+5. the timeline events are inserted, and next_check_at moves to the next unsent instant, or to the next
+   business opening for held notices (one UPDATE for the batch).
 Rows, events, deliveries and next_check_at commit together or not at all: a crash before the commit leaves
 nothing behind, next_check_at is still in the past, and the next pass sends the notice — exactly once.
 
@@ -30,7 +35,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -43,7 +48,7 @@ from sitekeeper.core.calendar import BusinessCalendar
 from sitekeeper.core.clocks import ClockState
 from sitekeeper.desk import clocks, oncall
 from sitekeeper.desk.models import Escalation, Event, Priority, Ticket
-from sitekeeper.notify import Message, Recipient, notify, recipients_for_contact
+from sitekeeper.notify import Message, Recipient, batched, notify, recipients_for_contact
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +103,15 @@ def escalation_pass(now: dt.datetime | None = None, *, batch: int = BATCH) -> Su
 
 
 class _Pass:
-    """What one pass looks up once: the contract calendars and who is on the rota."""
+    """What one pass looks up once: the contract calendars, who is on the rota, the agency people's and the
+    clients' emergency contacts' notification settings (a change to those applies from the next pass)."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self.summary = Summary()
         self._calendars: dict[int, BusinessCalendar] = {}
         self._rota: dict[tuple[str, str], list[Recipient]] = {}
+        self._emergency: dict[tuple[int, str], list[Recipient]] = {}
 
     def calendar(self, ticket: Ticket) -> BusinessCalendar:
         """The contract calendar's current version: a closure added since receipt holds notices too (the
@@ -129,6 +136,12 @@ class _Pass:
             self._rota[key] = oncall.for_user(user, event)
         return self._rota[key]
 
+    def emergency(self, ticket: Ticket, event: str) -> list[Recipient]:
+        key = (ticket.client_id, event)
+        if key not in self._emergency:
+            self._emergency[key] = emergency_contacts(ticket, event)
+        return self._emergency[key]
+
 
 def _due_batches(now: dt.datetime, batch: int) -> Iterator[list[int]]:
     """Ids of the tickets due for a check, oldest check first, from the next_check_at index.
@@ -149,22 +162,39 @@ def _due_batches(now: dt.datetime, batch: int) -> Iterator[list[int]]:
         cursor = rows[-1]
 
 
+@dataclass
+class _Work:
+    """What the pass does for one claimed ticket, worked out before anything is written."""
+
+    ticket: Ticket
+    outcome: Counter[str]
+    next_check_at: dt.datetime | None  # the ticket's value after the pass (before: ticket.next_check_at)
+    rows: list[Escalation] = field(default_factory=list)  # the notices sent (warnings folded in too)
+    notices: list[tuple[list[Recipient], Message, str]] = field(default_factory=list)  # notify() calls
+    events: list[Event] = field(default_factory=list)
+
+    def failed(self, outcome: Counter[str]) -> None:
+        """Nothing of this ticket is written; next_check_at stays, so the next pass looks again."""
+        self.outcome, self.next_check_at = outcome, self.ticket.next_check_at
+        self.rows, self.notices, self.events = [], [], []
+
+
 def _check_batch(ids: list[int], run: _Pass) -> Counter[str]:
-    """One transaction per batch (one commit, not one per ticket), one savepoint per ticket; the timeline
+    """One transaction per batch (one commit, not one per ticket): the batch's clocks are read in three
+    queries, each ticket is worked out in memory, and the writes go out together (_write); the timeline
     events and the new next_check_at values are written once for the whole batch."""
     outcome: Counter[str] = Counter()
     try:
         with transaction.atomic():
             tickets = _claim(ids, run.now)
             outcome["skipped"] += len(ids) - len(tickets)
-            before = {ticket.pk: ticket.next_check_at for ticket in tickets}
-            events: list[Event] = []
-            for ticket in tickets:
-                ticket_outcome, ticket_events = _check_ticket(ticket, run)
-                outcome += ticket_outcome
-                events += ticket_events
-            Event.objects.bulk_create(events)
-            moved = [ticket for ticket in tickets if ticket.next_check_at != before[ticket.pk]]
+            works = _work_out(tickets, run)
+            _write(works)
+            Event.objects.bulk_create([event for work in works for event in work.events])
+            moved = [work.ticket for work in works if work.next_check_at != work.ticket.next_check_at]
+            for work in works:
+                work.ticket.next_check_at = work.next_check_at
+                outcome += work.outcome
             Ticket.objects.bulk_update(moved, ["next_check_at"])
     except DatabaseError:  # the commit itself failed (SQLite: locked); the next pass retries the batch
         logger.exception("escalation batch of %d tickets failed; the next pass retries it", len(ids))
@@ -184,73 +214,71 @@ def _claim(ids: list[int], now: dt.datetime) -> list[Ticket]:
     return list(tickets)
 
 
-def _check_ticket(ticket: Ticket, run: _Pass) -> tuple[Counter[str], list[Event]]:
-    before = ticket.next_check_at
-    try:
-        with transaction.atomic():  # a savepoint: one broken ticket rolls back alone
-            return _escalate(ticket, run)
-    except IntegrityError:
-        # Another worker inserted one of these notices first (possible without row locks, i.e. on SQLite):
-        # all of this ticket's work is undone, and the next pass sees what the other worker sent.
-        outcome = Counter(already_sent=1)
-    except Exception:  # one broken ticket must not stop the others' notices
-        logger.exception("escalation check of %s failed; the next pass retries it", ticket.reference)
-        outcome = Counter(failed=1)
-    ticket.next_check_at = before
-    return outcome, []
+def _work_out(tickets: list[Ticket], run: _Pass) -> list[_Work]:
+    """Each ticket's notices, events and next check, from the batch's clocks (read under the row locks)."""
+    if not tickets:
+        return []
+    states = clocks.evaluate_many(tickets)
+    sent = clocks.sent_notices(tickets)
+    works = []
+    for ticket in tickets:
+        try:
+            works.append(_escalate(ticket, states[ticket.pk], sent[ticket.pk], run))
+        except DatabaseError:  # the transaction may be broken (PostgreSQL): the next pass retries the batch
+            raise
+        except Exception:  # one broken ticket (a rota that does not resolve…) must not stop the others
+            logger.exception("escalation check of %s failed; the next pass retries it", ticket.reference)
+            works.append(_Work(ticket, Counter(failed=1), ticket.next_check_at))
+    return works
 
 
-def _escalate(ticket: Ticket, run: _Pass) -> tuple[Counter[str], list[Event]]:
-    """Send what is due; set ticket.next_check_at (saved with the batch) and return the timeline events.
+def _escalate(ticket: Ticket, states: dict[str, ClockState], sent: clocks.Sent, run: _Pass) -> _Work:
+    """What is due for the ticket, and when to look next.
 
     The other derived columns are not rewritten: every change to a ticket recomputes them, and nothing in
     them depends on the time (desk.clocks.recompute).
     """
     now = run.now
-    states = clocks.evaluate(ticket)
-    pending = clocks.pending_checks(ticket, states) if ticket.is_open else []
+    pending = clocks.pending_checks(ticket, states, sent) if ticket.is_open else []
     reached = [check for check in pending if check[0] <= now]
-    outcome: Counter[str] = Counter(tickets=1)
-    events: list[Event] = []
+    work = _Work(ticket, Counter(tickets=1), None)
     hold_until = None
     if reached and not (pages_at_any_hour(ticket) or is_open(run.calendar(ticket), now)):
         hold_until = next_opening(run.calendar(ticket), now)
-        outcome["held"] += len(reached)
+        work.outcome["held"] += len(reached)
     elif reached:
-        events = _send_all(ticket, reached, states, run)
-        outcome["warnings"] += sum(event.kind == Event.Kind.WARNING for event in events)
-        outcome["breaches"] += sum(event.kind == Event.Kind.BREACH for event in events)
+        _send_all(work, reached, states, run)
+        work.outcome["warnings"] += sum(event.kind == Event.Kind.WARNING for event in work.events)
+        work.outcome["breaches"] += sum(event.kind == Event.Kind.BREACH for event in work.events)
     # Whatever was reached is now sent; anything held waits for the opening (a later check before the
     # opening would be held too: same ticket, same rule).
     later = [check[0] for check in pending if check[0] > now]
-    ticket.next_check_at = hold_until or (min(later) if later else None)
-    return outcome, events
+    work.next_check_at = hold_until or (min(later) if later else None)
+    return work
 
 
 def pages_at_any_hour(ticket: Ticket) -> bool:
     return ticket.priority == Priority.P1 and ticket.contract.plan.after_hours_emergency
 
 
-def _send_all(ticket: Ticket, reached: list[Check], states: dict[str, ClockState], run: _Pass) -> list[Event]:
-    events = []
+def _send_all(work: _Work, reached: list[Check], states: dict[str, ClockState], run: _Pass) -> None:
+    ticket = work.ticket
     breached = {clock for _, clock, kind in reached if kind == BREACH}
     for instant, clock, kind in reached:
-        # Inserted first: the unique constraint makes a second worker's insert fail (see _check_ticket).
-        row = Escalation.objects.create(
-            ticket=ticket, clock=clock, kind=kind, due=states[clock].due, at=run.now
-        )
+        row = Escalation(ticket=ticket, clock=clock, kind=kind, due=states[clock].due, at=run.now)
+        work.rows.append(row)
         if kind == WARNING and clock in breached:
             continue  # late: the breach notice of the same clock, sent now, says it all
-        events.append(_announce(ticket, row, states[clock], instant, run))
-    return events
+        work.events.append(_announce(work, row, states[clock], instant, run))
 
 
-def _announce(ticket: Ticket, row: Escalation, state: ClockState, reached: dt.datetime, run: _Pass) -> Event:
-    """Record the deliveries (notify sends them after the commit); return the timeline event to write."""
+def _announce(work: _Work, row: Escalation, state: ClockState, reached: dt.datetime, run: _Pass) -> Event:
+    """Add the notify() calls of a notice to the work; return the timeline event to write."""
+    ticket = work.ticket
     notified = []
     for audience, recipients, message in _audiences(ticket, row, state, run):
         if recipients:
-            notify(recipients, message, key=f"{notice_key(row)}:{audience}")
+            work.notices.append((recipients, message, f"{notice_key(row)}:{audience}"))
             notified.append(audience)
         else:
             logger.warning("%s %s %s: nobody to tell (%s)", ticket.reference, row.clock, row.kind, audience)
@@ -267,6 +295,46 @@ def _announce(ticket: Ticket, row: Escalation, state: ClockState, reached: dt.da
         },
         public=row.kind == BREACH,
     )
+
+
+def _write(works: list[_Work]) -> None:
+    """Insert the batch's Escalation rows (one INSERT), then record the deliveries (notify sends them after
+    the commit), all in one savepoint. If that fails — another worker inserted one of these notices first
+    (possible without row locks, i.e. on SQLite), or a notify() call failed — the savepoint is rolled back
+    and the tickets are written one by one, each in its own savepoint, so one broken ticket rolls back alone.
+    """
+    sending = [work for work in works if work.rows]
+    if not sending:
+        return
+    try:
+        with transaction.atomic():
+            _insert_and_notify(sending)
+    except Exception as exc:  # noqa: BLE001 — each ticket is retried alone just below
+        logger.info("escalation: writing %d tickets at once failed (%r); one by one", len(sending), exc)
+    else:
+        return
+    for work in sending:
+        for row in work.rows:  # ids handed out by the insert just rolled back
+            row.pk, row._state.adding = None, True
+        try:
+            with transaction.atomic():
+                _insert_and_notify([work])
+        except IntegrityError:
+            # Another worker inserted one of these notices first: all of this ticket's work is undone, and
+            # the next pass sees what the other worker sent.
+            work.failed(Counter(already_sent=1))
+        except Exception:  # one broken ticket must not stop the others' notices
+            logger.exception("escalation check of %s failed; the next pass retries it", work.ticket.reference)
+            work.failed(Counter(failed=1))
+
+
+def _insert_and_notify(works: list[_Work]) -> None:
+    # Inserted first: the unique constraint makes a second worker's insert fail, before anything is sent.
+    Escalation.objects.bulk_create([row for work in works for row in work.rows])
+    with batched():  # the deliveries of all these notices in one INSERT (and one SELECT) when the block ends
+        for work in works:
+            for recipients, message, key in work.notices:
+                notify(recipients, message, key=key)
 
 
 def notice_key(row: Escalation) -> str:
@@ -287,7 +355,7 @@ def _audiences(
         agency = agency + run.rota("oncall", event)
     audiences = [("agency", _unique(agency), agency_message(ticket, row, state))]
     if row.kind == BREACH and ticket.priority == Priority.P1:
-        audiences.append(("emergency", emergency_contacts(ticket, event), client_message(ticket, row)))
+        audiences.append(("emergency", run.emergency(ticket, event), client_message(ticket, row)))
     return audiences
 
 

@@ -6,6 +6,12 @@
            Message(subject="…", text="…", html="…", event="ticket.breach", data={"ticket": 42}),
            key="ticket:42:breach:response")
 
+Many calls in one transaction (the escalation pass) can be recorded together, two queries for all of them:
+
+    with batched():
+        for ticket in due:
+            notify(..., key=f"ticket:{ticket.pk}:breach")
+
 The database-backed names are loaded on first use, so importing this package never touches Django's models
 before the app registry is ready.
 """
@@ -17,12 +23,13 @@ from typing import Any
 from sitekeeper.notify.channels import ChannelError
 from sitekeeper.notify.message import Message, Recipient
 
-_SEAM = {"notify", "deliver_pending", "send_now", "recipients_for_contact", "recipients_for_user"}
+_SEAM = {"notify", "batched", "deliver_pending", "send_now", "recipients_for_contact", "recipients_for_user"}
 
 __all__ = [
     "ChannelError",
     "Message",
     "Recipient",
+    "batched",
     "deliver_pending",
     "notify",
     "recipients_for_contact",

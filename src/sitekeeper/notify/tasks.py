@@ -1,4 +1,4 @@
-"""huey tasks: send a new delivery at once, and every minute retry whatever is due."""
+"""huey tasks: send a transaction's new deliveries at once, and every minute retry whatever is due."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from sitekeeper.notify import seam
 
 
 @db_task()
+def send_deliveries(pks: list[int]) -> None:
+    """What one committed transaction recorded (notify() queues one such task per transaction). Rows taken
+    meanwhile by the every-minute loop, or by another worker, are skipped: sending claims each row first.
+    Nothing is returned: huey would keep every result in the queue's result store."""
+    for pk in pks:
+        seam.send_now(pk)
+
+
+@db_task()
 def send_delivery(pk: int) -> bool:
+    """One delivery (what notify() queued before send_deliveries; kept so tasks still queued run)."""
     return seam.send_now(pk)
 
 
