@@ -14,19 +14,12 @@ except ImportError:  # the `browser` fixture names what to install
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.demo.monitoring_seed import seed_monitoring
-from tests.conftest import PASSWORD
+from tests.browser.test_login_portal import log_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_portal_uptime_page(live_server, page, screenshot, owner, engineer):
