@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import re
 import socket
 import ssl
@@ -63,9 +64,10 @@ class CheckSpec:
             timeout=float(monitor.timeout_seconds),
         )
 
-    @property
+    @functools.cached_property
     def host_port(self) -> tuple[str, int]:
-        """host and port for TCP/TLS/DNS monitors ("host:port", or a URL)."""
+        """host and port for TCP/TLS/DNS monitors ("host:port", or a URL); parsed once per spec (the probe
+        asks for every check's host)."""
         parts = urlsplit(self.url if "://" in self.url else f"//{self.url}")
         default = 443 if self.kind == "tls" or parts.scheme == "https" else 80
         return parts.hostname or "", parts.port or default

@@ -29,10 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from httpcore._backends.anyio import AnyIOBackend
+from httpcore._utils import is_socket_readable
 
 from sitekeeper import http
 from sitekeeper.monitoring import certs, outages
@@ -75,6 +78,56 @@ def _skip_sniffio_lookup() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore asks every pooled connection "is the socket readable?" on each request it queues or finishes;
+    anyio answers that by building a dict of socket attributes (with a getpeername) each time, which was an
+    eighth of the probe's CPU. This stream looks the raw socket up once and asks poll() directly."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _Stream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return is_socket_readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    def __init__(self) -> None:
+        self._inner = AnyIOBackend()
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.connect_tcp(*args, **kwargs))
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.connect_unix_socket(*args, **kwargs))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _transport(limits: httpx.Limits, verify: Any) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    transport._pool._network_backend = _Backend()  # httpx has no parameter for the network backend
+    return transport
+
+
 class Probe:
     def __init__(
         self,
@@ -112,7 +165,8 @@ class Probe:
         writer = asyncio.create_task(self._writer())
         beat = asyncio.create_task(self._heartbeat())
         try:
-            async with http.async_client(limits=limits, verify=verify) as self.client:
+            transport = _transport(limits, verify)
+            async with http.async_client(limits=limits, verify=verify, transport=transport) as self.client:
                 await (self._once() if once else self._forever(duration))
         finally:
             beat.cancel()
