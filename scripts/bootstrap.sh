@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 postgresql-client dovecot-imapd)
+# Browser tests, PDFs, the PostgreSQL client, the IMAP test server, and the WordPress test site (MariaDB + PHP).
+APT_PACKAGES=(chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 postgresql-client dovecot-imapd
+  mariadb-server mariadb-client php-cli php-mysql wordpress)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
@@ -16,10 +18,15 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing Debian packages: ${missing[*]}"
-    # Nothing we install may start a service on this machine.
-    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
+    # Nothing we install may start a service on this machine (wordpress pulls in apache2): a policy that
+    # refuses every start, in force for the install only, then the machine's own policy (if any) is back.
+    policy=/usr/sbin/policy-rc.d
+    saved=""
+    if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$saved" ]; then mv "$saved" "$policy"; else rm -f "$policy"; fi
   else
     echo "bootstrap: missing Debian packages (install them as root): ${missing[*]}" >&2
   fi
