@@ -77,3 +77,36 @@ def test_two_probe_processes_never_check_one_monitor_at_once(acme, server) -> No
             ended = before.at.timestamp() + (before.response_ms or 0) / 1000
             assert after.at.timestamp() > ended
             assert after.at.timestamp() - before.at.timestamp() >= 0.5
+
+
+def test_pooled_connection_closed_by_the_server_is_not_reused() -> None:
+    """The probe's network backend answers httpcore's "is the socket readable?" from a cached socket: a
+    keep-alive connection the server has since closed must still be seen as dead, not reused."""
+    import httpx
+
+    from sitekeeper.monitoring.probe import _transport
+
+    body = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    connections = 0
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(body)  # no "Connection: close": the client pools it, then we hang up
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> list[int]:
+        server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+        statuses = []
+        async with server, httpx.AsyncClient(transport=_transport(limits, True)) as client:
+            for _ in range(3):
+                statuses.append((await client.get(f"http://127.0.0.1:{port}/")).status_code)
+                await asyncio.sleep(0.05)  # let the server's close reach our socket
+        return statuses
+
+    assert asyncio.run(scenario()) == [200, 200, 200]
+    assert connections == 3
