@@ -56,7 +56,7 @@ def test_two_probe_processes_never_check_one_monitor_at_once(acme, server) -> No
     env = {**os.environ, "SITEKEEPER_DATABASE_URL": url, "SITEKEEPER_PROBE_INTERVAL": "1"}
     probes = [
         subprocess.Popen(
-            [str(SITEKEEPER), "probe", "--location", location, "--duration", "6"],
+            [str(SITEKEEPER), "probe", "--location", location, "--duration", "10"],
             env=env,
             stdout=subprocess.DEVNULL,
         )
@@ -71,7 +71,8 @@ def test_two_probe_processes_never_check_one_monitor_at_once(acme, server) -> No
     # both need not have worked; what must hold is that their checks of one monitor never overlap.
     assert set(CheckResult.objects.values_list("location", flat=True)) <= {"a", "b"}
     for results in by_monitor.values():
-        assert len(results) >= 3
+        # Start-up on a busy machine can eat seconds; two checks already make a pair to compare.
+        assert len(results) >= 2
         for before, after in itertools.pairwise(results):
             # The next check starts after the previous one ended (and about one interval later).
             ended = before.at.timestamp() + (before.response_ms or 0) / 1000
