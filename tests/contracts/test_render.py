@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from pypdf import PdfReader
 
-from sitekeeper.contracts.models import Client, Contract, Plan, Site, _core_calendar
+from sitekeeper.contracts.models import Client, Contract, Plan, Site
 from sitekeeper.contracts.render import render_agreement, term_end
 from tests.conftest import make_client
 
@@ -49,13 +49,6 @@ PLAN_WORDS = {
 # reach their client fixture through request.getfixturevalue(), which it cannot see, and would otherwise run
 # after the live-server (transactional) tests, whose flush removes the built-in plans.
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendars():
-    _core_calendar.cache_clear()
-    yield
-    _core_calendar.cache_clear()
 
 
 def contract_of(client: Client) -> Contract:

@@ -22,7 +22,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sitekeeper.contracts.models import Client, Contract, Plan, _core_calendar
+from sitekeeper.contracts.models import Client, Contract, Plan
 from tests.conftest import make_client
 
 SITEKEEPER = Path(sys.executable).with_name("sitekeeper")
@@ -32,14 +32,6 @@ SITEKEEPER = Path(sys.executable).with_name("sitekeeper")
 # reach their client fixture through request.getfixturevalue(), which it cannot see, and would otherwise run
 # after the live-server (transactional) tests, whose flush removes the built-in plans.
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendars():
-    # Core calendars are cached by primary key; a rolled-back test can reuse a key with other hours.
-    _core_calendar.cache_clear()
-    yield
-    _core_calendar.cache_clear()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import re
 import secrets
 import zoneinfo
@@ -625,8 +624,7 @@ def ticket_subject(ticket: Ticket) -> str:
 
 
 def portal_url(ticket: Ticket) -> str:
-    base = getattr(settings, "SITEKEEPER_BASE_URL", "") or os.environ.get("SITEKEEPER_BASE_URL", "")
-    return f"{base.rstrip('/')}/portal/requests/{ticket.pk}/"
+    return f"{settings.SITEKEEPER_BASE_URL}/portal/requests/{ticket.pk}/"
 
 
 def thread_ids(ticket: Ticket) -> list[str]:

@@ -27,14 +27,13 @@ from django.utils import timezone
 
 from sitekeeper.monitoring.models import CheckResult, Rollup
 
-DEFAULT_RAW_RESULT_DAYS = 14
 LATE_MARGIN = dt.timedelta(hours=2)  # results a slow probe writes after their hour was rolled up
 DELETE_BATCH = 10_000
 UPDATE_FIELDS = ["checks", "failures", "response_ms_avg", "response_ms_max"]
 
 
 def raw_result_days() -> int:
-    return int(getattr(settings, "SITEKEEPER_RAW_RESULT_DAYS", DEFAULT_RAW_RESULT_DAYS))
+    return settings.SITEKEEPER_RAW_RESULT_DAYS
 
 
 @dataclass(frozen=True)
