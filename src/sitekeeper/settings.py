@@ -18,6 +18,15 @@ SITEKEEPER_IMAP_URL = os.environ.get("SITEKEEPER_IMAP_URL", "")
 
 # Raw check results are kept this many days, then only hourly/daily rollups remain.
 SITEKEEPER_RAW_RESULT_DAYS = conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)
+# Where restore tests load database dumps: a server of the agency's, never the client's production database.
+SITEKEEPER_SCRATCH_MARIADB_URL = os.environ.get(
+    "SITEKEEPER_SCRATCH_MARIADB_URL", "mysql://root@127.0.0.1:3306/"
+)
+SITEKEEPER_SCRATCH_POSTGRES_URL = os.environ.get(
+    "SITEKEEPER_SCRATCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+# Client downloads of snapshots (tar/zip), kept this many days.
+SITEKEEPER_EXPORT_DAYS = conf.env_int("SITEKEEPER_EXPORT_DAYS", 7, minimum=1)
 
 DATABASES = {"default": conf.database(os.environ.get("SITEKEEPER_DATABASE_URL"), HOME)}
 HUEY = conf.queue(os.environ.get("SITEKEEPER_QUEUE_URL"), HOME)
@@ -47,6 +56,7 @@ INSTALLED_APPS = [
     "sitekeeper.notify",
     "sitekeeper.desk",
     "sitekeeper.monitoring",
+    "sitekeeper.backups",
     "sitekeeper.web",
     "sitekeeper.api",
     "sitekeeper.demo",

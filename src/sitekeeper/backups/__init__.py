@@ -1,0 +1,1 @@
+"""Backups proven restorable: restic repositories, data sources, runs, retention, restore tests, restores."""

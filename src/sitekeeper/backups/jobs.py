@@ -1,0 +1,309 @@
+"""Running a backup: claim the run (one per site, layer and slot), dump each source into restic, write the
+catalogue, apply retention. A failure opens a P2 incident; nothing already stored is touched.
+
+Resumable: a run whose worker died (its lease ran out, or its pid is gone on this host) is taken over by the
+next attempt, which skips the sources that already have a catalogued snapshot. restic's stale lock is removed
+by `restic unlock` (it removes only locks of dead processes) and the dead run's unreferenced packs are
+harmless until the next prune.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from sitekeeper import proc
+from sitekeeper.access.crypto import DecryptionError
+from sitekeeper.access.models import User
+from sitekeeper.backups import alerts
+from sitekeeper.backups.models import BackupRun, Repository, RunStatus, SiteBackup, Snapshot, Source
+from sitekeeper.backups.restic import Restic, ResticError, parse_time, tags
+from sitekeeper.backups.sources import SourceError, Taken, module
+from sitekeeper.contracts.models import Site
+from sitekeeper.core import retention
+
+logger = logging.getLogger(__name__)
+
+JOB_ERRORS = (proc.ProcError, proc.MissingProgramError, SourceError, ResticError, OSError, DecryptionError)
+PROGRESS_EVERY = 1.0  # seconds between progress writes (each also extends the lease)
+
+
+class BackupError(RuntimeError):
+    pass
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str) -> bool:
+    """False only when we can tell: the owner ran on this host and its process is gone."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def config_for(site: Site) -> SiteBackup:
+    try:
+        return site.backup
+    except SiteBackup.DoesNotExist:
+        raise BackupError(f"{site} has no backup settings (repository, schedule)") from None
+
+
+# -- claiming ---------------------------------------------------------------------------------------------
+def claim(
+    site: Site,
+    layer: str,
+    slot: str,
+    *,
+    trigger: str = BackupRun.Trigger.SCHEDULE,
+    user: User | None = None,
+    retry: bool = False,
+    now: dt.datetime | None = None,
+) -> BackupRun | None:
+    """The run for (site, layer, slot), taken by this process; None when it is done or someone else has it."""
+    now = now or dt.datetime.now(dt.UTC)
+    config = config_for(site)
+    run, _ = BackupRun.objects.get_or_create(
+        site=site, layer=layer, slot=slot, defaults={"trigger": trigger, "requested_by": user}
+    )
+    if run.status == RunStatus.SUCCEEDED or (run.status == RunStatus.FAILED and not retry):
+        return None
+    if run.status == RunStatus.RUNNING:
+        lease_valid = run.lease_until is not None and run.lease_until > now
+        if lease_valid and owner_alive(run.owner):
+            return None
+    taken = BackupRun.objects.filter(
+        pk=run.pk, status=run.status, owner=run.owner, attempts=run.attempts
+    ).update(
+        status=RunStatus.RUNNING,
+        owner=owner_id(),
+        lease_until=now + dt.timedelta(minutes=config.timeout_minutes),
+        attempts=F("attempts") + 1,
+        started_at=run.started_at or now,
+        finished_at=None,
+        error="",
+    )
+    if not taken:
+        return None
+    run.refresh_from_db()
+    if run.attempts > 1:
+        _log(
+            run,
+            f"attempt {run.attempts}: taking over (previous state {run.status}, owner {run.owner or '-'})",
+        )
+    return run
+
+
+def _log(run: BackupRun, line: str) -> None:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    run.log = f"{run.log}{stamp} {line}\n"
+    BackupRun.objects.filter(pk=run.pk).update(log=run.log)
+    logger.info("backup run %s: %s", run.pk, line)
+
+
+class _Reporter:
+    """Restic's status lines → run.progress, at most once a second; each write extends the lease."""
+
+    def __init__(self, run: BackupRun, lease: dt.timedelta, base: dict[str, Any]) -> None:
+        self.run, self.lease, self.base, self.last = run, lease, base, 0.0
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        if time.monotonic() - self.last < PROGRESS_EVERY:
+            return
+        self.last = time.monotonic()
+        progress = {
+            **self.base,
+            "bytes_done": int(status.get("bytes_done", 0)),
+            "total_bytes": int(status.get("total_bytes", 0)),
+            "percent": round(100 * float(status.get("percent_done", 0.0)), 1),
+            "files_done": int(status.get("files_done", 0)),
+        }
+        BackupRun.objects.filter(pk=self.run.pk).update(
+            progress=progress, lease_until=dt.datetime.now(dt.UTC) + self.lease
+        )
+
+
+# -- running ----------------------------------------------------------------------------------------------
+def backup(
+    site: Site,
+    layer: str,
+    *,
+    slot: str | None = None,
+    trigger: str = BackupRun.Trigger.MANUAL,
+    user: User | None = None,
+    at: dt.datetime | None = None,
+    retry: bool = False,
+) -> BackupRun | None:
+    """Claim and execute one run. `at` dates the snapshots (tests back-date them with restic --time)."""
+    slot = slot or f"{trigger}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S.%f}"
+    run = claim(site, layer, slot, trigger=trigger, user=user, retry=retry)
+    return execute(run, at=at) if run is not None else None
+
+
+def execute(run: BackupRun, *, at: dt.datetime | None = None) -> BackupRun:
+    site = run.site
+    config = config_for(site)
+    sources = list(Source.objects.filter(site=site, environment="prod", layer=run.layer))
+    done = set(run.snapshots.values_list("source_name", flat=True))
+    lease = dt.timedelta(minutes=config.timeout_minutes)
+    if not sources:
+        _fail(run, config.repository, BackupError(f"no {run.layer} sources are set up for {site}"))
+        return run
+    try:
+        with Restic(config.repository, timeout=lease.total_seconds()) as restic:
+            prepare(config.repository, restic)
+            for index, source in enumerate(sources, 1):
+                if source.name in done:
+                    _log(run, f"{source.name}: already stored by an earlier attempt")
+                    continue
+                _log(run, f"{source.name}: {source.get_kind_display()} backup starting")
+                base = {"phase": "backup", "source": source.name, "index": index, "of": len(sources)}
+                reporter = _Reporter(run, lease, base)
+                taken = module(source.kind).dump(
+                    source, restic, tags(site=site.pk, layer=run.layer, source=source.name, run=run.pk),
+                    at=at, progress=reporter,
+                )  # fmt: skip
+                snap = _catalogue(run, source, taken)
+                _log(run, f"{source.name}: snapshot {snap.short_id}, {taken.bytes_processed} bytes, "
+                          f"{taken.bytes_added} new, {taken.duration_seconds:.1f} s")  # fmt: skip
+            _resolve_ids(run, restic)
+            _finish(run, RunStatus.SUCCEEDED)
+            summary = apply_retention(site, restic)
+            if summary["forgotten"]:
+                _log(
+                    run,
+                    f"retention: {summary['forgotten']} snapshot(s) older than {summary['days']} days let go",
+                )
+    except (*JOB_ERRORS, BackupError) as exc:
+        _fail(run, config.repository, exc)
+    return run
+
+
+def prepare(repo: Repository, restic: Restic) -> None:
+    """Initialise the repository on first use; clear locks left by dead processes."""
+    if repo.initialized_at is None:
+        restic.init()
+        Repository.objects.filter(pk=repo.pk).update(initialized_at=dt.datetime.now(dt.UTC))
+        repo.initialized_at = dt.datetime.now(dt.UTC)
+    else:
+        restic.unlock()
+
+
+def _catalogue(run: BackupRun, source: Source, taken: Taken) -> Snapshot:
+    snap = Snapshot.objects.create(
+        repository=run.site.backup.repository,
+        site=run.site,
+        source=source,
+        source_name=source.name,
+        source_kind=source.kind,
+        layer=run.layer,
+        run=run,
+        restic_id=taken.restic_id,
+        time=taken.time,
+        bytes_processed=taken.bytes_processed,
+        bytes_added=taken.bytes_added,
+        files=taken.files,
+        duration_seconds=taken.duration_seconds,
+        manifest=taken.manifest,
+    )
+    BackupRun.objects.filter(pk=run.pk).update(
+        bytes_processed=F("bytes_processed") + taken.bytes_processed,
+        bytes_added=F("bytes_added") + taken.bytes_added,
+        files=F("files") + taken.files,
+    )
+    return snap
+
+
+def _resolve_ids(run: BackupRun, restic: Restic) -> None:
+    """restic's backup summary names the snapshot by its short id: store the full id and restic's own time."""
+    found = {s["id"][:8]: s for s in restic.snapshots([f"site-{run.site_id}", f"run-{run.pk}"])}
+    for snap in run.snapshots.all():
+        full = found.get(snap.restic_id[:8])
+        if full and full["id"] != snap.restic_id:
+            Snapshot.objects.filter(pk=snap.pk).update(restic_id=full["id"], time=parse_time(full["time"]))
+
+
+def _finish(run: BackupRun, status: str, error: str = "") -> None:
+    run.status, run.error = status, error
+    run.finished_at = dt.datetime.now(dt.UTC)
+    run.refresh_from_db(fields=["bytes_processed", "bytes_added", "files", "log"])
+    BackupRun.objects.filter(pk=run.pk).update(
+        status=status, error=error, finished_at=run.finished_at, lease_until=None, progress={"phase": status}
+    )
+
+
+def _fail(run: BackupRun, repo: Repository, exc: Exception) -> None:
+    message = str(exc) or exc.__class__.__name__
+    _log(run, f"FAILED: {message}")
+    try:
+        with Restic(repo) as restic:
+            forgotten = forget_uncatalogued(run.site, restic, run=run)
+        if forgotten:
+            _log(run, f"let go {len(forgotten)} incomplete snapshot(s) restic kept: {', '.join(forgotten)}")
+    except JOB_ERRORS as cleanup:
+        _log(run, f"could not tidy incomplete snapshots (the next run will): {cleanup}")
+    _finish(run, RunStatus.FAILED, message)
+    with transaction.atomic():
+        ticket = alerts.incident(
+            run.site,
+            key=f"backup-run:{run.pk}:failed:{run.attempts}",
+            subject=f"{run.get_layer_display()} backup failed",
+            details=f"The {run.layer} backup of {run.site} ({run.slot}, attempt {run.attempts}) failed: "
+            f"{message}\nThe previous snapshots are untouched.",
+            log=run.log,
+        )
+        BackupRun.objects.filter(pk=run.pk).update(ticket=ticket)
+
+
+# -- retention --------------------------------------------------------------------------------------------
+def forget_uncatalogued(site: Site, restic: Restic, *, run: BackupRun | None = None) -> list[str]:
+    """Let go restic snapshots of this site that have no catalogue row (a dump that failed half-way, a killed
+    run) — except those of runs still in progress elsewhere."""
+    known = set(Snapshot.objects.filter(site=site).values_list("restic_id", flat=True))
+    known_short = {k[:8] for k in known}
+    busy = {
+        f"run-{pk}"
+        for pk in BackupRun.objects.filter(site=site, status=RunStatus.RUNNING).values_list("pk", flat=True)
+        if run is None or pk != run.pk
+    }
+    stray = [
+        s["id"]
+        for s in restic.snapshots([f"site-{site.pk}"])
+        if s["id"] not in known and s["id"][:8] not in known_short and not busy & set(s.get("tags", []))
+    ]
+    restic.forget(stray)
+    return [s[:8] for s in stray]
+
+
+def apply_retention(site: Site, restic: Restic, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Forget what the plan's retention lets go (never a series' newest snapshot), then prune."""
+    now = now or dt.datetime.now(dt.UTC)
+    contract = site.client.contract
+    if contract is None:
+        return {"days": None, "forgotten": 0, "kept": 0}
+    days = contract.plan.backup_retention_days
+    rows = list(Snapshot.objects.filter(site=site, forgotten_at=None))
+    snaps = [retention.Snap(r.restic_id, r.time, (r.layer, r.source_name)) for r in rows]
+    forget = retention.to_forget(snaps, now, days)
+    stray = forget_uncatalogued(site, restic)
+    if forget:
+        restic.forget(sorted(forget))
+        Snapshot.objects.filter(site=site, restic_id__in=forget).update(forgotten_at=now)
+    if forget or stray:
+        restic.prune()
+    return {"days": days, "forgotten": len(forget), "stray": len(stray), "kept": len(rows) - len(forget)}

@@ -1,0 +1,234 @@
+"""Files: a folder (or chosen paths in it), local or on the site's host over SSH.
+
+Local folders go to restic as paths (deduplicated file by file, restorable file by file). A folder on another
+host streams as a tar over SSH into `restic backup --stdin` and comes back the same way.
+The manifest: file count and bytes as restic counted them, and SHA-256 of a spread sample of files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sitekeeper.backups.models import Source
+from sitekeeper.backups.restic import Restic, parse_time
+from sitekeeper.backups.sources import Check, Progress, SourceError, Taken, shell_for, summary_figures
+
+SAMPLE = 16  # files hashed per snapshot for the restore test
+TAR_NAME = "files.tar"
+
+
+def _root(source: Source) -> str:
+    if not source.path or not source.path.startswith("/"):
+        raise SourceError(f"{source}: a files source needs an absolute folder path, got {source.path!r}")
+    return source.path.rstrip("/") or "/"
+
+
+def _relative(includes: Sequence[str]) -> list[str]:
+    for item in includes:
+        if item.startswith("/") or ".." in Path(item).parts:
+            raise SourceError(f"include {item!r} must be a path inside the folder")
+    return list(includes)
+
+
+def dump(
+    source: Source, restic: Restic, tags: list[str], *, at: Any = None, progress: Progress | None = None
+) -> Taken:
+    root = _root(source)
+    includes = _relative(source.includes)
+    if source.over_ssh:
+        return _dump_remote(source, root, includes, restic=restic, tags=tags, at=at, progress=progress)
+    if not os.path.isdir(root):
+        raise SourceError(f"{source}: folder {root} does not exist")
+    for item in includes:
+        if not os.path.lexists(os.path.join(root, item)):
+            raise SourceError(f"{source}: {item} does not exist in {root}")  # restic would skip it silently
+    paths = [os.path.join(root, item) for item in includes] or [root]
+    summary = restic.backup_paths(paths, tags, excludes=source.excludes, at=at, progress=progress)
+    nodes = restic.ls(summary["snapshot_id"])
+    manifest = {"format": "tree", "root": root, "includes": includes, **_tree_figures(summary)}
+    manifest["sample"] = _sample_local(root, nodes)
+    return Taken(**summary_figures(summary, at), manifest=manifest)
+
+
+def _stored_path(root: str, includes: Sequence[str], relative: str) -> str:
+    """The path restic stores for a path relative to the site root (restic keeps absolute paths)."""
+    relative = os.path.normpath(relative)
+    if includes and not any(relative == i or relative.startswith(i.rstrip("/") + "/") for i in includes):
+        raise SourceError(f"{relative} is not in this snapshot (it holds {', '.join(includes)})")
+    return os.path.join(root, relative)
+
+
+def _tree_figures(summary: dict[str, Any]) -> dict[str, int]:
+    return {
+        "files": int(summary.get("total_files_processed", 0)),
+        "bytes": int(summary.get("total_bytes_processed", 0)),
+    }
+
+
+def _sample_local(root: str, nodes: list[dict[str, Any]]) -> dict[str, str]:
+    """Hash a spread of files whose size and mtime still equal the snapshot's (the site may have moved on)."""
+    regular = sorted((n for n in nodes if n.get("type") == "file"), key=lambda n: n["path"])
+    step = max(1, len(regular) // SAMPLE)
+    sample: dict[str, str] = {}
+    for node in regular[::step][:SAMPLE]:
+        path = node["path"]
+        with contextlib.suppress(OSError):
+            stat = os.stat(path)
+            same_time = abs(stat.st_mtime - parse_time(node["mtime"]).timestamp()) < 1
+            if stat.st_size == node.get("size", -1) and same_time:
+                sample[os.path.relpath(path, root)] = _sha256(path)
+    return sample
+
+
+def _dump_remote(
+    source: Source,
+    root: str,
+    includes: list[str],
+    *,
+    restic: Restic,
+    tags: list[str],
+    at: Any,
+    progress: Progress | None,
+) -> Taken:
+    if source.excludes:
+        raise SourceError(f"{source}: exclude patterns work for local folders only; list includes instead")
+    shell = shell_for(source)
+    members = includes or ["."]
+    with shell.reader(["tar", "-C", root, "-cf", "-", *members]) as stream:
+        summary = restic.backup_stdin(TAR_NAME, tags, stream, at=at, progress=progress)
+    listing = shell.run(
+        ["find", *[os.path.join(root, m) for m in members], "-type", "f", "-printf", "%s %p\\n"]
+    )
+    sizes = {}
+    for line in listing.decode("utf-8", "replace").splitlines():
+        size, _, path = line.partition(" ")
+        sizes[os.path.normpath(os.path.relpath(path, root))] = int(size)
+    chosen = sorted(sizes)[:: max(1, len(sizes) // SAMPLE)][:SAMPLE]
+    sample = {}
+    if chosen:
+        out = shell.run(["sha256sum", "--", *[os.path.join(root, c) for c in chosen]]).decode()
+        for line in out.splitlines():
+            digest, _, path = line.partition("  ")
+            sample[os.path.relpath(path, root)] = digest
+    manifest = {
+        "format": "tar",
+        "root": root,
+        "includes": includes,
+        "files": len(sizes),
+        "bytes": sum(sizes.values()),
+        "sample": sample,
+    }
+    return Taken(**summary_figures(summary, at), manifest=manifest)
+
+
+def restore(
+    manifest: dict[str, Any],
+    snapshot_id: str,
+    restic: Restic,
+    dest: Source,
+    *,
+    paths: Sequence[str] = (),
+    tables: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Put the snapshot's files into dest.path. A whole restore mirrors the snapshot (files added since are
+    removed: this is a rollback); a subset only writes the chosen paths."""
+    if tables:
+        raise SourceError("a files snapshot has no tables")
+    target = _root(dest)
+    chosen = _relative(paths)
+    if manifest.get("format") == "tar":
+        return _restore_tar(snapshot_id, restic, dest, target, chosen)
+    root, includes = manifest["root"], manifest.get("includes", [])
+    with tempfile.TemporaryDirectory(prefix="sk-restore-") as scratch:
+        restic.restore(snapshot_id, scratch, includes=[_stored_path(root, includes, p) for p in chosen])
+        staged = Path(scratch) / root.lstrip("/")
+        if not staged.exists():
+            raise SourceError(f"snapshot {snapshot_id[:8]} holds none of {chosen or [root]}")
+        if dest.over_ssh:
+            _push_remote(staged, dest, target, mirror=not chosen and not includes)
+        else:
+            _sync_local(staged, Path(target), mirror=not chosen and not includes)
+    return {"folder": target, "paths": chosen or ["(all)"]}
+
+
+def _restore_tar(
+    snapshot_id: str, restic: Restic, dest: Source, target: str, chosen: list[str]
+) -> dict[str, Any]:
+    shell = shell_for(dest)
+    if not chosen:
+        shell.run(["rm", "-rf", "--", target])
+    shell.run(["mkdir", "-p", "--", target])
+    members = [f"./{p}" for p in chosen]
+    with (
+        restic.dump(snapshot_id, f"/{TAR_NAME}") as stream,
+        shell.writer(["tar", "-C", target, "-xf", "-", *members]) as sink,
+    ):
+        shutil.copyfileobj(stream, sink, 1024 * 1024)
+    return {"folder": target, "paths": chosen or ["(all)"]}
+
+
+def _push_remote(restored: Path, dest: Source, target: str, *, mirror: bool) -> None:
+    shell = shell_for(dest)
+    if mirror:
+        shell.run(["rm", "-rf", "--", target])
+    shell.run(["mkdir", "-p", "--", target])
+    with shell.writer(["tar", "-C", target, "-xf", "-"]) as sink:
+        import tarfile
+
+        with tarfile.open(fileobj=sink, mode="w|") as archive:
+            for entry in sorted(restored.iterdir()):
+                archive.add(entry, arcname=entry.name)
+
+
+def _sync_local(restored: Path, target: Path, *, mirror: bool) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    if mirror:
+        keep = {p.relative_to(restored) for p in restored.rglob("*")}
+        for path in sorted(target.rglob("*"), reverse=True):
+            if path.relative_to(target) not in keep:
+                path.unlink() if not path.is_dir() or path.is_symlink() else shutil.rmtree(path)
+    shutil.copytree(restored, target, dirs_exist_ok=True, symlinks=True)
+
+
+def verify(dest: Source, manifest: dict[str, Any]) -> list[Check]:
+    root = Path(_root(dest))
+    count = total = 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                count += 1
+                total += path.stat().st_size
+    checks = [
+        Check("file count", manifest.get("files"), count, manifest.get("files") == count),
+        Check("total bytes", manifest.get("bytes"), total, manifest.get("bytes") == total),
+    ]
+    for relative, digest in sorted(manifest.get("sample", {}).items()):
+        path = root / relative
+        actual = _sha256(str(path)) if path.is_file() else "(missing)"
+        checks.append(Check(f"sha256 {relative}", digest, actual, actual == digest))
+    return checks
+
+
+@contextlib.contextmanager
+def scratch(source: Source, folder: Path) -> Iterator[Source]:
+    target = folder / f"files-{source.name}"
+    yield Source(
+        site_id=source.site_id, name=source.name, layer=source.layer, kind=source.kind, path=str(target)
+    )
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
