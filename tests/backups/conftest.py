@@ -1,4 +1,4 @@
-"""Backups fixtures: a local restic repository for acme's site, a files + SQLite data layer in a temp folder."""
+"""Backups fixtures: a local restic repository for acme's site; files + SQLite data layer in a temp folder."""
 
 from __future__ import annotations
 
