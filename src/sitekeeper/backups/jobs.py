@@ -24,6 +24,7 @@ from sitekeeper.access.crypto import DecryptionError
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
 from sitekeeper.backups.models import BackupRun, Repository, RunStatus, SiteBackup, Snapshot, Source
+from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic, ResticError, parse_time, tags
 from sitekeeper.backups.sources import SourceError, Taken, module
 from sitekeeper.contracts.models import Site
@@ -64,7 +65,7 @@ def config_for(site: Site) -> SiteBackup:
         raise BackupError(f"{site} has no backup settings (repository, schedule)") from None
 
 
-# -- claiming ---------------------------------------------------------------------------------------------
+# -- claiming ------------------------------------------------------------------------
 def claim(
     site: Site,
     layer: str,
@@ -133,12 +134,10 @@ class _Reporter:
             "percent": round(100 * float(status.get("percent_done", 0.0)), 1),
             "files_done": int(status.get("files_done", 0)),
         }
-        BackupRun.objects.filter(pk=self.run.pk).update(
-            progress=progress, lease_until=dt.datetime.now(dt.UTC) + self.lease
-        )
+        progress_store(BackupRun, self.run.pk, progress, lease_until=dt.datetime.now(dt.UTC) + self.lease)
 
 
-# -- running ----------------------------------------------------------------------------------------------
+# -- running ------------------------------------------------------------------------
 def backup(
     site: Site,
     layer: str,
@@ -174,6 +173,7 @@ def execute(run: BackupRun, *, at: dt.datetime | None = None) -> BackupRun:
                 _log(run, f"{source.name}: {source.get_kind_display()} backup starting")
                 base = {"phase": "backup", "source": source.name, "index": index, "of": len(sources)}
                 reporter = _Reporter(run, lease, base)
+                progress_store(BackupRun, run.pk, base)
                 taken = module(source.kind).dump(
                     source, restic, tags(site=site.pk, layer=run.layer, source=source.name, run=run.pk),
                     at=at, progress=reporter,
@@ -267,10 +267,11 @@ def _fail(run: BackupRun, repo: Repository, exc: Exception) -> None:
             f"{message}\nThe previous snapshots are untouched.",
             log=run.log,
         )
+        run.ticket = ticket
         BackupRun.objects.filter(pk=run.pk).update(ticket=ticket)
 
 
-# -- retention --------------------------------------------------------------------------------------------
+# -- retention ------------------------------------------------------------------------
 def forget_uncatalogued(site: Site, restic: Restic, *, run: BackupRun | None = None) -> list[str]:
     """Let go restic snapshots of this site that have no catalogue row (a dump that failed half-way, a killed
     run) — except those of runs still in progress elsewhere."""

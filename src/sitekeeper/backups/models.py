@@ -8,6 +8,7 @@ killed half-way) is forgotten by the next retention pass.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from urllib.parse import urlsplit
 
@@ -101,13 +102,14 @@ class SiteBackup(models.Model):
     ssh_user = models.CharField(max_length=100, blank=True)
     ssh_key = EncryptedTextField(blank=True, help_text="Per-site private key (OpenSSH format)")
     known_hosts = models.TextField(blank=True, help_text="The site host's known_hosts line(s)")
-    data_time = models.TimeField(default="02:00", help_text="Daily data backup, contract time zone")
+    data_time = models.TimeField(default=dt.time(2), help_text="Daily data backup, contract time zone")
     code_weekday = models.PositiveSmallIntegerField(default=6, help_text="Weekly code backup: 0 = Monday")
     stale_hours = models.JSONField(
         default=dict, blank=True, help_text='Override, e.g. {"data": 26, "code": 194}: older = stale'
     )
     timeout_minutes = models.PositiveIntegerField(default=120)
     alerts = models.JSONField(default=dict, blank=True, help_text="Open alert -> ticket id (stale backups)")
+    created_at = models.DateTimeField(auto_now_add=True)
     runbook_stale_since = models.DateTimeField(null=True, blank=True)
     runbook_stale_reason = models.CharField(max_length=300, blank=True)
     runbook_reviewed_at = models.DateTimeField(null=True, blank=True)

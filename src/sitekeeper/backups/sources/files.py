@@ -128,6 +128,25 @@ def _dump_remote(
     return Taken(**summary_figures(summary, at), manifest=manifest)
 
 
+def fingerprint(source: Source) -> str:
+    """A hash of the source's current content (paths, sizes, SHA-256): equal while nothing changed. Meant for
+    small trees — the configuration layer (wp-config.php, .htaccess, …) is checked this way every tick."""
+    root = _root(source)
+    members = _relative(source.includes) or ["."]
+    paths = [os.path.join(root, m) for m in members]
+    if source.over_ssh:
+        listing = shell_for(source).run(["find", *paths, "-type", "f", "-exec", "sha256sum", "{}", "+"])
+        return hashlib.sha256(b"\n".join(sorted(listing.splitlines()))).hexdigest()
+    digest = hashlib.sha256()
+    for path in paths:
+        found = (
+            [path] if os.path.isfile(path) else sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
+        )
+        for name in found:
+            digest.update(f"{os.path.relpath(name, root)}\0{_sha256(name)}\n".encode())
+    return digest.hexdigest()
+
+
 def restore(
     manifest: dict[str, Any],
     snapshot_id: str,

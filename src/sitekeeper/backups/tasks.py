@@ -1,0 +1,224 @@
+"""huey tasks of backups (`sitekeeper worker` runs them): the schedule, the jobs people start, staleness.
+
+The schedule is read every few minutes against each contract's own time zone: a run's slot ("data-2026-11-22",
+"code-2026-W47", "config-<fingerprint>") makes it idempotent, so a tick that runs twice, or a worker that
+restarts, never backs up a slot twice; a slot whose worker died is taken over (see jobs.claim).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from typing import Any
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from sitekeeper.access.models import User
+from sitekeeper.backups import alerts, jobs
+from sitekeeper.backups.models import (
+    BackupRun,
+    Export,
+    Layer,
+    Restore,
+    RunStatus,
+    SiteBackup,
+    Snapshot,
+    Source,
+)
+from sitekeeper.contracts.models import Contract, Site
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STALE_HOURS = {Layer.DATA: 26, Layer.CODE: 8 * 24 + 2}  # daily + 2 h slack; weekly + 2 h slack
+
+
+# -- jobs people start ------------------------------------------------------------------------
+@db_task()
+def backup_task(site_id: int, layer: str, slot: str, trigger: str, user_id: int | None = None) -> None:
+    site = Site.objects.get(pk=site_id)
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    jobs.backup(site, layer, slot=slot, trigger=trigger, user=user)
+
+
+@db_task()
+def restore_test_task(site_id: int, slot: str, trigger: str, user_id: int | None = None) -> None:
+    from sitekeeper.backups import verify
+
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    verify.restore_test(Site.objects.get(pk=site_id), slot=slot, trigger=trigger, user=user)
+
+
+@db_task()
+def restore_task(restore_id: int) -> None:
+    from sitekeeper.backups import restore
+
+    restore.run_restore(Restore.objects.get(pk=restore_id))
+
+
+@db_task()
+def export_task(export_id: int) -> None:
+    from sitekeeper.backups import restore
+
+    restore.run_export(Export.objects.get(pk=export_id))
+
+
+def enqueue(kind: str, **kwargs: Any) -> None:
+    """Queue a job for the worker: kinds "backup" (site, layer, user), "restore_test" (site, user),
+    "restore" (restore), "export" (export). Slots for on-demand jobs are unique per request."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
+    user = kwargs.get("user")
+    user_id = user.pk if user is not None else None
+    if kind == "backup":
+        backup_task(kwargs["site"].pk, kwargs["layer"], f"manual-{stamp}", BackupRun.Trigger.MANUAL, user_id)
+    elif kind == "restore_test":
+        restore_test_task(kwargs["site"].pk, f"manual-{stamp}", "manual", user_id)
+    elif kind == "restore":
+        restore_task(kwargs["restore"].pk)
+    elif kind == "export":
+        export_task(kwargs["export"].pk)
+    else:
+        raise ValueError(f"unknown backup job kind {kind!r}")
+
+
+def on_release(site: Site, *, reason: str = "release") -> None:
+    """A release changed the site's code: back the code layer up now and flag the runbook for review."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    backup_task(site.pk, Layer.CODE, f"release-{stamp}", BackupRun.Trigger.RELEASE)
+    from sitekeeper.backups import runbook
+
+    runbook.mark_stale(site, reason)
+
+
+# -- the schedule ------------------------------------------------------------------------
+def local_now(config: SiteBackup, now: dt.datetime) -> dt.datetime:
+    contract = config.site.client.contract
+    zone = contract.calendar.current.timezone if contract else "UTC"
+    return now.astimezone(zoneinfo.ZoneInfo(zone))
+
+
+def due_slots(config: SiteBackup, now: dt.datetime) -> list[tuple[str, str]]:
+    """(layer, slot) pairs whose time has come, in the contract's time zone: data daily at `data_time`, code
+    weekly on `code_weekday` at the same time (caught up later in the week if that moment was missed)."""
+    local = local_now(config, now)
+    after_time = local.time() >= config.data_time
+    due = []
+    if after_time:
+        due.append((Layer.DATA, f"data-{local.date().isoformat()}"))
+    weekday = local.weekday()
+    if weekday > config.code_weekday or (weekday == config.code_weekday and after_time):
+        year, week, _ = local.isocalendar()
+        due.append((Layer.CODE, f"code-{year}-W{week:02d}"))
+    return due
+
+
+def config_slot(site: Site) -> str | None:
+    """The slot of the configuration layer: its content's fingerprint, so a change is backed up once."""
+    from sitekeeper.backups.sources import files
+
+    sources = Source.objects.filter(site=site, environment="prod", layer=Layer.CONFIG, kind="files")
+    prints = [files.fingerprint(source) for source in sources]
+    return f"config-{'-'.join(p[:12] for p in prints)}"[:80] if prints else None
+
+
+def schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
+    """Queue every due slot that has no run yet (or whose run was interrupted); returns what was queued."""
+    now = now or dt.datetime.now(dt.UTC)
+    queued = []
+    for config in SiteBackup.objects.filter(enabled=True).select_related("site__client"):
+        wanted = list(due_slots(config, now))
+        if Source.objects.filter(site=config.site, layer=Layer.CONFIG).exists():
+            try:
+                slot = config_slot(config.site)
+            except jobs.JOB_ERRORS as exc:
+                logger.warning("config fingerprint of %s failed: %s", config.site, exc)
+                slot = None
+            if slot:
+                wanted.append((Layer.CONFIG, slot))
+        for layer, slot in wanted:
+            if not Source.objects.filter(site=config.site, environment="prod", layer=layer).exists():
+                continue
+            run = BackupRun.objects.filter(site=config.site, layer=layer, slot=slot).first()
+            if run is None or run.status in (RunStatus.QUEUED, RunStatus.INTERRUPTED):
+                backup_task(config.site.pk, layer, slot, BackupRun.Trigger.SCHEDULE)
+                queued.append((config.site.pk, layer, slot))
+    return queued
+
+
+def stale_pass(now: dt.datetime | None = None) -> list[tuple[int, str]]:
+    """Open one P2 incident per site and layer whose newest snapshot is older than its schedule allows;
+    forget the alert when a fresh snapshot lands (so the next staleness alerts again)."""
+    now = now or dt.datetime.now(dt.UTC)
+    opened = []
+    for config in SiteBackup.objects.filter(enabled=True).select_related("site__client"):
+        alerts_state = dict(config.alerts)
+        for layer, default in DEFAULT_STALE_HOURS.items():
+            names = set(
+                Source.objects.filter(site=config.site, environment="prod", layer=layer).values_list(
+                    "name", flat=True
+                )
+            )
+            if not names:
+                continue
+            limit = dt.timedelta(hours=float(config.stale_hours.get(layer, default)))
+            newest = [
+                Snapshot.objects.filter(site=config.site, layer=layer, source_name=name, forgotten_at=None)
+                .order_by("-time").values_list("time", flat=True).first()
+                for name in sorted(names)
+            ]  # fmt: skip
+            # A site not yet backed up counts from when its backup was set up (not before its first run).
+            oldest = min((t for t in newest if t is not None), default=None)
+            since = oldest if oldest is not None and None not in newest else config.created_at
+            key = f"stale-{layer}"
+            if now - since <= limit:
+                alerts_state.pop(key, None)
+                continue
+            if key in alerts_state:
+                continue
+            age_hours = (now - since).total_seconds() / 3600
+            ticket = alerts.incident(
+                config.site,
+                key=f"backup-stale:{config.site.pk}:{layer}:{since.isoformat()}",
+                subject=f"{Layer(layer).label} backup is stale",
+                details=f"The newest {layer} snapshot of {config.site} is {age_hours:.1f} hours old "
+                f"(allowed: {limit.total_seconds() / 3600:.0f} hours). Check the backup runs and the worker.",
+                event="backup.stale",
+            )
+            alerts_state[key] = ticket.pk
+            opened.append((config.site.pk, layer))
+        if alerts_state != config.alerts:
+            SiteBackup.objects.filter(pk=config.pk).update(alerts=alerts_state)
+    return opened
+
+
+@db_periodic_task(crontab(minute="*/5"), expires=280)
+def backup_schedule_every_5_minutes() -> None:
+    queued = schedule_pass()
+    if queued:
+        logger.info("backup schedule: queued %s", queued)
+
+
+@db_periodic_task(crontab(minute="17"), expires=3000)
+def backup_housekeeping_hourly() -> None:
+    """Staleness alerts; transitions of ended contracts; expired downloads."""
+    opened = stale_pass()
+    if opened:
+        logger.warning("stale backups: %s", opened)
+    from sitekeeper.backups import restore, termination, verify
+
+    now = dt.datetime.now(dt.UTC)
+    for contract in Contract.objects.filter(status=Contract.Status.TERMINATED).select_related("client"):
+        if contract.client.backup_repositories.filter(status="active").exists():
+            termination.start_transition(contract.client, now=now, user=None)
+    termination.finish_transitions(now)
+    restore.purge_expired_exports(now)
+    verify.due_restore_tests(now)
+
+
+@db_periodic_task(crontab(hour="4", minute="41"), expires=6 * 3600)
+def repository_checks_daily() -> None:
+    """One slice of every repository read back daily: all data is read every `check_slices` days."""
+    from sitekeeper.backups import verify
+
+    verify.check_all_repositories()

@@ -1,0 +1,89 @@
+"""The schedule (slots in the contract's time zone), staleness alerts, the CLI with its progress bar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+
+from sitekeeper.backups import jobs, tasks
+from sitekeeper.backups.management.commands.backup import render_bar
+from sitekeeper.backups.models import BackupRun, Layer, RunStatus, SiteBackup, Source
+from sitekeeper.desk.models import Ticket
+
+BERLIN_2AM = dt.datetime(2026, 11, 22, 1, 0, tzinfo=dt.UTC)  # 02:00 in Berlin (CET), a Sunday
+
+
+def test_due_slots_follow_the_contracts_time_zone(backed_site) -> None:
+    config = backed_site.backup
+    # 01:59 in Berlin: before data_time; Sunday is the default code day, also at data_time.
+    assert tasks.due_slots(config, BERLIN_2AM - dt.timedelta(minutes=1)) == []
+    assert (Layer.DATA, "data-2026-11-22") in tasks.due_slots(config, BERLIN_2AM)
+    assert (Layer.CODE, "code-2026-W47") in tasks.due_slots(config, BERLIN_2AM)
+    monday = BERLIN_2AM + dt.timedelta(days=1)
+    assert (Layer.CODE, "code-2026-W48") not in tasks.due_slots(config, monday)
+
+
+def test_schedule_pass_queues_each_slot_once(backed_site, monkeypatch) -> None:
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks, "backup_task", lambda *args: queued.append(args))
+    assert {q[2] for q in tasks.schedule_pass(BERLIN_2AM)} == {"data-2026-11-22", "code-2026-W47"}
+    BackupRun.objects.create(site=backed_site, layer=Layer.DATA, slot="data-2026-11-22", trigger="schedule",
+                             status=RunStatus.SUCCEEDED)  # fmt: skip
+    again = tasks.schedule_pass(BERLIN_2AM)
+    assert [q[2] for q in again] == ["code-2026-W47"]
+
+
+def test_config_layer_is_backed_up_when_its_content_changes(backed_site, site_root, monkeypatch) -> None:
+    (site_root / "wp-config.php").write_text("<?php define('DB_NAME', 'a');\n")
+    Source.objects.create(site=backed_site, name="config", layer=Layer.CONFIG, kind="files", path=str(site_root),
+                          includes=["wp-config.php"])  # fmt: skip
+    first = tasks.config_slot(backed_site)
+    assert first == tasks.config_slot(backed_site)
+    (site_root / "wp-config.php").write_text("<?php define('DB_NAME', 'b');\n")
+    assert tasks.config_slot(backed_site) != first
+
+
+@pytest.mark.slow
+def test_stale_data_opens_one_p2_incident_and_clears_when_fresh(backed_site) -> None:
+    run = jobs.backup(backed_site, "data", slot="first")
+    assert run is not None and run.status == RunStatus.SUCCEEDED, run.log
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=27)
+    assert tasks.stale_pass(later) == [(backed_site.pk, Layer.DATA)]
+    assert tasks.stale_pass(later) == []  # one incident per episode
+    ticket = Ticket.objects.get(site=backed_site)
+    assert ticket.priority == "P2" and ticket.type == "incident"
+    assert "stale" in ticket.subject
+    assert tasks.stale_pass(dt.datetime.now(dt.UTC)) == []
+    assert SiteBackup.objects.get(pk=backed_site.backup.pk).alerts == {}
+
+
+@pytest.mark.slow
+def test_failed_backup_opens_incident_and_keeps_previous_snapshots(backed_site, site_root) -> None:
+    good = jobs.backup(backed_site, "data", slot="good")
+    assert good is not None and good.status == RunStatus.SUCCEEDED
+    (site_root / "site.sqlite3").unlink()
+    bad = jobs.backup(backed_site, "data", slot="bad")
+    assert bad is not None and bad.status == RunStatus.FAILED
+    assert "does not exist" in bad.error
+    assert bad.ticket is not None and bad.ticket.priority == "P2"
+    assert good.snapshots.filter(forgotten_at=None).count() == 2
+
+
+@pytest.mark.slow
+def test_cli_run_and_snapshots(backed_site) -> None:
+    out = io.StringIO()
+    call_command(
+        "backup", "run", "--site", str(backed_site.pk), "--layer", "data", stdout=out, stderr=io.StringIO()
+    )
+    assert "succeeded" in out.getvalue()
+    listing = io.StringIO()
+    call_command("backup", "snapshots", "--site", backed_site.url, stdout=listing)
+    assert "uploads" in listing.getvalue() and "db" in listing.getvalue()
+
+
+def test_progress_bar_shows_percent_or_bytes() -> None:
+    assert "50.0%" in render_bar({"percent": 50, "bytes_done": 5000, "total_bytes": 10000, "source": "db"})
+    assert "~~~" in render_bar({"bytes_done": 1_500_000, "source": "db", "index": 1, "of": 2})
