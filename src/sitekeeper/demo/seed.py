@@ -12,6 +12,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.apply import apply_file
 from sitekeeper.contracts.models import Client, Contact
+from sitekeeper.demo.backups_seed import seed_backups
 from sitekeeper.demo.desk_seed import seed_requests
 from sitekeeper.demo.monitoring_seed import seed_monitoring
 
@@ -81,4 +82,6 @@ def seed() -> SeedResult:
         logins += _client_logins()
         requests = seed_requests()
         seed_monitoring(timezone.now())
+    # Outside the transaction: real restic runs, whose catalogue rows each job commits as it goes.
+    seed_backups(timezone.now())
     return SeedResult(result.changes, logins, requests)
