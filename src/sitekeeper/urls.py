@@ -11,5 +11,6 @@ urlpatterns = [
     path("portal/requests/", include("sitekeeper.desk.urls_portal")),
     path("staff/desk/", include("sitekeeper.desk.urls_staff")),
     path("", include("sitekeeper.monitoring.urls")),
+    path("", include("sitekeeper.backups.urls")),
     path("", include("sitekeeper.web.urls")),
 ]

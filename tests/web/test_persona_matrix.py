@@ -43,6 +43,7 @@ class Kind(enum.Enum):
     API_ANY = "API, not client data: any valid token"
     API_CLIENT_LIST = "API list: a client person's token sees only their own client's objects"
     API_CLIENT_OBJECT = "API object of acme: acme's people and agency staff; another client gets 404"
+    API_CLIENT_CHILDREN = "API list under one of acme's objects: acme's people and staff; another client 404"
 
 
 @dataclass(frozen=True, eq=False)  # rules compare by identity: two lines are two rules
@@ -98,12 +99,49 @@ RULES: tuple[Rule, ...] = (
         status=405,
         why="tagging an outage is a POST",
     ),
+    # Backups console: catalogue, live status, restore form, runbook — agency only; actions are POSTs.
+    Rule("staff/backups/site/<int:pk>/backup/", Kind.AGENCY, {"pk": "site_pk"}, status=405, why="a POST"),
+    Rule(
+        "staff/backups/site/<int:pk>/restore-test/", Kind.AGENCY, {"pk": "site_pk"}, status=405, why="a POST"
+    ),
+    Rule(
+        "staff/backups/site/<int:pk>/runbook/reviewed/",
+        Kind.AGENCY,
+        {"pk": "site_pk"},
+        status=405,
+        why="a POST",
+    ),
+    Rule(
+        "staff/backups/exports/<int:pk>/",
+        Kind.AGENCY,
+        {"pk": "export_pk"},
+        status=404,
+        why="the world's download is still queued: a download that is not ready is a 404",
+    ),
+    Rule("staff/backups/site/<int:pk>/*", Kind.AGENCY, {"pk": "site_pk"}),
     Rule("staff/clients/<slug:slug>/", Kind.AGENCY, {"slug": "client_slug"}),
     Rule("staff/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
     Rule("staff/*", Kind.AGENCY),
     Rule("portal/", Kind.PORTAL),
     Rule("portal/sites/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
     Rule("portal/sites/<int:pk>/uptime/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    # Backups portal: the own client's catalogue and runbook; the download request is a POST (owners only).
+    Rule("portal/backups/", Kind.PORTAL_PAGE),
+    Rule(
+        "portal/backups/site/<int:pk>/export/",
+        Kind.CLIENT_OBJECT,
+        {"pk": "site_pk"},
+        status=405,
+        why="requesting a download is a POST; the site is looked up first, so the outsider gets a 404",
+    ),
+    Rule(
+        "portal/backups/exports/<int:pk>/",
+        Kind.CLIENT_OBJECT,
+        {"pk": "export_pk"},
+        status=404,
+        why="the world's download is still queued: a download that is not ready is a 404",
+    ),
+    Rule("portal/backups/site/<int:pk>/*", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
     # Public: an enabled status page (globex's; acme's is disabled: tests/monitoring/test_status_metrics.py).
     Rule("status/<slug:slug>/", Kind.STATUS, {"slug": "status_slug"}),
     Rule("metrics", Kind.METRICS),
@@ -158,6 +196,17 @@ RULES: tuple[Rule, ...] = (
     Rule("admin/monitoring/outage/add/", Kind.ADMIN, status=403, why="outages are confirmed by probes"),
     Rule("admin/desk/*/add/", Kind.ADMIN, status=403, why="desk rows are written by desk.services only"),
     Rule("admin/notify/delivery/add/", Kind.ADMIN, status=403, why="deliveries are written by notify() only"),
+    *(
+        Rule(f"admin/backups/{model}/add/", Kind.ADMIN, status=403, why="job records are written by the jobs")
+        for model in ("backuprun", "snapshot", "restoretest")
+    ),
+    Rule(
+        "admin/backups/snapshot/<path:object_id>/delete/",
+        Kind.ADMIN,
+        {"object_id": ADMIN_OBJECT},
+        status=403,
+        why="retention and termination let snapshots go, with evidence",
+    ),
     Rule(
         "admin/notify/delivery/<path:object_id>/delete/",
         Kind.ADMIN,
@@ -188,6 +237,9 @@ RULES: tuple[Rule, ...] = (
     Rule("api/v1/sites", Kind.API_CLIENT_LIST),
     Rule("api/v1/sites/<int:site_id>", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
     Rule("api/v1/sites/<int:site_id>/uptime", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
+    Rule("api/v1/backups/sites", Kind.API_CLIENT_LIST),
+    Rule("api/v1/backups/sites/<int:site_id>", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
+    Rule("api/v1/backups/sites/<int:site_id>/*", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
     Rule("api/v1/tickets", Kind.API_CLIENT_LIST),
     Rule(
         "api/v1/tickets/<int:ticket_id>/state",
@@ -351,7 +403,7 @@ def check_api(kind: Kind, rule: Rule, persona: str, response, world: World) -> N
     if persona == "anonymous":
         assert status == 401, "the API needs a token"
         return
-    if kind is Kind.API_CLIENT_OBJECT and persona == "outsider":
+    if kind in {Kind.API_CLIENT_OBJECT, Kind.API_CLIENT_CHILDREN} and persona == "outsider":
         assert status == 404, "another client's object does not exist for the outsider"
         return
     assert status == 200
@@ -410,4 +462,10 @@ def test_api_lists_hold_only_the_own_clients_objects(route: str, persona: str, o
 
 
 def test_api_lists_are_covered():
-    assert set(LIST_ROUTES) == {"api/v1/clients", "api/v1/contracts", "api/v1/sites", "api/v1/tickets"}
+    assert set(LIST_ROUTES) == {
+        "api/v1/clients",
+        "api/v1/contracts",
+        "api/v1/sites",
+        "api/v1/tickets",
+        "api/v1/backups/sites",
+    }

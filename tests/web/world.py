@@ -65,6 +65,7 @@ def world(request, fast_passwords, acme, globex) -> World:
     objects.update(desk_objects(acme, globex, users))
     objects.update(notify_objects(users))
     objects.update(monitoring_objects(acme, globex, users))
+    objects.update(backup_objects(acme, users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
 
 
@@ -196,4 +197,68 @@ def monitoring_objects(acme: Client, globex: Client, users: dict[str, User]) -> 
         "monitoring.outage": outage.pk,
         "monitoring.maintenanceannouncement": announcement.pk,
         "monitoring.statuspage": acme_page.pk,
+    }
+
+
+def backup_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
+    """acme's site backed up into a local repository: a snapshot, a running backup, a passed restore test,
+    a queued download (not ready: its download routes answer 404)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sitekeeper.backups.models import (
+        BackupRun,
+        Export,
+        Repository,
+        Restore,
+        RestoreTest,
+        SiteBackup,
+        Snapshot,
+        Source,
+    )
+
+    now = timezone.now()
+    site = acme.sites.get()
+    repo = Repository.objects.create(client=acme, name="main", kind="local", location="/var/backups/acme")
+    config = SiteBackup.objects.create(site=site, repository=repo)
+    source = Source.objects.create(site=site, name="uploads", layer="data", kind="files", path="/srv/acme")
+    run = BackupRun.objects.create(
+        site=site,
+        layer="data",
+        trigger="schedule",
+        slot="world",
+        status="running",
+        progress={"phase": "files"},
+    )
+    snapshot = Snapshot.objects.create(
+        repository=repo,
+        site=site,
+        source=source,
+        source_name="uploads",
+        source_kind="files",
+        layer="data",
+        restic_id="ab" * 32,
+        time=now - dt.timedelta(hours=3),
+        bytes_processed=10_000,
+        bytes_added=1_000,
+        files=12,
+    )
+    test = RestoreTest.objects.create(
+        site=site, slot="world", status="passed", finished_at=now, check_passed=True, evidence=[]
+    )
+    export = Export.objects.create(snapshot=snapshot, requested_by=users["owner"])
+    restore = Restore.objects.create(
+        site=site, snapshot=snapshot, decided_by=users["engineer"], reason="Acme GmbH stage refresh"
+    )
+    return {
+        "export_pk": export.pk,
+        "backups.repository": repo.pk,
+        "backups.sitebackup": config.pk,
+        "backups.source": source.pk,
+        "backups.backuprun": run.pk,
+        "backups.snapshot": snapshot.pk,
+        "backups.restoretest": test.pk,
+        "backups.restore": restore.pk,
+        "backups.export": export.pk,
     }

@@ -87,3 +87,8 @@ api.add_router("/tickets", desk_router)
 from sitekeeper.monitoring.api import router as uptime_router  # noqa: E402
 
 api.add_router("/sites", uptime_router)
+
+# Backups per site: catalogue, runs, restore tests; staff start jobs: /api/v1/backups/… (api/backups.py).
+from sitekeeper.api.backups import router as backups_router  # noqa: E402
+
+api.add_router("/backups", backups_router)
