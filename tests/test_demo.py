@@ -16,13 +16,15 @@ import pytest
 from django.core.management import call_command
 
 from sitekeeper.access.models import User
+from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts.models import Client
 from sitekeeper.demo.seed import DEMO_PASSWORD
 from sitekeeper.desk.models import State, Ticket
 
 
 @pytest.mark.django_db
-def test_demo_loads_one_client_per_plan_and_is_idempotent():
+def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
+    settings.HOME = tmp_path  # the demo's restic repository and site trees
     call_command("demo", no_serve=True)
     plans = sorted(Client.objects.values_list("contracts__plan__slug", flat=True))
     assert plans == ["business", "enterprise", "professional", "starter"]
@@ -30,6 +32,11 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent():
     states = set(Ticket.objects.values_list("state", flat=True))
     assert states == {choice.value for choice in State}, "the demo shows requests in every state"
     assert Ticket.objects.filter(incomplete=True, channel="email").exists()
+    # Backups made with the real restic: three days of the bakery, a passing restore test, a failed run.
+    bakery = Snapshot.objects.filter(site__url="https://brot-und-butter.test", forgotten_at=None)
+    assert set(bakery.values_list("layer", flat=True)) == {"data", "code", "config"}
+    assert RestoreTest.objects.filter(site__url="https://brot-und-butter.test", status="passed").exists()
+    assert BackupRun.objects.filter(status="failed", ticket__priority="P2").exists()
     users, tickets = User.objects.count(), Ticket.objects.count()
     call_command("demo", no_serve=True)
     assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)
