@@ -277,9 +277,7 @@ def start_backup(request: HttpRequest, site_id: int, payload: BackupIn) -> tuple
     layer = str(payload.layer.value if isinstance(payload.layer, Layer) else payload.layer)
     with acting_as(user, label=f"api:{user.username}"), transaction.atomic():
         _record(user, site, "backups.BackupRun", f"Back up now: {layer}", {"layer": layer, "site": site.pk})
-        transaction.on_commit(
-            lambda: _enqueue("backup", site_id=site.pk, layer=layer, trigger="manual", user_id=user.pk)
-        )
+        transaction.on_commit(lambda: _enqueue("backup", site=site, layer=layer, user=user))
     return 202, {"queued": "backup", "site": site.pk, "layer": layer}
 
 
@@ -294,7 +292,5 @@ def start_restore_test(request: HttpRequest, site_id: int) -> tuple[int, dict[st
     _configured(site)
     with acting_as(user, label=f"api:{user.username}"), transaction.atomic():
         _record(user, site, "backups.RestoreTest", "Run restore test", {"site": site.pk})
-        transaction.on_commit(
-            lambda: _enqueue("restore_test", site_id=site.pk, trigger="manual", user_id=user.pk)
-        )
+        transaction.on_commit(lambda: _enqueue("restore_test", site=site, user=user))
     return 202, {"queued": "restore_test", "site": site.pk}

@@ -40,20 +40,10 @@ DEDUP_LABEL = "data read ÷ new data stored, over the kept snapshots: how many t
 
 def last_verified(site: Site) -> dt.datetime | None:
     """When the latest passed restore test of `site` finished: the date behind "last verified restorable".
+    verify.py owns the rule, so the pages, the API and the monthly check can never disagree."""
+    from sitekeeper.backups import verify  # imported when asked: it pulls in the restic driver
 
-    verify.py owns the restore tests and may refine the rule; when it is present its answer is used so the
-    page and the monthly check can never disagree."""
-    try:
-        from sitekeeper.backups import verify
-    except ImportError:
-        verify = None
-    if verify is not None and hasattr(verify, "last_verified"):
-        return verify.last_verified(site)  # type: ignore[no-any-return]
-    return (
-        RestoreTest.objects.filter(site=site, status=RestoreTest.Status.PASSED)
-        .exclude(finished_at=None)
-        .aggregate(at=Max("finished_at"))["at"]
-    )
+    return verify.last_verified(site)
 
 
 def safe_location(repo: Repository) -> str:
@@ -309,6 +299,7 @@ def snapshots_by_layer(site: Site) -> list[dict[str, Any]]:
                     "label": label,
                     "snapshots": snaps[:SNAPSHOTS_SHOWN],
                     "dedup": dedup_ratio(snaps),
+                    "stored": human_bytes(sum(s.bytes_added for s in snaps)),
                 }
             )
     return groups
@@ -378,6 +369,7 @@ def evidence_rows(test: RestoreTest) -> list[dict[str, Any]]:
                         "expected": check.get("expected", "—"),
                         "actual": check.get("actual", "—"),
                         "ok": check.get("ok", check.get("passed")),
+                        "note": check.get("note", ""),
                     }
                 )
         rows.append(
@@ -387,7 +379,7 @@ def evidence_rows(test: RestoreTest) -> list[dict[str, Any]]:
                 "snapshot": str(item.get("snapshot") or item.get("restic_id") or "")[:8],
                 "restored_to": item.get("restored_to") or item.get("target") or "",
                 "duration": item.get("duration_seconds") or item.get("duration"),
-                "error": item.get("error") or "",
+                "error": item.get("error") or item.get("skipped") or "",
                 "checks": checks,
             }
         )

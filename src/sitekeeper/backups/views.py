@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -32,6 +31,7 @@ from django.views.decorators.http import require_POST
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry, Role
 from sitekeeper.backups import presenters, runbook
+from sitekeeper.backups import restore as restore_jobs
 from sitekeeper.backups.models import BackupRun, Export, Layer, Restore, Snapshot
 from sitekeeper.contracts.models import Site
 from sitekeeper.web.permissions import agency_required, client_sites
@@ -73,16 +73,9 @@ class RestoreForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
+        # The confirmation and the subsets are checked by restore.request_restore (one rule for every way
+        # in); here the text fields only become lists.
         data = super().clean()
-        snapshot = data.get("snapshot")
-        if data.get("target") == Restore.Target.PROD and snapshot is not None:
-            expected = confirmation_phrase(self.site, snapshot)
-            typed = " ".join((data.get("confirmation") or "").split())
-            if typed != expected:
-                raise forms.ValidationError(
-                    f'A restore to production replaces newer data. Type "{expected}" (the site and the '
-                    "recovery point) to confirm."
-                )
         data["paths"] = _lines(data.get("paths") or "")
         data["tables"] = _lines(data.get("tables") or "")
         return data
@@ -93,9 +86,9 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=Export.Format.choices, initial=Export.Format.TAR)
 
 
-def confirmation_phrase(site: Site, snapshot: Snapshot) -> str:
-    """What a person types to restore to production: the site's host and the recovery point."""
-    return f"{runbook.host_of(site.url)} {snapshot.short_id}"
+def confirmation_phrase(snapshot: Snapshot) -> str:
+    """What a person types to restore to production: the site and the recovery point."""
+    return restore_jobs.confirmation_text(snapshot)
 
 
 # Hand-off to the worker ---------------------------------------------------------------------------------
@@ -215,10 +208,14 @@ def staff_backup_now(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(site)
     layer = form.cleaned_data["layer"]
     with acting_as(request.user), transaction.atomic():
-        _audit(request, site, "backups.BackupRun", f"Back up now: {layer}", {"layer": layer, "site": site.pk})
-        transaction.on_commit(
-            lambda: enqueue("backup", site_id=site.pk, layer=layer, trigger="manual", user_id=request.user.pk)
+        _audit(
+            request,
+            site,
+            "backups.BackupRun",
+            f"Back up now: {layer}",
+            after={"layer": layer, "site": site.pk},
         )
+        transaction.on_commit(lambda: enqueue("backup", site=site, layer=layer, user=request.user))
     messages.success(request, f"{Layer(layer).label} backup queued; progress shows below.")
     return _back(site)
 
@@ -231,10 +228,8 @@ def staff_restore_test(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This site has no backup configuration yet: nothing to test.")
         return _back(site)
     with acting_as(request.user), transaction.atomic():
-        _audit(request, site, "backups.RestoreTest", "Run restore test", {"site": site.pk})
-        transaction.on_commit(
-            lambda: enqueue("restore_test", site_id=site.pk, trigger="manual", user_id=request.user.pk)
-        )
+        _audit(request, site, "backups.RestoreTest", "Run restore test", after={"site": site.pk})
+        transaction.on_commit(lambda: enqueue("restore_test", site=site, user=request.user))
     messages.success(request, "Restore test queued: integrity check, then a restore into scratch space.")
     return _back(site)
 
@@ -247,39 +242,48 @@ def staff_restore(request: HttpRequest, pk: int) -> HttpResponse:
     form = RestoreForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        with acting_as(request.user), transaction.atomic():
-            restore = Restore.objects.create(
-                site=site,
-                snapshot=data["snapshot"],
-                target=data["target"],
-                paths=data["paths"],
-                tables=data["tables"],
-                decided_by=request.user,
-                confirmation=" ".join(data["confirmation"].split()) if data["target"] == "prod" else "",
-                reason=data["reason"],
-            )
-            _audit(
-                request,
-                site,
-                "backups.Restore",
-                f"Restore {restore.snapshot.short_id} to {restore.target}",
-                {
-                    "snapshot": restore.snapshot.restic_id,
-                    "target": restore.target,
-                    "paths": restore.paths,
-                    "tables": restore.tables,
-                    "reason": restore.reason,
-                    "confirmation": restore.confirmation,
-                },
-                pk=restore.pk,
-            )
-            transaction.on_commit(lambda: enqueue("restore", restore_id=restore.pk))
-        messages.success(request, f"Restore to {restore.get_target_display()} queued.")
-        return _back(site)
+        try:
+            with acting_as(request.user), transaction.atomic():
+                restore = _request_restore(request, site, data)
+        except restore_jobs.RestoreRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Restore to {restore.get_target_display()} queued.")
+            return _back(site)
     context = site_context(site, staff=True, user=request.user)
     context["restore_form"] = form
-    context["phrases"] = {s.pk: confirmation_phrase(site, s) for s in form.fields["snapshot"].queryset[:200]}
+    context["phrases"] = {s.pk: confirmation_phrase(s) for s in form.fields["snapshot"].queryset[:200]}
     return render(request, "backups/restore.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _request_restore(request: HttpRequest, site: Site, data: dict[str, Any]) -> Restore:
+    prod = data["target"] == Restore.Target.PROD
+    restore = restore_jobs.request_restore(
+        data["snapshot"],
+        target=data["target"],
+        user=request.user,
+        paths=data["paths"],
+        tables=data["tables"],
+        confirmation=" ".join(data["confirmation"].split()) if prod else "",
+        reason=data["reason"],
+    )
+    _audit(
+        request,
+        site,
+        "backups.Restore",
+        f"Restore {restore.snapshot.short_id} to {restore.target}",
+        after={
+            "snapshot": restore.snapshot.restic_id,
+            "target": restore.target,
+            "paths": restore.paths,
+            "tables": restore.tables,
+            "reason": restore.reason,
+            "confirmation": restore.confirmation,
+        },
+        pk=restore.pk,
+    )
+    transaction.on_commit(lambda: enqueue("restore", restore=restore))
+    return restore
 
 
 @agency_required
@@ -375,19 +379,23 @@ def portal_export(request: HttpRequest, pk: int) -> HttpResponse:
     if snapshot is None:
         messages.error(request, "That snapshot is not one of this site's kept snapshots.")
         return back
-    with acting_as(request.user), transaction.atomic():
-        export = Export.objects.create(
-            snapshot=snapshot, format=form.cleaned_data["format"], requested_by=request.user
-        )
-        _audit(
-            request,
-            site,
-            "backups.Export",
-            f"Download {snapshot.short_id} as {export.format}",
-            {"snapshot": snapshot.restic_id, "format": export.format},
-            pk=export.pk,
-        )
-        transaction.on_commit(lambda: enqueue("export", export_id=export.pk))
+    try:
+        with acting_as(request.user), transaction.atomic():
+            export = restore_jobs.request_export(
+                snapshot, user=request.user, format=form.cleaned_data["format"]
+            )
+            _audit(
+                request,
+                site,
+                "backups.Export",
+                f"Download {snapshot.short_id} as {export.format}",
+                after={"snapshot": snapshot.restic_id, "format": export.format},
+                pk=export.pk,
+            )
+            transaction.on_commit(lambda: enqueue("export", export=export))
+    except restore_jobs.RestoreRefused as exc:
+        messages.error(request, str(exc))
+        return back
     messages.success(request, "Download requested: it is being packed; the link appears here when ready.")
     return back
 
@@ -398,8 +406,8 @@ def _export_file(export: Export) -> Path:
         raise Http404("This download is not ready.")
     if export.expires_at and export.expires_at <= timezone.now():
         raise Http404("This download has expired; request a new one.")
-    root = (Path(settings.HOME) / "exports").resolve()
-    path = (root / export.file).resolve()
+    root = restore_jobs.exports_root().resolve()
+    path = restore_jobs.export_path(export).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise Http404("The packed file is missing.")
     return path
