@@ -17,7 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -269,7 +269,7 @@ def list_restore_tests(request: HttpRequest, site_id: int) -> list[dict[str, Any
     "/sites/{int:site_id}/runs",
     response={202: QueuedOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut},
 )
-def start_backup(request: HttpRequest, site_id: int, payload: BackupIn) -> tuple[int, dict[str, Any]]:
+def start_backup(request: HttpRequest, site_id: int, payload: BackupIn) -> Status:
     """Agency staff: back up one layer of the site now (queued for the worker)."""
     site = _site(request, site_id)  # first: another client's site is a 404, not a 403
     user = _staff_only(request)
@@ -278,14 +278,14 @@ def start_backup(request: HttpRequest, site_id: int, payload: BackupIn) -> tuple
     with acting_as(user, label=f"api:{user.username}"), transaction.atomic():
         _record(user, site, "backups.BackupRun", f"Back up now: {layer}", {"layer": layer, "site": site.pk})
         transaction.on_commit(lambda: _enqueue("backup", site=site, layer=layer, user=user))
-    return 202, {"queued": "backup", "site": site.pk, "layer": layer}
+    return Status(202, {"queued": "backup", "site": site.pk, "layer": layer})
 
 
 @router.post(
     "/sites/{int:site_id}/restore-tests",
     response={202: QueuedOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut},
 )
-def start_restore_test(request: HttpRequest, site_id: int) -> tuple[int, dict[str, Any]]:
+def start_restore_test(request: HttpRequest, site_id: int) -> Status:
     """Agency staff: run a restore test now (integrity check + restore into scratch space, queued)."""
     site = _site(request, site_id)
     user = _staff_only(request)
@@ -293,4 +293,4 @@ def start_restore_test(request: HttpRequest, site_id: int) -> tuple[int, dict[st
     with acting_as(user, label=f"api:{user.username}"), transaction.atomic():
         _record(user, site, "backups.RestoreTest", "Run restore test", {"site": site.pk})
         transaction.on_commit(lambda: _enqueue("restore_test", site=site, user=user))
-    return 202, {"queued": "restore_test", "site": site.pk}
+    return Status(202, {"queued": "restore_test", "site": site.pk})
