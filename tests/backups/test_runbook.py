@@ -51,7 +51,8 @@ def test_runbook_contents(catalogue: Catalogue, admin: User):
     assert "RESTIC_PASSWORD_FILE" in commands
     assert "-p " not in commands  # the password never goes on a command line
     assert (
-        f"Repository.objects.get(pk={catalogue.config.repository_id}).password" in book["manual"]["password"]
+        f"Repository.objects.get(pk={catalogue.config.repository_id}).password"
+        in book["manual"]["password_command"]
     )
     checks = {c["name"]: c for c in book["checks"]}
     assert checks["Shop checkout"]["url"] == "https://acme.test/shop/"

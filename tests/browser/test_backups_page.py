@@ -1,0 +1,40 @@
+# ruff: noqa: F811
+"""The staff backups page of a site in a real browser: the not-off-site warning, last verified restorable,
+snapshots per layer, evidence, and the live status fragment that htmx refreshes every 2 s."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture names what to install
+    expect = None
+
+from sitekeeper.backups.models import BackupRun
+from tests.backups.test_views import Catalogue, catalogue  # noqa: F401
+from tests.browser.test_login_portal import log_in
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def test_staff_backups_site_page(live_server, page, screenshot, catalogue: Catalogue, engineer):
+    log_in(page, live_server, "engineer")
+    page.goto(f"{live_server.url}/staff/backups/site/{catalogue.site.pk}/")
+    expect(page.get_by_role("heading", name=re.compile("Backups"), level=1)).to_be_visible()
+    expect(page.locator("#not-off-site")).to_contain_text("Not off-site")
+    expect(page.locator("#last-verified")).to_contain_text(f"{catalogue.passed.finished_at:%-d %b %Y}")
+    expect(page.locator("table.snapshots")).to_have_count(2)  # data and code
+    expect(page.locator("#live-jobs")).to_contain_text("42 %")
+    screenshot("staff-backups-site")
+    # The job finishes: the polled fragment shows it without a reload.
+    BackupRun.objects.filter(pk=catalogue.running.pk).update(status="succeeded")
+    expect(page.locator("#live-jobs")).to_contain_text("Nothing running", timeout=6000)
+    page.goto(f"{live_server.url}/staff/backups/site/{catalogue.site.pk}/runbook/")
+    expect(page.get_by_role("heading", name=re.compile("Recovery runbook"), level=1)).to_be_visible()
+    screenshot("staff-backups-runbook")
