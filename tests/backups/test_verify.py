@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sitekeeper.backups import jobs, verify
-from sitekeeper.backups.models import Repository, RestoreTest, RunStatus
+from sitekeeper.backups.models import Repository, RestoreTest, RunStatus, SiteBackup
 from sitekeeper.desk.models import Ticket
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def _backed_up(site) -> None:
         assert run.status == RunStatus.SUCCEEDED, run.log
 
 
-def test_restore_test_passes_records_matching_counts_and_advances_last_verified(backed_site) -> None:
+def test_restore_test_passes_with_matching_counts_and_advances_last_verified(backed_site, settings) -> None:
     _backed_up(backed_site)
     assert verify.last_verified(backed_site) is None
 
@@ -49,7 +49,8 @@ def test_restore_test_passes_records_matching_counts_and_advances_last_verified(
     assert evidence["db"]["seconds"] >= 0
     assert len(evidence["db"]["snapshot"]) == 64
     # Scratch space is gone once the test is over.
-    assert not any((Path(evidence["uploads"]["restored_to"]).parent).glob("*"))
+    assert not Path(evidence["uploads"]["restored_to"]).exists()
+    assert list((Path(settings.HOME) / "scratch").iterdir()) == []
     assert verify.last_verified(backed_site) == test.finished_at
     assert test.progress["phase"] == "passed"
     # The slot is done: asking again returns the same record without running anything.
@@ -92,6 +93,13 @@ def test_corrupted_pack_fails_the_test_loudly_and_last_verified_stays(backed_sit
     # The failing slice is read again by the next check, not skipped.
     local_repo.refresh_from_db()
     assert local_repo.check_cursor == cursor
+    # The daily check fails too: one incident, kept open (not repeated) while the slice keeps failing.
+    tickets = Ticket.objects.count()
+    for _ in range(2):
+        assert [r.ok for r in verify.check_all_repositories()] == [False]
+    assert Ticket.objects.count() == tickets + 1
+    config = SiteBackup.objects.get(site=backed_site)
+    assert Ticket.objects.get(pk=config.alerts["repository-check"]).priority == "P2"
 
 
 def test_rolling_check_reads_every_slice_in_turn(backed_site, local_repo) -> None:

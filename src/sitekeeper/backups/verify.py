@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import sqlite3
 import tempfile
 import time
@@ -123,8 +124,9 @@ def _run_check(repo: Repository, subset: str) -> Any:
 
 
 def check_all_repositories(now: dt.datetime | None = None) -> list[CheckResult]:
-    """The daily slice check of every repository still holding backups; a failed slice opens a P2 incident
-    for each site backed up into it."""
+    """The daily slice check of every repository still holding backups. A failed slice opens one P2 incident
+    per site backed up into it — once: the alert stays open (SiteBackup.alerts) until a check passes again,
+    while the same failing slice is re-read every day."""
     now = now or dt.datetime.now(dt.UTC)
     results = []
     repos = Repository.objects.exclude(status=Repository.Status.DELETED).exclude(initialized_at=None)
@@ -134,22 +136,30 @@ def check_all_repositories(now: dt.datetime | None = None) -> list[CheckResult]:
         except (*JOB_ERRORS, RepositoryBusyError) as exc:
             ok, subset, output = False, "", f"the check could not run: {exc}"
         results.append(CheckResult(repo, ok, subset, output))
-        if not ok:
-            _repository_incident(repo, subset, output, now)
+        _repository_alerts(repo, ok, subset, output, now)
     return results
 
 
-def _repository_incident(repo: Repository, subset: str, output: str, now: dt.datetime) -> None:
+ALERT_KEY = "repository-check"
+
+
+def _repository_alerts(repo: Repository, ok: bool, subset: str, output: str, now: dt.datetime) -> None:
     for config in SiteBackup.objects.filter(repository=repo).select_related("site__client"):
-        alerts.incident(
-            config.site,
-            key=f"repository-check:{repo.pk}:{subset or 'not-run'}:{now:%Y-%m-%d}",
-            subject="backup repository integrity check failed",
-            details=f"The integrity check of repository {repo} (slice {subset or '-'}) failed. Backups of "
-            f"this site stored there may not restore. restic said:\n{output[-3000:]}",
-            log=output,
-            event="backup.failed",
-        )
+        state = dict(config.alerts)
+        if ok:
+            state.pop(ALERT_KEY, None)
+        elif ALERT_KEY not in state:
+            ticket = alerts.incident(
+                config.site,
+                key=f"repository-check:{repo.pk}:{config.site_id}:{now.isoformat()}",
+                subject="backup repository integrity check failed",
+                details=f"The integrity check of repository {repo} (slice {subset or '-'}) failed. Backups "
+                f"of this site stored there may not restore. restic said:\n{output[-3000:]}",
+                log=output,
+            )
+            state[ALERT_KEY] = ticket.pk
+        if state != config.alerts:
+            SiteBackup.objects.filter(pk=config.pk).update(alerts=state)
 
 
 # -- restore tests -----------------------------------------------------------------------------------------
@@ -212,9 +222,9 @@ def _abandoned(test: RestoreTest, now: dt.datetime) -> bool:
         timeout = dt.timedelta(minutes=test.site.backup.timeout_minutes)
     except SiteBackup.DoesNotExist:
         timeout = dt.timedelta(hours=2)
-    if owner and not owner_alive(owner):
-        return True
-    return now - beat > timeout
+    if owner and owner.rpartition(":")[0] == socket.gethostname():
+        return not owner_alive(owner)  # on this host we can tell for sure
+    return now - beat > timeout  # elsewhere (or queued and never started): its heartbeat is the lease
 
 
 def _claim_test(test: RestoreTest, now: dt.datetime) -> bool:
