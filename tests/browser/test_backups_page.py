@@ -38,3 +38,15 @@ def test_staff_backups_site_page(live_server, page, screenshot, catalogue: Catal
     page.goto(f"{live_server.url}/staff/backups/site/{catalogue.site.pk}/runbook/")
     expect(page.get_by_role("heading", name=re.compile("Recovery runbook"), level=1)).to_be_visible()
     screenshot("staff-backups-runbook")
+
+
+def test_portal_backups_page(live_server, page, screenshot, catalogue: Catalogue, owner):
+    log_in(page, live_server, "owner")
+    page.goto(f"{live_server.url}/portal/backups/")
+    expect(page.locator("main")).to_contain_text("not off-site")
+    page.get_by_role("link", name="Acme GmbH website").click()
+    expect(page.locator("#last-verified")).to_contain_text(f"{catalogue.passed.finished_at:%-d %b %Y}")
+    expect(page.get_by_role("button", name="Back up now")).to_have_count(0)
+    page.locator("form.export").first.get_by_role("button", name="Request").click()
+    expect(page.locator("main")).to_contain_text("Download requested")
+    screenshot("portal-backups-site")
