@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 import sqlite3
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from contextlib import closing
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from sitekeeper.backups import jobs, restore
-from sitekeeper.backups.models import Export, Layer, Restore, RunStatus, Snapshot, Source
+from sitekeeper.backups import jobs, restore, verify
+from sitekeeper.backups.models import (
+    Export,
+    Layer,
+    Restore,
+    RestoreTest,
+    RunStatus,
+    SiteBackup,
+    Snapshot,
+    Source,
+)
+from tests.backups.services import unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -113,10 +126,16 @@ def test_file_and_table_subsets_restore_to_stage(backed_site, stage: Path, site_
     with closing(sqlite3.connect(stage / "site.sqlite3")) as conn:
         assert conn.execute("SELECT body FROM comments").fetchall() == [("stage only",)]  # untouched
 
-    missing = restore.request_restore(snaps["db"], user=engineer, tables=["nope"])
-    failed = restore.run_restore(missing)
+    with pytest.raises(restore.RestoreRefused, match="no table 'nope'; it has: posts"):
+        restore.request_restore(snaps["db"], user=engineer, tables=["nope"])
+    # A restore that fails while running is recorded as failed, with the reason in its log.
+    Snapshot.objects.filter(pk=snaps["db"].pk).update(
+        manifest={**snaps["db"].manifest, "file": "gone.sqlite3"}
+    )
+    snaps["db"].refresh_from_db()
+    failed = restore.run_restore(restore.request_restore(snaps["db"], user=engineer))
     assert failed.status == Restore.Status.FAILED
-    assert "nope" in failed.error
+    assert "gone.sqlite3" in failed.error
     assert "FAILED" in failed.log
 
 
@@ -192,3 +211,81 @@ def test_exports_as_tar_and_zip_are_readable_and_expire(backed_site, site_root: 
     assert not path.exists()
     assert not zpath.exists()
     assert Export.objects.filter(status=Export.Status.EXPIRED).count() == 3
+
+
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def pg_pair(settings) -> Iterator[tuple[str, str]]:
+    """Two throwaway PostgreSQL databases (prod with rows, stage with the same empty table); their URLs."""
+    import psycopg
+
+    names = [f"sk_test_a_{secrets.token_hex(4)}" for _ in range(2)]
+    try:
+        admin = psycopg.connect(PG_SERVER, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL is not reachable on 127.0.0.1:5432 as postgres: {exc}")
+    settings.SITEKEEPER_SCRATCH_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+    with admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        for name, rows in zip(names, (300, 0), strict=True):
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}", autocommit=True) as conn:
+                conn.execute("CREATE TABLE orders (id serial PRIMARY KEY, total numeric(10, 2))")
+                conn.execute("CREATE TABLE notes (id serial PRIMARY KEY, body text)")
+                conn.execute(
+                    "INSERT INTO orders (total) SELECT i * 1.5 FROM generate_series(1, %s) i", (rows,)
+                )
+                conn.execute("INSERT INTO notes (body) VALUES (%s)", (f"{rows}",))
+        yield tuple(f"postgres://postgres@127.0.0.1:5432/{name}" for name in names)  # type: ignore[misc]
+    finally:
+        with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg(url: str, sql: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_postgres_restore_test_table_subset_to_stage_and_rollback_in_prod(
+    site, local_repo, pg_pair, engineer
+) -> None:
+    prod_url, stage_url = pg_pair
+    SiteBackup.objects.create(site=site, repository=local_repo)
+    for env, url in (("prod", prod_url), ("stage", stage_url)):
+        Source.objects.create(
+            site=site, environment=env, name="shop", layer=Layer.DATA, kind="postgres", db_url=url
+        )
+    first = _backup(site, "day-1")["shop"]
+    _pg(prod_url, "UPDATE orders SET total = 0 WHERE id <= 10 RETURNING id")
+    _backup(site, "day-2")
+
+    test = verify.restore_test(site, slot="2026-11")
+    assert test.status == RestoreTest.Status.PASSED, test.error
+    (item,) = test.evidence
+    assert item["passed"]
+    rows = {c["name"]: c for c in item["checks"]}
+    assert rows["rows public.orders"]["expected"] == rows["rows public.orders"]["actual"] == 300
+    assert item["restored_to"].startswith("127.0.0.1:5432/sk_scratch_")  # no credentials in the evidence
+
+    request = restore.request_restore(first, user=engineer, tables=["orders"])
+    assert request.tables == ["public.orders"]
+    stage = restore.run_restore(request)
+    assert stage.status == Restore.Status.SUCCEEDED, stage.log
+    assert _pg(stage_url, "SELECT count(*), sum(total) FROM orders") == [(300, Decimal("67725.00"))]
+    assert _pg(stage_url, "SELECT body FROM notes") == [("0",)]  # not in the subset: untouched
+
+    prod = restore.run_restore(
+        restore.request_restore(
+            first, target="prod", user=engineer, confirmation=restore.confirmation_text(first)
+        )
+    )
+    assert prod.status == Restore.Status.SUCCEEDED, prod.log
+    assert _pg(prod_url, "SELECT count(*) FROM orders WHERE total = 0") == [(0,)]
+    assert "match" in prod.log

@@ -95,6 +95,7 @@ def request_restore(
         raise RestoreRefused("a database snapshot has no file paths: choose tables instead")
     if tables and snapshot.source_kind not in DATABASE_KINDS:
         raise RestoreRefused("a files snapshot has no tables: choose paths instead")
+    tables = _known_tables(snapshot, tables)
     for path in paths:
         if path.startswith("/") or ".." in Path(path).parts:
             raise RestoreRefused(f"path {path!r} must be relative to the source's folder (no '/', no '..')")
@@ -115,6 +116,31 @@ def request_restore(
         confirmation=confirmation,
         reason=reason,
     )
+
+
+def _known_tables(snapshot: Snapshot, tables: list[str]) -> list[str]:
+    """Check the tables against the snapshot's manifest; a name without its schema ("orders") stands for the
+    one table of that name ("public.orders")."""
+    manifest = snapshot.manifest or {}
+    known = set(manifest.get("tables", {})) | set(manifest.get("moving", {}))
+    if not known:
+        return tables
+    resolved = []
+    for table in tables:
+        if table in known:
+            resolved.append(table)
+            continue
+        matches = sorted(k for k in known if k.rsplit(".", 1)[-1] == table)
+        if len(matches) > 1:
+            raise RestoreRefused(
+                f"snapshot {snapshot.short_id} has several tables named {table!r} "
+                f"({', '.join(matches)}): name the schema"
+            )
+        if not matches:
+            listed = ", ".join(sorted(known)[:30])
+            raise RestoreRefused(f"snapshot {snapshot.short_id} has no table {table!r}; it has: {listed}")
+        resolved.append(matches[0])
+    return resolved
 
 
 def _log(restore: Restore, line: str) -> None:
