@@ -158,6 +158,18 @@ def test_requests_that_cannot_work_are_refused_with_the_reason(backed_site, engi
             paths=["../etc/passwd"],
             confirmation=restore.confirmation_text(snaps["uploads"]),
         )
+    code = jobs.backup(backed_site, "code", slot="code-1")
+    assert code is not None
+    code_snap = code.snapshots.get()
+    with pytest.raises(restore.RestoreRefused, match="without uploads: a whole restore would delete"):
+        restore.request_restore(
+            code_snap, target="prod", user=engineer, confirmation=restore.confirmation_text(code_snap)
+        )
+    chosen = restore.request_restore(
+        code_snap, target="prod", user=engineer, paths=["index.php"],
+        confirmation=restore.confirmation_text(code_snap),
+    )  # fmt: skip
+    assert chosen.paths == ["index.php"]
     Snapshot.objects.filter(pk=snaps["uploads"].pk).update(forgotten_at=dt.datetime.now(dt.UTC))
     snaps["uploads"].refresh_from_db()
     with pytest.raises(restore.RestoreRefused, match="let go"):
@@ -289,3 +301,18 @@ def test_postgres_restore_test_table_subset_to_stage_and_rollback_in_prod(
     assert prod.status == Restore.Status.SUCCEEDED, prod.log
     assert _pg(prod_url, "SELECT count(*) FROM orders WHERE total = 0") == [(0,)]
     assert "match" in prod.log
+
+
+@pytest.mark.parametrize(
+    ("strip", "name", "expected"),
+    [
+        ("tmp/site/uploads/", "tmp/site/uploads/2026/a.jpg", "uploads/2026/a.jpg"),
+        ("tmp/site/uploads/", "tmp/site/uploads", "uploads"),
+        ("tmp/site/uploads/", "tmp/site", None),  # restic's parent folders stay out
+        ("", "./2026/a.jpg", "uploads/2026/a.jpg"),  # a folder read over SSH, stored as a tar
+        ("", ".", "uploads"),
+        ("", "../etc/passwd", None),
+    ],
+)
+def test_export_member_names_are_relative_to_the_source(strip: str, name: str, expected: str | None) -> None:
+    assert restore._Renamer("uploads", strip)(name) == expected
