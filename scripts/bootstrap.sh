@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Browser tests, PDFs, the PostgreSQL client, the IMAP test server, the WordPress test site (MariaDB + PHP),
 # the backup engine (restic) and an SSH/SFTP server for the "remote site" and SFTP repository tests.
 APT_PACKAGES=(chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 postgresql-client dovecot-imapd
-  mariadb-server mariadb-client php-cli php-mysql wordpress restic openssh-server openssh-client)
+  mariadb-server mariadb-client php-cli php-mysql wordpress restic openssh-server openssh-client wordpress-theme-twentytwentythree)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then

@@ -161,10 +161,6 @@ def test_requests_that_cannot_work_are_refused_with_the_reason(backed_site, engi
     code = jobs.backup(backed_site, "code", slot="code-1")
     assert code is not None
     code_snap = code.snapshots.get()
-    with pytest.raises(restore.RestoreRefused, match="without uploads: a whole restore would delete"):
-        restore.request_restore(
-            code_snap, target="prod", user=engineer, confirmation=restore.confirmation_text(code_snap)
-        )
     chosen = restore.request_restore(
         code_snap, target="prod", user=engineer, paths=["index.php"],
         confirmation=restore.confirmation_text(code_snap),
@@ -174,6 +170,25 @@ def test_requests_that_cannot_work_are_refused_with_the_reason(backed_site, engi
     snaps["uploads"].refresh_from_db()
     with pytest.raises(restore.RestoreRefused, match="let go"):
         restore.request_export(snaps["uploads"], user=engineer)
+
+
+def test_whole_code_restore_mirrors_the_snapshot_but_spares_what_the_backup_left_out(
+    backed_site, site_root: Path, engineer
+) -> None:
+    code = jobs.backup(backed_site, "code", slot="code-1")
+    assert code is not None
+    code_snap = code.snapshots.get()
+    (site_root / "index.php").write_text("<?php echo 'defaced';\n")
+    (site_root / "shell.php").write_text("<?php system($_GET['c']);\n")
+    whole = restore.request_restore(
+        code_snap, target="prod", user=engineer, confirmation=restore.confirmation_text(code_snap)
+    )
+    done = restore.run_restore(whole)
+    assert done.status == Restore.Status.SUCCEEDED, done.log
+    assert (site_root / "index.php").read_text() == "<?php echo 'hello';\n"
+    assert not (site_root / "shell.php").exists()  # a rollback removes what came after
+    # uploads/ is excluded from the code layer: the mirror leaves it alone.
+    assert len(list((site_root / "uploads" / "2026").iterdir())) == 20
 
 
 def _sha256(path: Path) -> str:

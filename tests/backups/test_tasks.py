@@ -38,8 +38,10 @@ def test_schedule_pass_queues_each_slot_once(backed_site, monkeypatch) -> None:
 
 def test_config_layer_is_backed_up_when_its_content_changes(backed_site, site_root, monkeypatch) -> None:
     (site_root / "wp-config.php").write_text("<?php define('DB_NAME', 'a');\n")
-    Source.objects.create(site=backed_site, name="config", layer=Layer.CONFIG, kind="files", path=str(site_root),
-                          includes=["wp-config.php"])  # fmt: skip
+    Source.objects.create(
+        site=backed_site, name="config", layer=Layer.CONFIG, kind="files", path=str(site_root),
+        includes=["wp-config.php"],
+    )  # fmt: skip
     first = tasks.config_slot(backed_site)
     assert first == tasks.config_slot(backed_site)
     (site_root / "wp-config.php").write_text("<?php define('DB_NAME', 'b');\n")
@@ -49,12 +51,14 @@ def test_config_layer_is_backed_up_when_its_content_changes(backed_site, site_ro
 @pytest.mark.slow
 def test_stale_data_opens_one_p2_incident_and_clears_when_fresh(backed_site) -> None:
     run = jobs.backup(backed_site, "data", slot="first")
-    assert run is not None and run.status == RunStatus.SUCCEEDED, run.log
+    assert run is not None
+    assert run.status == RunStatus.SUCCEEDED, run.log
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=27)
     assert tasks.stale_pass(later) == [(backed_site.pk, Layer.DATA)]
     assert tasks.stale_pass(later) == []  # one incident per episode
     ticket = Ticket.objects.get(site=backed_site)
-    assert ticket.priority == "P2" and ticket.type == "incident"
+    assert ticket.priority == "P2"
+    assert ticket.type == "incident"
     assert "stale" in ticket.subject
     assert tasks.stale_pass(dt.datetime.now(dt.UTC)) == []
     assert SiteBackup.objects.get(pk=backed_site.backup.pk).alerts == {}
@@ -63,12 +67,15 @@ def test_stale_data_opens_one_p2_incident_and_clears_when_fresh(backed_site) -> 
 @pytest.mark.slow
 def test_failed_backup_opens_incident_and_keeps_previous_snapshots(backed_site, site_root) -> None:
     good = jobs.backup(backed_site, "data", slot="good")
-    assert good is not None and good.status == RunStatus.SUCCEEDED
+    assert good is not None
+    assert good.status == RunStatus.SUCCEEDED
     (site_root / "site.sqlite3").unlink()
     bad = jobs.backup(backed_site, "data", slot="bad")
-    assert bad is not None and bad.status == RunStatus.FAILED
+    assert bad is not None
+    assert bad.status == RunStatus.FAILED
     assert "does not exist" in bad.error
-    assert bad.ticket is not None and bad.ticket.priority == "P2"
+    assert bad.ticket is not None
+    assert bad.ticket.priority == "P2"
     assert good.snapshots.filter(forgotten_at=None).count() == 2
 
 
@@ -81,7 +88,8 @@ def test_cli_run_and_snapshots(backed_site) -> None:
     assert "succeeded" in out.getvalue()
     listing = io.StringIO()
     call_command("backup", "snapshots", "--site", backed_site.url, stdout=listing)
-    assert "uploads" in listing.getvalue() and "db" in listing.getvalue()
+    assert "uploads" in listing.getvalue()
+    assert "db" in listing.getvalue()
 
 
 def test_progress_bar_shows_percent_or_bytes() -> None:

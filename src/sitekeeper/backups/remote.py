@@ -87,6 +87,7 @@ class _ToPipe(asyncio.BaseProtocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self.lost = False
+        self.closed = asyncio.Event()
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -97,6 +98,7 @@ class _ToPipe(asyncio.BaseProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self._writable.set()
+        self.closed.set()
 
     async def drain(self) -> None:
         await self._writable.wait()
@@ -382,7 +384,10 @@ class SshShell:
                             )
                         transport.write(chunk)
                         await sink.drain()
-                    transport.close()  # end of file for the reader
+                    # End of file for the reader — once the transport's buffer is flushed: closing the pipe
+                    # before that (the `finally` below) would cut off the last buffered chunk.
+                    transport.close()
+                    await sink.closed.wait()
                     await process.wait_closed()
                     await errors
                 finally:

@@ -96,14 +96,6 @@ def request_restore(
     if tables and snapshot.source_kind not in DATABASE_KINDS:
         raise RestoreRefused("a files snapshot has no tables: choose paths instead")
     tables = _known_tables(snapshot, tables)
-    excluded = sorted(set(dest.excludes) | set(snapshot.source.excludes if snapshot.source else []))
-    if snapshot.source_kind == Source.Kind.FILES and excluded and not paths:
-        # A whole files restore mirrors the snapshot: what the backup left out would be deleted from the
-        # target (files.restore does not spare excluded paths yet).
-        raise RestoreRefused(
-            f"{snapshot.source_name} is backed up without {', '.join(excluded)}: a whole restore would "
-            "delete those from the target; choose the paths to restore instead"
-        )
     for path in paths:
         if path.startswith("/") or ".." in Path(path).parts:
             raise RestoreRefused(f"path {path!r} must be relative to the source's folder (no '/', no '..')")

@@ -15,6 +15,7 @@ from typing import Any
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from sitekeeper import proc
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts, jobs
 from sitekeeper.backups.models import (
@@ -27,6 +28,7 @@ from sitekeeper.backups.models import (
     Snapshot,
     Source,
 )
+from sitekeeper.backups.restic import Restic
 from sitekeeper.contracts.models import Contract, Site
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,23 @@ def backup_task(site_id: int, layer: str, slot: str, trigger: str, user_id: int 
     site = Site.objects.get(pk=site_id)
     user = User.objects.filter(pk=user_id).first() if user_id else None
     jobs.backup(site, layer, slot=slot, trigger=trigger, user=user)
+
+
+@db_task()
+def retention_task(site_id: int) -> None:
+    """The plan's retention for one site (queued after each successful backup, and daily for every site)."""
+    site = Site.objects.get(pk=site_id)
+    config = jobs.config_for(site)
+    with Restic(config.repository) as restic:
+        jobs.prepare(config.repository, restic, unlock=False)
+        try:
+            summary = jobs.apply_retention(site, restic)
+        except proc.ProcError as exc:
+            if not jobs.is_lock_error(exc):
+                raise
+            restic.unlock()  # a killed command's stale lock; a live one makes the retry fail too
+            summary = jobs.apply_retention(site, restic)
+    logger.info("retention of %s: %s", site, summary)
 
 
 @db_task()
@@ -222,3 +241,7 @@ def repository_checks_daily() -> None:
     from sitekeeper.backups import verify
 
     verify.check_all_repositories()
+    for site_id in (
+        SiteBackup.objects.filter(site__snapshots__isnull=False).values_list("site_id", flat=True).distinct()
+    ):
+        retention_task(site_id)

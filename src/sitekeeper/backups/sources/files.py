@@ -8,16 +8,18 @@ The manifest: file count and bytes as restic counted them, and SHA-256 of a spre
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import os
+import random
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sitekeeper.backups.models import Source
-from sitekeeper.backups.restic import Restic, parse_time
+from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import Check, Progress, SourceError, Taken, shell_for, summary_figures
 
 SAMPLE = 16  # files hashed per snapshot for the restore test
@@ -50,10 +52,11 @@ def dump(
         if not os.path.lexists(os.path.join(root, item)):
             raise SourceError(f"{source}: {item} does not exist in {root}")  # restic would skip it silently
     paths = [os.path.join(root, item) for item in includes] or [root]
+    candidates = _pick_sample(paths, source.excludes, seed=root)
     summary = restic.backup_paths(paths, tags, excludes=source.excludes, at=at, progress=progress)
-    nodes = restic.ls(summary["snapshot_id"])
-    manifest = {"format": "tree", "root": root, "includes": includes, **_tree_figures(summary)}
-    manifest["sample"] = _sample_local(root, nodes)
+    manifest = {"format": "tree", "root": root, "includes": includes, "excludes": list(source.excludes)}
+    manifest.update(_tree_figures(summary))
+    manifest["sample"] = _hash_unchanged(root, candidates)
     return Taken(**summary_figures(summary, at), manifest=manifest)
 
 
@@ -72,17 +75,51 @@ def _tree_figures(summary: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def _sample_local(root: str, nodes: list[dict[str, Any]]) -> dict[str, str]:
-    """Hash a spread of files whose size and mtime still equal the snapshot's (the site may have moved on)."""
-    regular = sorted((n for n in nodes if n.get("type") == "file"), key=lambda n: n["path"])
-    step = max(1, len(regular) // SAMPLE)
+def _excluded(path: str, patterns: Sequence[str]) -> bool:
+    """restic's exclude rule, closely enough for choosing a sample: a pattern with a slash matches the path
+    (or a folder above it), one without matches any single path component."""
+    for pattern in patterns:
+        bare = pattern.rstrip("/")
+        if "/" in bare:
+            if fnmatch.fnmatchcase(path, bare) or fnmatch.fnmatchcase(path, bare + "/*"):
+                return True
+        elif any(fnmatch.fnmatchcase(part, bare) for part in path.split("/")):
+            return True
+    return False
+
+
+def _pick_sample(paths: Sequence[str], excludes: Sequence[str], *, seed: str) -> list[tuple[str, int, int]]:
+    """A spread of files (reservoir sampling, constant memory), each with its size and mtime before the
+    backup: a file still the same after it is one whose content the snapshot holds."""
+    chooser = random.Random(seed)  # noqa: S311 - choosing files to hash, not a secret
+    chosen: list[tuple[str, int, int]] = []
+    seen = 0
+    for top in paths:
+        walker = (
+            [(os.path.dirname(top), [], [os.path.basename(top)])] if os.path.isfile(top) else os.walk(top)
+        )
+        for folder, dirs, names in walker:
+            dirs[:] = [d for d in dirs if not _excluded(os.path.join(folder, d), excludes)]
+            for name in names:
+                path = os.path.join(folder, name)
+                if _excluded(path, excludes) or os.path.islink(path):
+                    continue
+                seen += 1
+                slot = len(chosen) if len(chosen) < SAMPLE else chooser.randrange(seen)
+                if slot < SAMPLE:
+                    with contextlib.suppress(OSError):
+                        stat = os.stat(path)
+                        entry = (path, stat.st_size, stat.st_mtime_ns)
+                        chosen[slot : slot + 1] = [entry]
+    return chosen
+
+
+def _hash_unchanged(root: str, candidates: list[tuple[str, int, int]]) -> dict[str, str]:
     sample: dict[str, str] = {}
-    for node in regular[::step][:SAMPLE]:
-        path = node["path"]
+    for path, size, mtime in candidates:
         with contextlib.suppress(OSError):
             stat = os.stat(path)
-            same_time = abs(stat.st_mtime - parse_time(node["mtime"]).timestamp()) < 1
-            if stat.st_size == node.get("size", -1) and same_time:
+            if (stat.st_size, stat.st_mtime_ns) == (size, mtime):
                 sample[os.path.relpath(path, root)] = _sha256(path)
     return sample
 
@@ -170,10 +207,18 @@ def restore(
         staged = Path(scratch) / root.lstrip("/")
         if not staged.exists():
             raise SourceError(f"snapshot {snapshot_id[:8]} holds none of {chosen or [root]}")
+        excludes = manifest.get("excludes", [])
+        mirror = not chosen and not includes
         if dest.over_ssh:
-            _push_remote(staged, dest, target, mirror=not chosen and not includes)
+            # Over SSH a mirror is "remove, then unpack": only when nothing was left out of the backup.
+            _push_remote(staged, dest, target, mirror=mirror and not excludes)
         else:
-            _sync_local(staged, Path(target), mirror=not chosen and not includes)
+            _sync_local(
+                staged,
+                Path(target),
+                mirror=mirror,
+                spare=lambda rel: _excluded(os.path.join(root, rel), excludes),
+            )
     return {"folder": target, "paths": chosen or ["(all)"]}
 
 
@@ -206,18 +251,40 @@ def _push_remote(restored: Path, dest: Source, target: str, *, mirror: bool) -> 
                 archive.add(entry, arcname=entry.name)
 
 
-def _sync_local(restored: Path, target: Path, *, mirror: bool) -> None:
+def _sync_local(restored: Path, target: Path, *, mirror: bool, spare: Callable[[str], bool]) -> None:
+    """Copy the restored tree over the target; a mirror also removes what the snapshot does not hold —
+    except what the backup deliberately left out (`spare`: uploads excluded from the code layer stay)."""
     target.mkdir(parents=True, exist_ok=True)
     if mirror:
         keep = {p.relative_to(restored) for p in restored.rglob("*")}
         for path in sorted(target.rglob("*"), reverse=True):
-            if path.relative_to(target) not in keep:
-                path.unlink() if not path.is_dir() or path.is_symlink() else shutil.rmtree(path)
+            relative = path.relative_to(target)
+            if relative in keep or spare(str(relative)) or not path.exists():
+                continue
+            if path.is_dir() and not path.is_symlink():
+                if not any(spare(str(p.relative_to(target))) for p in path.rglob("*")):
+                    shutil.rmtree(path)
+            else:
+                path.unlink()
     shutil.copytree(restored, target, dirs_exist_ok=True, symlinks=True)
 
 
 def verify(dest: Source, manifest: dict[str, Any]) -> list[Check]:
-    root = Path(_root(dest))
+    root = _root(dest)
+    count, total, digests = (
+        _remote_figures(dest, root, manifest) if dest.over_ssh else _local_figures(root, manifest)
+    )
+    checks = [
+        Check("file count", manifest.get("files"), count, manifest.get("files") == count),
+        Check("total bytes", manifest.get("bytes"), total, manifest.get("bytes") == total),
+    ]
+    for relative, digest in sorted(manifest.get("sample", {}).items()):
+        actual = digests.get(relative, "(missing)")
+        checks.append(Check(f"sha256 {relative}", digest, actual, actual == digest))
+    return checks
+
+
+def _local_figures(root: str, manifest: dict[str, Any]) -> tuple[int, int, dict[str, str]]:
     count = total = 0
     for folder, _dirs, names in os.walk(root):
         for name in names:
@@ -225,15 +292,35 @@ def verify(dest: Source, manifest: dict[str, Any]) -> list[Check]:
             if path.is_file() and not path.is_symlink():
                 count += 1
                 total += path.stat().st_size
-    checks = [
-        Check("file count", manifest.get("files"), count, manifest.get("files") == count),
-        Check("total bytes", manifest.get("bytes"), total, manifest.get("bytes") == total),
-    ]
-    for relative, digest in sorted(manifest.get("sample", {}).items()):
-        path = root / relative
-        actual = _sha256(str(path)) if path.is_file() else "(missing)"
-        checks.append(Check(f"sha256 {relative}", digest, actual, actual == digest))
-    return checks
+    digests = {}
+    for relative in manifest.get("sample", {}):
+        path = Path(root) / relative
+        if path.is_file():
+            digests[relative] = _sha256(str(path))
+    return count, total, digests
+
+
+def _remote_figures(dest: Source, root: str, manifest: dict[str, Any]) -> tuple[int, int, dict[str, str]]:
+    """The same figures read on the site's host: sizes by `find`, the sample by `sha256sum`."""
+    shell = shell_for(dest)
+    sizes = shell.run(["find", root, "-type", "f", "-printf", "%s\\n"]).split()
+    digests = {}
+    sample = sorted(manifest.get("sample", {}))
+    if sample:
+        # sha256sum goes on past a missing file (exit 1): what it printed is what exists.
+        out = shell.run(
+            [
+                "sh",
+                "-c",
+                'sha256sum -- "$@" 2>/dev/null; true',
+                "sh",
+                *[os.path.join(root, r) for r in sample],
+            ]
+        )
+        for line in out.decode("utf-8", "replace").splitlines():
+            digest, _, path = line.partition("  ")
+            digests[os.path.relpath(path, root)] = digest
+    return len(sizes), sum(int(size) for size in sizes), digests
 
 
 @contextlib.contextmanager

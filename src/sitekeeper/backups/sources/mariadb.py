@@ -15,7 +15,7 @@ from django.conf import settings
 
 from sitekeeper.backups.models import Source
 from sitekeeper.backups.restic import Restic
-from sitekeeper.backups.shell import Shell
+from sitekeeper.backups.shell import LocalShell, Shell
 from sitekeeper.backups.sources import Check, DbUrl, Progress, SourceError, Taken, database, shell_for
 
 _TABLE_MARK = re.compile(
@@ -49,7 +49,7 @@ def _quote(table: str) -> str:
 
 def _program(shell: Shell, *names: str) -> str:
     # Locally, the first installed name; on another host, the last (the oldest, most widely present name).
-    if shell.__class__.__name__ == "LocalShell":
+    if isinstance(shell, LocalShell):
         for name in names:
             if shutil.which(name):
                 return name

@@ -128,6 +128,10 @@ def restore(
     for table in tables:
         schema, _, name = table.partition(".")
         selection += ["-n", schema, "-t", name]
+    if tables:
+        # pg_restore -t restores the table, not its schema: an empty target (a scratch database) needs it.
+        schemas = sorted({t.partition(".")[0] for t in tables})
+        _query(shell, db, "; ".join(f"CREATE SCHEMA IF NOT EXISTS {_ident(s)}" for s in schemas))
     with shell.secret_file(_passfile(db)) as passfile:
         argv = ["env", f"PGPASSFILE={passfile}", "pg_restore", *_connection(db), "-d", db.name]
         argv += ["--no-owner", "--no-privileges", "--clean", "--if-exists", "--exit-on-error", *selection]
