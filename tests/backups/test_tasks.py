@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from sitekeeper.backups import jobs, tasks
 from sitekeeper.backups.management.commands.backup import render_bar
@@ -95,3 +96,28 @@ def test_cli_run_and_snapshots(backed_site) -> None:
 def test_progress_bar_shows_percent_or_bytes() -> None:
     assert "50.0%" in render_bar({"percent": 50, "bytes_done": 5000, "total_bytes": 10000, "source": "db"})
     assert "~~~" in render_bar({"bytes_done": 1_500_000, "source": "db", "index": 1, "of": 2})
+
+
+@pytest.mark.slow
+def test_cli_restore_test_check_and_restore_to_stage(backed_site, site_root, tmp_path, engineer) -> None:
+    stage = tmp_path / "stage-uploads"
+    Source.objects.create(
+        site=backed_site, environment="stage", name="uploads", layer=Layer.DATA, kind="files", path=str(stage)
+    )
+    call_command("backup", "run", "--site", str(backed_site.pk), stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("backup", "restore-test", "--site", str(backed_site.pk), stdout=out, stderr=io.StringIO())
+    assert "restore test passed" in out.getvalue()
+    assert "ok  rows posts: expected 50, got 50" in out.getvalue()
+    checked = io.StringIO()
+    call_command("backup", "check", "--repository", str(backed_site.backup.repository.pk), stdout=checked)
+    assert "read back clean" in checked.getvalue()
+    snap = backed_site.snapshots.get(source_name="uploads")
+    restored = io.StringIO()
+    call_command("backup", "restore", "--snapshot", snap.restic_id[:8], "--user", engineer.username,
+                 stdout=restored, stderr=io.StringIO())  # fmt: skip
+    assert "to stage" in restored.getvalue()
+    assert len(list((stage / "2026").iterdir())) == 20
+    with pytest.raises(CommandError, match="confirm"):
+        call_command("backup", "restore", "--snapshot", snap.restic_id[:8], "--user", engineer.username,
+                     "--target", "prod", stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip

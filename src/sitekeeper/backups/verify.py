@@ -30,6 +30,7 @@ from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
 from sitekeeper.backups.jobs import JOB_ERRORS, BackupError, config_for, owner_alive, owner_id
 from sitekeeper.backups.models import Layer, Repository, RestoreTest, SiteBackup, Snapshot, Source
+from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import module
 from sitekeeper.contracts.models import Site
@@ -258,7 +259,7 @@ class _Test:
     def progress(self, **fields: Any) -> None:
         keep = {k: self.test.progress.get(k) for k in ("owner", "attempt")}
         self.test.progress = {**keep, **fields, "beat": dt.datetime.now(dt.UTC).isoformat()}
-        RestoreTest.objects.filter(pk=self.test.pk).update(progress=self.test.progress)
+        progress_store(RestoreTest, self.test.pk, self.test.progress)
 
 
 def restore_test(
