@@ -7,8 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from sitekeeper.backups.models import Layer, Repository, SiteBackup, Source
+from sitekeeper.backups import jobs
+from sitekeeper.backups.models import Layer, Repository, RunStatus, SiteBackup, Source
 from sitekeeper.contracts.models import Client, Site
+
+
+@pytest.fixture(autouse=True)
+def _home(settings, tmp_path: Path) -> None:
+    """Each test its own SITEKEEPER_HOME: restic's cache, scratch space and exports never mix."""
+    settings.HOME = tmp_path / "home"
+
+
+def back_up(site: Site, layers: tuple[str, ...] = ("data", "code")) -> None:
+    for layer in layers:
+        run = jobs.backup(site, layer, slot=f"first-{layer}")
+        assert run is not None
+        assert run.status == RunStatus.SUCCEEDED, run.log
 
 
 @pytest.fixture

@@ -32,11 +32,6 @@ from tests.backups.services import unavailable
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _home(settings, tmp_path: Path) -> None:
-    settings.HOME = tmp_path / "home"
-
-
 def _backup(site, slot: str) -> dict[str, Snapshot]:
     run = jobs.backup(site, "data", slot=slot)
     assert run is not None

@@ -10,30 +10,19 @@ from pathlib import Path
 import pytest
 
 from sitekeeper.access.models import AuditEntry
-from sitekeeper.backups import jobs, restore, termination
-from sitekeeper.backups.models import Export, Repository, RunStatus, SiteBackup, Snapshot
+from sitekeeper.backups import restore, termination
+from sitekeeper.backups.models import Export, Repository, SiteBackup, Snapshot
 from sitekeeper.backups.restic import Restic
+from tests.backups.conftest import back_up
 from tests.backups.services import s3  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _home(settings, tmp_path: Path) -> None:
-    settings.HOME = tmp_path / "home"
-
-
-def _backed_up(site) -> None:
-    for layer in ("data", "code"):
-        run = jobs.backup(site, layer, slot=f"first-{layer}")
-        assert run is not None
-        assert run.status == RunStatus.SUCCEEDED, run.log
-
-
 def test_downloads_during_the_window_then_the_local_repository_is_deleted(
     backed_site, local_repo, acme, manager, owner
 ) -> None:
-    _backed_up(backed_site)
+    back_up(backed_site)
     now = dt.datetime.now(dt.UTC)
 
     started = termination.start_transition(acme, now=now, user=manager)
@@ -90,7 +79,7 @@ def test_a_remote_repository_is_forgotten_and_pruned(backed_site, local_repo, ac
     )
     SiteBackup.objects.filter(site=backed_site).update(repository=repo)
     backed_site.refresh_from_db()
-    _backed_up(backed_site)
+    back_up(backed_site)
     now = dt.datetime.now(dt.UTC)
     termination.start_transition(acme, now=now - dt.timedelta(days=31), user=None)
     assert not AuditEntry.objects.filter(model__icontains="repository", action="update").exists()

@@ -9,27 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from sitekeeper.backups import jobs, verify
-from sitekeeper.backups.models import Repository, RestoreTest, RunStatus, SiteBackup
+from sitekeeper.backups import verify
+from sitekeeper.backups.models import Repository, RestoreTest, SiteBackup
 from sitekeeper.desk.models import Ticket
+from tests.backups.conftest import back_up
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _home(settings, tmp_path: Path) -> None:
-    settings.HOME = tmp_path / "home"
-
-
-def _backed_up(site) -> None:
-    for layer in ("data", "code"):
-        run = jobs.backup(site, layer, slot=f"first-{layer}")
-        assert run is not None
-        assert run.status == RunStatus.SUCCEEDED, run.log
-
-
 def test_restore_test_passes_with_matching_counts_and_advances_last_verified(backed_site, settings) -> None:
-    _backed_up(backed_site)
+    back_up(backed_site)
     assert verify.last_verified(backed_site) is None
 
     test = verify.restore_test(backed_site, slot="2026-11")
@@ -61,7 +50,7 @@ def test_restore_test_passes_with_matching_counts_and_advances_last_verified(bac
 
 
 def test_corrupted_pack_fails_the_test_loudly_and_last_verified_stays(backed_site, local_repo) -> None:
-    _backed_up(backed_site)
+    back_up(backed_site)
     good = verify.restore_test(backed_site, slot="2026-10")
     assert good.status == RestoreTest.Status.PASSED, good.error
     verified = verify.last_verified(backed_site)
@@ -103,7 +92,7 @@ def test_corrupted_pack_fails_the_test_loudly_and_last_verified_stays(backed_sit
 
 
 def test_rolling_check_reads_every_slice_in_turn(backed_site, local_repo) -> None:
-    _backed_up(backed_site)
+    back_up(backed_site)
     Repository.objects.filter(pk=local_repo.pk).update(check_slices=3, check_cursor=0)
     local_repo.refresh_from_db()
     subsets = []
@@ -121,7 +110,7 @@ def test_rolling_check_reads_every_slice_in_turn(backed_site, local_repo) -> Non
 def test_monthly_restore_tests_are_due_once_per_month(backed_site) -> None:
     now = dt.datetime(2026, 11, 5, 3, 0, tzinfo=dt.UTC)
     assert verify.due_restore_tests(now, enqueue=False) == []  # nothing backed up: nothing to prove
-    _backed_up(backed_site)
+    back_up(backed_site)
     assert verify.due_restore_tests(now, enqueue=False) == [(backed_site, "2026-11")]
     assert verify.due_restore_tests(now + dt.timedelta(hours=1), enqueue=False) == []
     test = verify.restore_test(backed_site, slot="2026-11")
