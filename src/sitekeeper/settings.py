@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "sitekeeper.desk",
     "sitekeeper.monitoring",
     "sitekeeper.backups",
+    "sitekeeper.audits",
     "sitekeeper.web",
     "sitekeeper.api",
     "sitekeeper.demo",
