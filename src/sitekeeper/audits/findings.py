@@ -80,8 +80,8 @@ def _open_incident(finding: Finding, priority: str, now: dt.datetime) -> None:
         steps="Found by sitekeeper's automated security scan; see the site's security page.",
         received_at=now,
     )
-    services.add_message(ticket, f"Finding #{finding.pk} ({finding.kind}, {finding.severity}).", channel="monitor",
-                         author=service_user(), internal=True)  # fmt: skip
+    note = f"Finding #{finding.pk} ({finding.kind}, {finding.severity})."
+    services.add_message(ticket, note, channel="monitor", author=service_user(), internal=True)
     Finding.objects.filter(pk=finding.pk).update(ticket=ticket)
     finding.ticket = ticket
     message = Message(
