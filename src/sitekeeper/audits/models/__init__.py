@@ -1,5 +1,6 @@
 """Audit models, one module per concern; all importable from here."""
 
 from sitekeeper.audits.models.findings import Finding, FindingKind, FindingStatus, Severity
+from sitekeeper.audits.models.inventory import *  # noqa: F403 (names in its __all__)
 
 __all__ = ["Finding", "FindingKind", "FindingStatus", "Severity"]
