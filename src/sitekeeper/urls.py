@@ -12,5 +12,6 @@ urlpatterns = [
     path("staff/desk/", include("sitekeeper.desk.urls_staff")),
     path("", include("sitekeeper.monitoring.urls")),
     path("", include("sitekeeper.backups.urls")),
+    path("", include("sitekeeper.audits.urls")),
     path("", include("sitekeeper.web.urls")),
 ]

@@ -119,6 +119,24 @@ RULES: tuple[Rule, ...] = (
         why="the world's download is still queued: a download that is not ready is a 404",
     ),
     Rule("staff/backups/site/<int:pk>/*", Kind.AGENCY, {"pk": "site_pk"}),
+    # Security console: findings per site, incidents; actions are POSTs — agency only.
+    Rule("staff/security/site/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
+    Rule(
+        "staff/security/findings/<int:pk>/*/",
+        Kind.AGENCY,
+        {"pk": "finding_pk"},
+        status=405,
+        why="finding actions (accept, approve, quarantine, escalate) are POSTs",
+    ),
+    Rule("staff/security/incidents/<int:pk>/", Kind.AGENCY, {"pk": "incident_pk"}),
+    Rule("staff/security/incidents/<int:pk>/report.md", Kind.AGENCY, {"pk": "incident_pk"}),
+    Rule(
+        "staff/security/incidents/<int:pk>/*/",
+        Kind.AGENCY,
+        {"pk": "incident_pk"},
+        status=405,
+        why="checklist, notification and report changes are POSTs",
+    ),
     Rule("staff/clients/<slug:slug>/", Kind.AGENCY, {"slug": "client_slug"}),
     Rule("staff/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
     Rule("staff/*", Kind.AGENCY),
@@ -142,6 +160,9 @@ RULES: tuple[Rule, ...] = (
         why="the world's download is still queued: a download that is not ready is a 404",
     ),
     Rule("portal/backups/site/<int:pk>/*", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    # Security portal: the own client's site summary and published incident reports (read-only).
+    Rule("portal/security/site/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    Rule("portal/security/incidents/<int:pk>/*", Kind.CLIENT_OBJECT, {"pk": "incident_pk"}),
     # Public: an enabled status page (globex's; acme's is disabled: tests/monitoring/test_status_metrics.py).
     Rule("status/<slug:slug>/", Kind.STATUS, {"slug": "status_slug"}),
     Rule("metrics", Kind.METRICS),
@@ -240,6 +261,17 @@ RULES: tuple[Rule, ...] = (
     Rule("api/v1/backups/sites", Kind.API_CLIENT_LIST),
     Rule("api/v1/backups/sites/<int:site_id>", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
     Rule("api/v1/backups/sites/<int:site_id>/*", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
+    Rule("api/v1/security/sites/<int:site_id>/findings", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
+    Rule(
+        "api/v1/security/incidents/<int:incident_id>", Kind.API_CLIENT_OBJECT, {"incident_id": "incident_pk"}
+    ),
+    Rule(
+        "api/v1/security/findings/<int:finding_id>/accept",
+        Kind.API_CLIENT_OBJECT,
+        {"finding_id": "finding_pk"},
+        status=405,
+        why="POST only: ninja refuses the GET before it looks at the token",
+    ),
     Rule("api/v1/tickets", Kind.API_CLIENT_LIST),
     Rule(
         "api/v1/tickets/<int:ticket_id>/state",

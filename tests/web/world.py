@@ -66,6 +66,7 @@ def world(request, fast_passwords, acme, globex) -> World:
     objects.update(notify_objects(users))
     objects.update(monitoring_objects(acme, globex, users))
     objects.update(backup_objects(acme, users))
+    objects.update(security_objects(acme, users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
 
 
@@ -262,3 +263,35 @@ def backup_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
         "backups.restore": restore.pk,
         "backups.export": export.pk,
     }
+
+
+def security_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
+    """An integrity finding on acme's site (with a diff and a P2 ticket), escalated to a security incident
+    whose report is published (so the portal and a client token see it)."""
+    from sitekeeper.audits import findings, incidents
+
+    site, engineer = acme.sites.get(), users["engineer"]
+    finding, _new = findings.record(
+        site,
+        kind="integrity",
+        key="wp-includes/version.php",
+        severity="high",
+        title="Acme GmbH core file changed: wp-includes/version.php",
+        details={
+            "path": "wp-includes/version.php",
+            "change": "changed",
+            "diff": "-$wp_version = '6.1.9';\n+x",
+        },
+        remediation="Restore the file from the release or approve the baseline.",
+        priority="P2",
+    )
+    incident = incidents.escalate(finding, engineer)
+    incidents.save_report(
+        incident,
+        engineer,
+        what_happened="Acme GmbH: a core file was modified.",
+        actions_taken="Restored the file.",
+        prevention="Passwords rotated.",
+    )
+    incidents.publish_report(incident, engineer)
+    return {"finding_pk": finding.pk, "incident_pk": incident.pk}

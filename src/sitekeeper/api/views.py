@@ -92,3 +92,8 @@ api.add_router("/sites", uptime_router)
 from sitekeeper.api.backups import router as backups_router  # noqa: E402
 
 api.add_router("/backups", backups_router)
+
+# Security per site: findings, incidents; staff accept findings: /api/v1/security/… (api/audits.py).
+from sitekeeper.api.audits import router as security_router  # noqa: E402
+
+api.add_router("/security", security_router)

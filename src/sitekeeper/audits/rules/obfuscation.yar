@@ -1,3 +1,4 @@
+// Fixed repetition counts on purpose: YARA gives up on long unbounded matches ({1000,} never matches).
 // Obfuscated PHP injections: the payload hidden as a long encoded blob, rebuilt from chr() codes, or
 // decompressed from base64 — shapes legitimate code does not need.
 
@@ -19,8 +20,8 @@ rule php_long_blob_eval
         description = "A long base64 (1000+) or hex-escaped (200+ bytes) blob in a PHP file that also calls eval/assert"
     strings:
         $php = "<?php" nocase
-        $b64 = /['"][A-Za-z0-9+\/]{1000,}={0,2}['"]/
-        $hex = /(\\x[0-9a-fA-F]{2}){200,}/
+        $b64 = /['"][A-Za-z0-9+\/]{1000}/
+        $hex = /(\\x[0-9a-fA-F]{2}){200}/
         $eval = /\b(eval|assert)\s*\(/ nocase
     condition:
         $php and $eval and ($b64 or $hex)

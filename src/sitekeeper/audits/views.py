@@ -1,0 +1,305 @@
+"""Security pages: the staff console (all sites' open findings, one site's findings with the actions, a
+security incident with its checklist, 6.3 clock and report) and the client portal (read-only summary and
+published incident reports).
+
+Access (tests/web/test_persona_matrix.py checks each route): /staff/security/… agency roles only;
+/portal/security/… the person's own client's sites (client_sites), agency people go to the console. The
+portal never shows a finding's details (file contents, diffs, paths): titles, severity, status, remediation.
+Baseline approval and quarantine belong to the integrity and malware modules; their buttons are shown only
+when those modules are installed. Every action is a person's change, audited (acting_as in incidents.py,
+the middleware for the rest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+from collections import defaultdict
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from sitekeeper.access.audit import acting_as
+from sitekeeper.audits import incidents
+from sitekeeper.audits import models as audit_models
+from sitekeeper.audits.models import Finding, FindingKind, FindingStatus, SecurityIncident, Severity
+from sitekeeper.contracts.models import Site
+from sitekeeper.web.permissions import agency_required, client_sites
+from sitekeeper.web.views import portal_view
+
+SEVERITY_ORDER = [value for value, _label in Severity.choices]
+
+
+def _module(name: str) -> Any:
+    """An optional scanner module (integrity, malware) if it is installed, else None."""
+    full = f"sitekeeper.audits.{name}"
+    return importlib.import_module(full) if importlib.util.find_spec(full) else None
+
+
+def _ordered(qs: Any) -> list[Finding]:
+    return sorted(qs, key=lambda f: (SEVERITY_ORDER.index(f.severity), -f.last_seen.timestamp()))
+
+
+def _details(finding: Finding) -> list[tuple[str, Any, bool]]:
+    """(name, value, preformatted) for the staff page: a diff or file text is shown as preformatted text."""
+    rows = []
+    for name, value in finding.details.items():
+        pre = name in {"diff", "excerpt", "match", "content"} or (isinstance(value, str) and "\n" in value)
+        rows.append((name, value if isinstance(value, str | int | float | None) else _plain(value), pre))
+    return rows
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _components(site: Site) -> list[Any] | None:
+    component = getattr(audit_models, "Component", None)
+    if component is None:
+        return None
+    return list(component.objects.filter(site=site))
+
+
+class ReportForm(forms.ModelForm):
+    class Meta:
+        model = SecurityIncident
+        fields = list(incidents.REPORT_FIELDS)
+        widgets = {
+            "what_happened": forms.Textarea(attrs={"rows": 3}),
+            "started_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "actions_taken": forms.Textarea(attrs={"rows": 3}),
+            "data_affected": forms.Textarea(attrs={"rows": 2}),
+            "prevention": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+# Staff console ---------------------------------------------------------------------------------------------
+
+
+@agency_required
+def staff_overview(request: HttpRequest) -> HttpResponse:
+    open_findings = Finding.objects.filter(status=FindingStatus.OPEN)
+    counts = {
+        value: Count("findings", filter=Q(findings__status=FindingStatus.OPEN, findings__severity=value))
+        for value in SEVERITY_ORDER
+    }
+    sites = Site.objects.select_related("client").annotate(**counts).order_by("client__name", "name")
+    rows = [{"site": s, "counts": [getattr(s, v) for v in SEVERITY_ORDER]} for s in sites]
+    rows.sort(key=lambda r: [-n for n in r["counts"]])
+    return render(request, "audits/overview.html", {
+        "rows": rows, "severities": Severity.choices, "total": open_findings.count(),
+        "incidents": SecurityIncident.objects.filter(closed_at=None).select_related("site", "finding"),
+    })  # fmt: skip
+
+
+def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
+    shown = Finding.objects.filter(site=site).select_related("ticket")
+    if not staff:
+        shown = shown.exclude(status=FindingStatus.RESOLVED)
+    groups = defaultdict(list)
+    for finding in _ordered(shown):
+        groups[finding.kind].append(finding)
+    incident_list = SecurityIncident.objects.filter(site=site).select_related("finding")
+    if not staff:
+        incident_list = incident_list.exclude(report_published_at=None)
+    now = timezone.now()
+    return {
+        "site": site,
+        "staff": staff,
+        "groups": [
+            {
+                "kind": kind,
+                "label": label,
+                "findings": [
+                    {"finding": f, "details": _details(f) if staff else []} for f in groups.get(kind, [])
+                ],
+            }
+            for kind, label in FindingKind.choices
+        ],
+        "open_count": sum(1 for f in shown if f.status == FindingStatus.OPEN),
+        "incidents": [{"incident": i, "deadline": incidents.deadline(i, now)} for i in incident_list],
+        "components": _components(site),
+        "can_approve": staff and _module("integrity") is not None,
+        "can_quarantine": staff and _module("malware") is not None,
+    }
+
+
+@agency_required
+def staff_site(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    return render(request, "audits/site.html", _site_context(site, staff=True))
+
+
+def _finding(pk: int) -> Finding:
+    return get_object_or_404(Finding.objects.select_related("site", "site__client"), pk=pk)
+
+
+def _back(finding: Finding) -> HttpResponse:
+    return redirect(reverse("staff_security_site", args=[finding.site_id]))
+
+
+@agency_required
+@require_POST
+def staff_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _finding(pk)
+    with acting_as(request.user):
+        finding.status, finding.decided_by = FindingStatus.ACCEPTED, request.user
+        finding.resolved_at = dt.datetime.now(dt.UTC)
+        finding.save()
+    messages.success(request, f"Accepted: {finding.title}")
+    return _back(finding)
+
+
+@agency_required
+@require_POST
+def staff_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _finding(pk)
+    integrity = _module("integrity")
+    if integrity is None or finding.kind != FindingKind.INTEGRITY:
+        raise Http404("baseline approval is for integrity findings, with the integrity scanner installed")
+    paths = finding.details.get("paths") or [finding.details.get("path") or finding.key]
+    with acting_as(request.user):
+        integrity.approve(finding.site, list(paths), request.user)
+    messages.success(request, f"Baseline approved for {len(paths)} path(s).")
+    return _back(finding)
+
+
+@agency_required
+@require_POST
+def staff_quarantine(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _finding(pk)
+    malware = _module("malware")
+    if malware is None or finding.kind != FindingKind.MALWARE:
+        raise Http404("quarantine is for malware findings, with the malware scanner installed")
+    with acting_as(request.user):
+        malware.quarantine(finding, request.user)
+    messages.success(request, f"Quarantined: {finding.title}")
+    return _back(finding)
+
+
+@agency_required
+@require_POST
+def staff_escalate(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = incidents.escalate(_finding(pk), request.user)
+    messages.success(request, f"Security incident #{incident.pk} opened; ticket raised to P1.")
+    return redirect(reverse("staff_security_incident", args=[incident.pk]))
+
+
+def _incident(pk: int) -> SecurityIncident:
+    return get_object_or_404(
+        SecurityIncident.objects.select_related("site", "site__client", "finding", "ticket"), pk=pk
+    )
+
+
+@agency_required
+def staff_incident(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    return _incident_page(request, incident, ReportForm(instance=incident))
+
+
+def _incident_page(request: HttpRequest, incident: SecurityIncident, form: ReportForm) -> HttpResponse:
+    return render(request, "audits/incident.html", {
+        "incident": incident, "site": incident.site, "staff": True, "form": form,
+        "deadline": incidents.deadline(incident), "checklist": incident.checklist.select_related("done_by"),
+        "markdown": incidents.report_markdown(incident),
+    })  # fmt: skip
+
+
+@agency_required
+@require_POST
+def staff_incident_tick(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    try:
+        incidents.tick(incident, request.POST.get("key", ""), request.user, note=request.POST.get("note", ""))
+    except incidents.IncidentError as error:
+        messages.error(request, str(error))
+    return redirect(reverse("staff_security_incident", args=[pk]))
+
+
+@agency_required
+@require_POST
+def staff_incident_notified(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    try:
+        incidents.mark_client_notified(incident, request.user)
+        messages.success(request, "Client notification recorded.")
+    except incidents.IncidentError as error:
+        messages.error(request, str(error))
+    return redirect(reverse("staff_security_incident", args=[pk]))
+
+
+@agency_required
+@require_POST
+def staff_incident_report(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    form = ReportForm(request.POST, instance=SecurityIncident.objects.get(pk=pk))
+    if not form.is_valid():
+        return _incident_page(request, incident, form)
+    fields = {name: form.cleaned_data[name] for name in incidents.REPORT_FIELDS}
+    incidents.save_report(incident, request.user, **fields)
+    if request.POST.get("publish"):
+        try:
+            incidents.publish_report(incident, request.user)
+            messages.success(request, "Report published to the client's portal.")
+        except incidents.IncidentError as error:
+            messages.error(request, str(error))
+    else:
+        messages.success(request, "Report saved.")
+    return redirect(reverse("staff_security_incident", args=[pk]))
+
+
+@agency_required
+def staff_incident_md(request: HttpRequest, pk: int) -> HttpResponse:
+    return _markdown(_incident(pk))
+
+
+def _markdown(incident: SecurityIncident) -> HttpResponse:
+    response = HttpResponse(incidents.report_markdown(incident), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="security-incident-{incident.pk}.md"'
+    return response
+
+
+# Client portal ---------------------------------------------------------------------------------------------
+
+
+@portal_view(lambda pk: reverse("staff_security_site", args=[pk]))
+def portal_site(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(client_sites(request.user).select_related("client"), pk=pk)
+    return render(request, "audits/site.html", _site_context(site, staff=False))
+
+
+def _portal_incident(request: HttpRequest, pk: int) -> SecurityIncident:
+    """Only a published report of the person's own client exists for them."""
+    return get_object_or_404(
+        SecurityIncident.objects.select_related("site", "site__client", "finding").exclude(
+            report_published_at=None
+        ),
+        pk=pk,
+        site__in=client_sites(request.user),
+    )
+
+
+@portal_view(lambda pk: reverse("staff_security_incident", args=[pk]))
+def portal_incident(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _portal_incident(request, pk)
+    return render(request, "audits/report.html", {
+        "incident": incident, "site": incident.site, "deadline": incidents.deadline(incident),
+        "done": [item for item in incident.checklist.all() if item.done_at],
+    })  # fmt: skip
+
+
+@portal_view(lambda pk: reverse("staff_security_incident_md", args=[pk]))
+def portal_incident_md(request: HttpRequest, pk: int) -> HttpResponse:
+    return _markdown(_portal_incident(request, pk))
