@@ -10,14 +10,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sitekeeper.audits import feeds, vulns
 from sitekeeper.audits.inventory import scan_inventory
-from sitekeeper.audits.models import Feed, Finding, Vulnerability
+from sitekeeper.audits.models import Component, Feed, Finding, Vulnerability
+from sitekeeper.backups.models import Source
 from tests.audits.test_inventory import wordpress_tree, write
+from tests.monitoring.test_wordpress import WordPress, wordpress  # noqa: F401 (the fixture)
 
 T0 = dt.datetime(2026, 5, 4, 3, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(days=1)
@@ -233,3 +236,66 @@ def test_cli_import_list_match(acme, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert Feed.objects.get().progress == {"phase": "done", "percent": 100}
     with pytest.raises(CommandError, match="cannot read"):
         call_command("audit_feed", "import", "--name", "x", "--format", "osv", str(tmp_path / "nope"))
+
+
+# -- acceptance on the real WordPress test site (scripts/wordpress-test.sh) ---------------------------------
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_wordpress_site_inventory_and_vulnerability(
+    acme,
+    wordpress: WordPress,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    site = acme.sites.get()
+    root = wordpress.base / "site"
+    port = wordpress.env["SITEKEEPER_WP_DB_PORT"]
+    db_url = f"mysql://wordpress:wordpress-test-password@127.0.0.1:{port}/wordpress"
+    Source.objects.create(site=site, name="code", layer="code", kind="files", path=str(root))
+    Source.objects.create(site=site, name="db", layer="data", kind="mariadb", db_url=db_url)
+    activate = "UPDATE wp_options SET option_value = %s WHERE option_name = 'active_plugins'"
+    connection = pymysql.connect(
+        host="127.0.0.1",
+        port=int(port),
+        user="wordpress",
+        password="wordpress-test-password",
+        database="wordpress",
+    )
+    main_file = root / "wp-content/plugins/akismet/akismet.php"
+    original = main_file.read_text()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(activate, ['a:1:{i:0;s:19:"akismet/akismet.php";}'])
+        connection.commit()
+
+        result = scan_inventory(site, now=T0)
+        assert result.database
+        got = {(c.ecosystem, c.slug): (c.version, c.active) for c in Component.objects.filter(site=site)}
+        assert got[("wordpress-core", "wordpress")] == ("6.1.9", True)
+        assert got[("wordpress-plugin", "akismet")] == ("5.0.2", True)
+        theme_version, theme_active = got[("wordpress-theme", "twentytwentythree")]
+        assert theme_active is True
+        style = (root / "wp-content/themes/twentytwentythree/style.css").read_text()
+        assert f"Version: {theme_version}" in style
+
+        feed = tmp_path / "wordfence.json"
+        feed.write_text(json.dumps({"wf-akismet-1": wordfence_entry("akismet", to="5.0.2", patched="5.0.3")}))
+        feeds.import_feed("wordfence", "wordfence", str(feed), now=T0)
+        assert vulns.match_site(site, now=T0) == {"matches": 1, "new": 1, "resolved": 0}
+        finding = Finding.objects.get(site=site, kind="vulnerability")
+        assert finding.ticket is not None
+        assert "5.0.3" in finding.remediation
+        assert "5.0.3" in finding.ticket.description
+
+        # the plugin updated to the patched version: rescan + rematch resolves the finding
+        main_file.write_text(original.replace("Version: 5.0.2", "Version: 5.0.3"))
+        scan_inventory(site, now=T1)
+        assert Component.objects.get(site=site, slug="akismet").version == "5.0.3"
+        assert vulns.match_site(site, now=T1) == {"matches": 0, "new": 0, "resolved": 1}
+        finding.refresh_from_db()
+        assert finding.status == "resolved"
+    finally:
+        main_file.write_text(original)
+        with connection.cursor() as cursor:
+            cursor.execute(activate, ["a:0:{}"])
+        connection.commit()
+        connection.close()
