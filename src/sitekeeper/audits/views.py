@@ -169,10 +169,12 @@ def staff_approve(request: HttpRequest, pk: int) -> HttpResponse:
     integrity = _module("integrity")
     if integrity is None or finding.kind != FindingKind.INTEGRITY:
         raise Http404("baseline approval is for integrity findings, with the integrity scanner installed")
-    paths = finding.details.get("paths") or [finding.details.get("path") or finding.key]
-    with acting_as(request.user):
-        integrity.approve(finding.site, list(paths), request.user)
-    messages.success(request, f"Baseline approved for {len(paths)} path(s).")
+    try:
+        # An integrity finding's key is the file's path (or "core:<path>" for a checksum mismatch).
+        done = integrity.approve(finding.site, [finding.key], request.user, environment=finding.environment)
+        messages.success(request, f"Baseline approved: {', '.join(done) or finding.key}")
+    except integrity.IntegrityError as error:
+        messages.error(request, f"Baseline not approved: {error}")
     return _back(finding)
 
 
@@ -183,9 +185,11 @@ def staff_quarantine(request: HttpRequest, pk: int) -> HttpResponse:
     malware = _module("malware")
     if malware is None or finding.kind != FindingKind.MALWARE:
         raise Http404("quarantine is for malware findings, with the malware scanner installed")
-    with acting_as(request.user):
+    try:
         malware.quarantine(finding, request.user)
-    messages.success(request, f"Quarantined: {finding.title}")
+        messages.success(request, f"Quarantined: {finding.key}")
+    except malware.MalwareError as error:
+        messages.error(request, f"Not quarantined: {error}")
     return _back(finding)
 
 
