@@ -14,6 +14,7 @@ follow (a dump takes several: figures, the dump, figures again) and closes it af
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -493,8 +494,9 @@ class SshShell:
         """The caller's block failed: end the remote command and wait for its channel to close. When the
         command itself failed first (the usual cause of a broken pipe), its error is the one raised."""
         if isinstance(exc, OSError):
-            # Most likely the remote command ended and its pump closed the pipe: let its error arrive.
-            finished.wait(ABORT_WAIT)
+            # Most likely the remote command ended and its pump closed the pipe: let its error arrive. Wait
+            # on the future itself: `finished` is set in the pump's `finally`, just before the future is done.
+            concurrent.futures.wait([future], timeout=ABORT_WAIT)
         if not future.done():
             future.cancel()  # cancels the pump's task on the loop, which ends the remote command
         finished.wait(ABORT_WAIT)
