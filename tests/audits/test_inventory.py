@@ -9,9 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from sitekeeper.audits.inventory import InventoryError, headers, parse_lock, php_unserialize, scan_inventory
+from sitekeeper.audits.inventory import (
+    LOCK_DEPTH,
+    InventoryError,
+    LocalTree,
+    ShellTree,
+    headers,
+    parse_lock,
+    php_unserialize,
+    scan_inventory,
+)
 from sitekeeper.audits.models import Component, ComponentVersion
 from sitekeeper.backups.models import Source
+from sitekeeper.backups.shell import LocalShell
 
 T0 = dt.datetime(2026, 5, 4, 3, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(days=1)
@@ -164,3 +174,19 @@ def test_scan_finds_files_through_the_code_source(acme, tmp_path: Path) -> None:
     wordpress_tree(tmp_path)
     Source.objects.create(site=site, name="code", layer="code", kind="files", path=str(tmp_path))
     assert {f.slug for f in scan_inventory(site).components} >= {"wordpress", "akismet"}
+
+
+def test_shell_tree_reads_like_local_tree(tmp_path: Path) -> None:
+    """ShellTree's find/head/cat command lines, run through a LocalShell (over SSH they run unchanged)."""
+    wordpress_tree(tmp_path)
+    write(tmp_path, "node_modules/x/package-lock.json", "{}")  # pruned
+    write(tmp_path, "app/composer.lock", "{}")
+    local, remote = LocalTree(tmp_path), ShellTree(LocalShell(), str(tmp_path))
+    for under, depth in (("", LOCK_DEPTH), ("wp-content/plugins", 2), ("wp-content/themes", 2)):
+        assert sorted(remote.files(under, depth)) == sorted(local.files(under, depth))
+    assert "app/composer.lock" in remote.files("", LOCK_DEPTH)
+    assert not any("node_modules" in f for f in remote.files("", LOCK_DEPTH))
+    assert remote.files("wp-content/nothing-here", 2) == []
+    assert remote.read("wp-includes/version.php") == local.read("wp-includes/version.php")
+    assert remote.read("wp-includes/version.php", 10) == b"<?php\n$wp_"
+    assert remote.read("missing.php") is None

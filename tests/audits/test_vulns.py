@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import threading
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,40 @@ def test_wordpress_site_inventory_and_vulnerability(
             cursor.execute(activate, ["a:0:{}"])
         connection.commit()
         connection.close()
+
+
+@pytest.mark.django_db
+def test_import_from_url_and_refresh(acme, tmp_path: Path) -> None:
+    """A feed URL is fetched through sitekeeper.http (a loopback server here: no network)."""
+    body = json.dumps({"wf-akismet-1": wordfence_entry()}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 200 if self.path == "/feed.json" else 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body) if status == 200 else 0))
+            self.end_headers()
+            if status == 200:
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        feed = feeds.import_feed("wordfence", "wordfence", f"{base}/feed.json", now=T0)
+        assert (feed.entries, feed.url) == (1, f"{base}/feed.json")
+        with pytest.raises(feeds.FeedError, match=r"cannot download .*/missing\.json: .*404"):
+            feeds.import_feed("wordfence", "wordfence", f"{base}/missing.json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    site = acme.sites.get()
+    wordpress_tree(tmp_path)
+    Source.objects.create(site=site, name="code", layer="code", kind="files", path=str(tmp_path))
+    assert vulns.refresh_site(site, now=T0) == {"matches": 1, "new": 1, "resolved": 0}
+    wordpress_tree(tmp_path, akismet="5.0.3")
+    assert vulns.refresh_site(site, now=T1) == {"matches": 0, "new": 0, "resolved": 1}

@@ -112,3 +112,13 @@ def match_site(site: Site, now: dt.datetime | None = None) -> dict[str, int]:
             site, FindingKind.VULNERABILITY, current.keys(), environment=environment, now=now
         )
     return figures
+
+
+def refresh_site(site: Site, environment: str = "prod", *, now: dt.datetime | None = None) -> dict[str, int]:
+    """Inventory then match: the daily job, and what the update pipeline calls after it changed a site (so
+    an update that fixes a vulnerability resolves its finding at once)."""
+    from sitekeeper.audits.inventory import scan_inventory
+
+    now = now or dt.datetime.now(dt.UTC)
+    scan_inventory(site, environment, now=now)
+    return match_site(site, now=now)
