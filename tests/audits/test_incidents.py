@@ -53,6 +53,7 @@ def test_escalate_raises_the_ticket_to_p1_and_starts_the_procedure(finding, engi
     clock = incidents.deadline(incident, now=at)
     assert clock.due == DETECTED + dt.timedelta(hours=24)
     assert clock.state == "running"
+    assert clock.remaining_label == "22 h 00 min"
     # Escalating again returns the same incident.
     assert incidents.escalate(finding, engineer) == incident
     assert SecurityIncident.objects.count() == 1

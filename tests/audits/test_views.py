@@ -128,3 +128,26 @@ def test_api_findings_and_accept(found, owner, engineer):
     accepted = staff.post(f"/api/v1/security/findings/{found.pk}/accept")
     assert accepted.json()["status"] == "accepted"
     assert AuditEntry.objects.filter(model="audits.Finding", actor=engineer).exists()
+
+
+def test_inventory_table_shows_versions_and_known_issues(acme, engineer, owner):
+    from sitekeeper.audits.models import Component, ComponentVersion
+
+    site, now = acme.sites.get(), dt.datetime.now(dt.UTC)
+    plugin = Component.objects.create(
+        site=site, ecosystem="wordpress-plugin", slug="akismet", name="Akismet Anti-spam", version="5.0.2",
+        active=True, path="wp-content/plugins/akismet/akismet.php", first_seen=now, last_seen=now,
+    )  # fmt: skip
+    ComponentVersion.objects.create(component=plugin, version="5.0.1", seen_at=now - dt.timedelta(days=9))
+    ComponentVersion.objects.create(component=plugin, version="5.0.2", seen_at=now)
+    findings.record(site, kind="vulnerability", key="WF-123:wordpress-plugin:akismet", severity="high",
+                    title="Akismet 5.0.2: stored XSS", details={"advisory": "WF-123"},
+                    remediation="Update to 5.0.3 or later.", priority="P2")  # fmt: skip
+    page = browser(engineer).get(f"/staff/security/site/{site.pk}/").content.decode()
+    inventory = page[page.index('id="inventory"') :]
+    for part in ("Akismet Anti-spam", "5.0.2", "before: 5.0.1", "WF-123", "Update to 5.0.3 or later.",
+                 "wp-content/plugins/akismet/akismet.php"):  # fmt: skip
+        assert part in inventory, part
+    portal = browser(owner).get(f"/portal/security/site/{site.pk}/").content.decode()
+    assert "WF-123" in portal
+    assert "wp-content/plugins/akismet/akismet.php" not in portal

@@ -125,6 +125,12 @@ class Deadline:
     remaining: dt.timedelta  # negative once passed
 
     @property
+    def remaining_label(self) -> str:
+        """ "5 h 12 min" (left, or overdue by, once negative)."""
+        minutes = int(abs(self.remaining).total_seconds() // 60)
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+
+    @property
     def label(self) -> str:
         return {
             "running": "due",

@@ -65,17 +65,40 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _components(site: Site) -> list[Any] | None:
+def _components(site: Site, *, staff: bool) -> list[dict[str, Any]] | None:
+    """The component inventory with each component's open known vulnerabilities and version history; None
+    when the inventory module is not installed. Vulnerability findings are keyed
+    "<advisory>:<ecosystem>:<slug>", which is how a finding is tied back to its component."""
     component = getattr(audit_models, "Component", None)
     if component is None:
         return None
-    return list(component.objects.filter(site=site))
+    vulns: dict[str, list[Finding]] = defaultdict(list)
+    for finding in Finding.objects.filter(
+        site=site, kind=FindingKind.VULNERABILITY, status=FindingStatus.OPEN
+    ):
+        vulns[finding.key.split(":", 1)[-1]].append(finding)
+    rows = []
+    for item in component.objects.filter(site=site, removed_at=None).prefetch_related("versions"):
+        history = [v.version for v in sorted(item.versions.all(), key=lambda v: v.seen_at)]
+        rows.append({
+            "component": item, "known": vulns.get(f"{item.ecosystem}:{item.slug}", []),
+            "history": history[:-1] if history and history[-1] == item.version else history,
+            "path": item.path if staff else "",
+        })  # fmt: skip
+    return rows
 
 
 class ReportForm(forms.ModelForm):
     class Meta:
         model = SecurityIncident
         fields = list(incidents.REPORT_FIELDS)
+        labels = {
+            "what_happened": "What happened",
+            "started_at": "When it started (UTC)",
+            "actions_taken": "What was done",
+            "data_affected": "Which data could be affected",
+            "prevention": "What prevents a recurrence",
+        }
         widgets = {
             "what_happened": forms.Textarea(attrs={"rows": 3}),
             "started_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -130,7 +153,7 @@ def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
         ],
         "open_count": sum(1 for f in shown if f.status == FindingStatus.OPEN),
         "incidents": [{"incident": i, "deadline": incidents.deadline(i, now)} for i in incident_list],
-        "components": _components(site),
+        "components": _components(site, staff=staff),
         "can_approve": staff and _module("integrity") is not None,
         "can_quarantine": staff and _module("malware") is not None,
     }
