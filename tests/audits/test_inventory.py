@@ -16,7 +16,6 @@ from sitekeeper.audits.inventory import (
     ShellTree,
     headers,
     parse_lock,
-    php_unserialize,
     scan_inventory,
 )
 from sitekeeper.audits.models import Component, ComponentVersion
@@ -60,17 +59,6 @@ def wordpress_tree(root: Path, *, akismet: str = "5.0.2") -> None:
 def test_headers_first_value_wins() -> None:
     data = b"<?php\n/**\n * Plugin Name: X\n * Version:   1.2.3  \n */\n// Version: 9\n"
     assert headers(data) == {"plugin name": "X", "version": "1.2.3"}
-
-
-def test_php_unserialize() -> None:
-    value = php_unserialize(b'a:2:{i:0;s:19:"akismet/akismet.php";i:1;s:9:"hello.php";}')
-    assert list(value.values()) == ["akismet/akismet.php", "hello.php"]
-    assert php_unserialize(b'a:3:{s:1:"a";b:1;s:1:"b";N;s:1:"c";d:1.5;}') == {"a": True, "b": None, "c": 1.5}
-    assert php_unserialize('s:5:"héll";'.encode()) == "héll"  # lengths count bytes
-    with pytest.raises(ValueError, match="unsupported type b'O:'"):
-        php_unserialize(b'O:8:"stdClass":0:{}')
-    with pytest.raises(ValueError, match="malformed string"):
-        php_unserialize(b's:9:"short";')
 
 
 def test_lock_files() -> None:

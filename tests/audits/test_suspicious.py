@@ -12,22 +12,10 @@ import pytest
 
 from sitekeeper.audits import suspicious
 from sitekeeper.audits.models import ActivitySnapshot, Finding
+from sitekeeper.audits.phpserial import php_unserialize
 from sitekeeper.backups.models import Source
 from sitekeeper.desk.models import Ticket
 from tests.monitoring.test_wordpress import WordPress, wordpress  # noqa: F401
-
-
-def test_php_unserialize_reads_data_and_never_objects_as_code():
-    caps = 'a:2:{s:13:"administrator";b:1;s:6:"editor";b:0;}'
-    assert suspicious.php_unserialize(caps) == {"administrator": True, "editor": False}
-    # Byte lengths, not characters: "é" is two bytes.
-    assert suspicious.php_unserialize('a:1:{i:0;s:5:"café";}') == {0: "café"}
-    assert suspicious.php_unserialize("a:3:{i:0;N;i:1;d:1.5;i:2;i:-3;}") == {0: None, 1: 1.5, 2: -3}
-    evil = 'O:8:"Exploit":1:{s:3:"cmd";s:2:"id";}'
-    assert suspicious.php_unserialize(evil) == {"__class__": "Exploit", "cmd": "id"}
-    for bad in ('s:9:"short";', "a:1:{i:0;}", "r:1;", 'C:3:"Foo":0:{}', "b:1;junk", ""):
-        with pytest.raises(ValueError, match=r"PHP-serialized|trailing"):
-            suspicious.php_unserialize(bad)
 
 
 def test_capabilities_and_cron_hooks():
@@ -148,7 +136,7 @@ def test_scan_of_the_real_wordpress_site(acme, wordpress: WordPress):  # noqa: F
             wordpress,
             "UPDATE wp_options SET option_value = 'owner@evil.test' WHERE option_name = 'admin_email'",
         )
-        cron = suspicious.php_unserialize(old_cron)
+        cron = php_unserialize(old_cron, objects=True)
         cron[1999999999] = {"evil_tick1": {"0" * 32: {"schedule": False, "args": {}}}}
         evil_cron = php_serialize(cron)
         sql(wordpress, "UPDATE wp_options SET option_value = %s WHERE option_name = 'cron'", evil_cron)

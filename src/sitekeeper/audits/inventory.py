@@ -27,6 +27,7 @@ from django.db import transaction
 
 from sitekeeper import proc
 from sitekeeper.audits.models import Component, ComponentVersion, Ecosystem
+from sitekeeper.audits.phpserial import php_unserialize
 from sitekeeper.backups.models import Layer, Source
 from sitekeeper.backups.shell import LocalShell, Shell
 from sitekeeper.backups.sources import SourceError, shell_for
@@ -216,47 +217,6 @@ def _themes(tree: Tree) -> list[Found]:
             themes.append(Found(Ecosystem.WORDPRESS_THEME, parts[2], head.get("version", ""), parts[2],
                                 head["theme name"]))  # fmt: skip
     return themes
-
-
-def php_unserialize(data: bytes) -> Any:
-    """Read a PHP `serialize()` value (arrays, strings, ints, floats, booleans, null) without executing
-    anything: objects (`O:`/`C:`) are refused, which is what a WordPress option may never need here."""
-    value, end = _php_value(data, 0)
-    if end != len(data.rstrip()):
-        raise ValueError(f"PHP serialized data: trailing bytes at offset {end}")
-    return value
-
-
-def _php_value(data: bytes, at: int) -> tuple[Any, int]:
-    kind = data[at : at + 2]
-    if kind == b"N;":
-        return None, at + 2
-    if kind in (b"b:", b"i:", b"d:"):
-        end = data.index(b";", at)
-        raw = data[at + 2 : end].decode()
-        value: Any = raw == "1" if kind == b"b:" else int(raw) if kind == b"i:" else float(raw)
-        return value, end + 1
-    if kind == b"s:":
-        colon = data.index(b":", at + 2)
-        length = int(data[at + 2 : colon])
-        start = colon + 2  # skip :"
-        if data[start - 1 : start] != b'"' or data[start + length : start + length + 2] != b'";':
-            raise ValueError(f"PHP serialized data: malformed string at offset {at}")
-        return data[start : start + length].decode("utf-8", "replace"), start + length + 2
-    if kind == b"a:":
-        colon = data.index(b":", at + 2)
-        count = int(data[at + 2 : colon])
-        if data[colon + 1 : colon + 2] != b"{":
-            raise ValueError(f"PHP serialized data: malformed array at offset {at}")
-        pos, items = colon + 2, {}
-        for _ in range(count):
-            k, pos = _php_value(data, pos)
-            v, pos = _php_value(data, pos)
-            items[k] = v
-        if data[pos : pos + 1] != b"}":
-            raise ValueError(f"PHP serialized data: array at offset {at} does not end with }}")
-        return items, pos + 1
-    raise ValueError(f"PHP serialized data: unsupported type {kind!r} at offset {at}")
 
 
 def _unescape_batch(text: str) -> str:

@@ -22,7 +22,7 @@ STEPS = ("inventory", "integrity", "malware", "suspicious")
 # or set up wrongly. Programming errors still raise.
 STEP_ERRORS = (
     proc.ProcError, proc.MissingProgramError, SourceError, OSError, ConnectionError, DecryptionError,
-    ValueError,
+    ValueError, suspicious.ActivityError,
 )  # fmt: skip
 
 
@@ -31,7 +31,11 @@ def _steps(site: Site, environment: str, now: dt.datetime) -> dict[str, Callable
         "inventory": lambda: vulns.refresh_site(site, environment, now=now),
         "integrity": lambda: integrity.scan(site, environment, now=now),
         "malware": lambda: malware.scan(site, environment, now=now),
-        "suspicious": lambda: suspicious.scan(site, environment=environment, now=now),
+        "suspicious": lambda: (
+            suspicious.scan(site, environment=environment, now=now)
+            if suspicious.database_source(site, environment)
+            else "skipped (no database source to read)"
+        ),
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sitekeeper.audits import findings
 from sitekeeper.audits.models import ActivitySnapshot, Finding
+from sitekeeper.audits.phpserial import php_unserialize
 from sitekeeper.backups.models import Source
 from sitekeeper.backups.shell import Shell
 from sitekeeper.backups.sources import SourceError, shell_for
@@ -59,81 +60,6 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_]{0,32}$")
 
 class ActivityError(RuntimeError):
     """The site's database could not be read (named: which site, which source, what failed)."""
-
-
-# PHP unserialize, data only ----------------------------------------
-
-
-class _Reader:
-    """PHP's serialize() format: s:<bytes>:"…"; i:…; d:…; b:…; N; a:<n>:{…}. Objects (O:) become a dict of
-    their properties plus "__class__" — read as data, never instantiated; references and custom
-    serialization (r:, R:, C:) are refused."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def _until(self, stop: bytes) -> bytes:
-        end = self.data.index(stop, self.pos)
-        chunk, self.pos = self.data[self.pos : end], end + len(stop)
-        return chunk
-
-    def _expect(self, token: bytes) -> None:
-        if self.data[self.pos : self.pos + len(token)] != token:
-            raise ValueError(f"expected {token!r} at byte {self.pos}")
-        self.pos += len(token)
-
-    def value(self) -> Any:  # noqa: PLR0911 (one branch per PHP type)
-        tag = self.data[self.pos : self.pos + 2]
-        if tag == b"N;":
-            self.pos += 2
-            return None
-        self.pos += 2
-        if tag == b"b:":
-            return self._until(b";") == b"1"
-        if tag == b"i:":
-            return int(self._until(b";"))
-        if tag == b"d:":
-            return float(self._until(b";"))
-        if tag == b"s:":
-            return self._string()
-        if tag == b"a:":
-            return self._array(int(self._until(b":")))
-        if tag == b"O:":
-            self._until(b":")  # class name length
-            name = self._until(b":").strip(b'"').decode("utf-8", "replace")
-            props = self._array(int(self._until(b":")))
-            return {"__class__": name, **{str(k): v for k, v in props.items()}}
-        raise ValueError(f"unsupported PHP serialized type {tag!r} at byte {self.pos - 2}")
-
-    def _string(self) -> str:
-        length = int(self._until(b":"))
-        self._expect(b'"')
-        text = self.data[self.pos : self.pos + length]
-        self.pos += length
-        self._expect(b'";')
-        return text.decode("utf-8", "replace")
-
-    def _array(self, count: int) -> dict[Any, Any]:
-        self._expect(b"{")
-        out: dict[Any, Any] = {}
-        for _ in range(count):
-            key = self.value()
-            out[key] = self.value()
-        self._expect(b"}")
-        return out
-
-
-def php_unserialize(text: str | bytes) -> Any:
-    """A PHP-serialized value as Python data; ValueError if it is not one (or uses refused features)."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    reader = _Reader(data)
-    try:
-        value = reader.value()
-    except (IndexError, ValueError) as error:
-        raise ValueError(f"not a PHP-serialized value: {error}") from error
-    if reader.pos != len(data):
-        raise ValueError(f"trailing data after byte {reader.pos}")
-    return value
 
 
 # Reading the database ----------------------------------------
@@ -187,7 +113,7 @@ def _capabilities(value: str | None) -> set[str]:
     if not value:
         return set()
     try:
-        caps = php_unserialize(value)
+        caps = php_unserialize(value, objects=True)
     except ValueError:
         return set()  # a damaged value grants nothing in WordPress either
     return {str(k) for k, v in caps.items() if v} if isinstance(caps, dict) else set()
@@ -195,7 +121,7 @@ def _capabilities(value: str | None) -> set[str]:
 
 def _cron_hooks(value: str | None) -> list[str]:
     try:
-        cron = php_unserialize(value or "")
+        cron = php_unserialize(value or "", objects=True)
     except ValueError:
         return []
     hooks: set[str] = set()

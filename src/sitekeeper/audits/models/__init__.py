@@ -2,7 +2,7 @@
 
 from sitekeeper.audits.models.findings import Finding, FindingKind, FindingStatus, Severity
 from sitekeeper.audits.models.incidents import *  # noqa: F403 (names in its __all__)
-from sitekeeper.audits.models.inventory import *  # noqa: F403 (names in its __all__)
 from sitekeeper.audits.models.integrity import *  # noqa: F403 (names in its __all__)
+from sitekeeper.audits.models.inventory import *  # noqa: F403 (names in its __all__)
 
 __all__ = ["Finding", "FindingKind", "FindingStatus", "Severity"]
