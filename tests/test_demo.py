@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from sitekeeper.access.models import User
+from sitekeeper.audits.models import Finding, SecurityIncident
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts.models import Client
 from sitekeeper.demo.seed import DEMO_PASSWORD
@@ -37,6 +38,12 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
     assert set(bakery.values_list("layer", flat=True)) == {"data", "code", "config"}
     assert RestoreTest.objects.filter(site__url="https://brot-und-butter.test", status="passed").exists()
     assert BackupRun.objects.filter(status="failed", ticket__priority="P2").exists()
+    # Security: the vulnerable demo plugin, the planted web shell and the altered file; the shell escalated.
+    kinds = set(
+        Finding.objects.filter(site__url="https://brot-und-butter.test").values_list("kind", flat=True)
+    )
+    assert kinds == {"vulnerability", "integrity", "malware"}
+    assert SecurityIncident.objects.filter(finding__kind="malware").exists()
     users, tickets = User.objects.count(), Ticket.objects.count()
     call_command("demo", no_serve=True)
     assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)

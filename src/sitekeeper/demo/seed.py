@@ -15,6 +15,7 @@ from sitekeeper.contracts.models import Client, Contact
 from sitekeeper.demo.backups_seed import seed_backups
 from sitekeeper.demo.desk_seed import seed_requests
 from sitekeeper.demo.monitoring_seed import seed_monitoring
+from sitekeeper.demo.security_seed import seed_security
 
 AGENCY_FILE = Path(__file__).with_name("agency.yaml")
 # Demo accounts only: printed on the console for the person running `sitekeeper demo`.
@@ -84,4 +85,6 @@ def seed() -> SeedResult:
         seed_monitoring(timezone.now())
     # Outside the transaction: real restic runs, whose catalogue rows each job commits as it goes.
     seed_backups(timezone.now())
+    with acting_as(label="demo"):
+        seed_security(timezone.now())
     return SeedResult(result.changes, logins, requests)
