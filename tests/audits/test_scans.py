@@ -4,17 +4,21 @@ copy of the real WordPress core tree; a step that cannot run is reported, never 
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sitekeeper.audits import scans
-from sitekeeper.audits.models import Component, Finding
+from sitekeeper.audits import scans, tasks
+from sitekeeper.audits.models import Component, Feed, Finding, Vulnerability
 from sitekeeper.backups.models import Layer, Source
 from sitekeeper.contracts.models import Client
+from sitekeeper.demo.security_seed import FEED
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +56,30 @@ def test_scan_runs_every_step_and_reports_what_it_could_not(acme: Client, tree: 
     assert kinds == {"integrity", "malware"}
     with pytest.raises(ValueError, match="unknown scan step"):
         scans.scan_site(site, only=["antivirus"])
+
+
+def test_feeds_configured_by_url_are_refreshed_nightly_and_a_failure_keeps_the_old_entries(
+    db, tmp_path
+) -> None:
+    (tmp_path / "feed.json").write_text(FEED.read_text())
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/feed.json"
+        Feed.objects.create(name="agency-wordfence", format="wordfence", url=url)
+        tasks.feeds_nightly.call_local()
+        assert Vulnerability.objects.filter(feed__name="agency-wordfence").count() == 1
+        (tmp_path / "feed.json").write_text(json.dumps({"broken": {"software": "not a list"}}))
+        tasks.feeds_nightly.call_local()  # logged, not raised
+        assert Vulnerability.objects.filter(feed__name="agency-wordfence").count() == 1
+    finally:
+        server.shutdown()
+        server.server_close()
