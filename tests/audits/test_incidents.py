@@ -10,6 +10,8 @@ import pytest
 from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import findings, incidents
 from sitekeeper.audits.models import ChecklistItem, SecurityIncident
+from sitekeeper.audits.tasks import incident_clock_pass
+from sitekeeper.notify.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +138,18 @@ def test_report_is_published_only_when_complete_and_renders_markdown(finding, en
                  "Secure the logs"):  # fmt: skip
         assert part in text
     assert AuditEntry.objects.filter(model="audits.SecurityIncident", actor=engineer).count() >= 3
+
+
+def test_the_escalation_list_hears_of_the_deadline_once_when_near_and_once_when_passed(
+    finding, engineer, admin
+):
+
+    incident = incidents.escalate(finding, engineer, at=DETECTED)
+    assert incident_clock_pass(DETECTED + dt.timedelta(hours=1)) == []
+    near = DETECTED + dt.timedelta(hours=21)
+    assert incident_clock_pass(near) == [(incident.pk, "warning")]
+    incident_clock_pass(near + dt.timedelta(minutes=5))
+    assert Delivery.objects.filter(key=f"incident:{incident.pk}:warning").count() == 1
+    assert incident_clock_pass(DETECTED + dt.timedelta(hours=25)) == [(incident.pk, "breached")]
+    incidents.mark_client_notified(incident, engineer, at=DETECTED + dt.timedelta(hours=26))
+    assert incident_clock_pass(DETECTED + dt.timedelta(hours=27)) == []
