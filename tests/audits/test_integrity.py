@@ -15,6 +15,7 @@ import pytest
 from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import integrity
 from sitekeeper.audits.models import Baseline, Finding, FindingStatus, ScanState
+from sitekeeper.audits.tree import TreeError
 from sitekeeper.desk.models import Ticket
 
 WORDPRESS = Path("/usr/share/wordpress")
@@ -192,8 +193,8 @@ def test_wordpress_core_checksums(acme, small, tmp_path):
 @pytest.mark.django_db
 def test_missing_folder_is_a_clear_error(acme, tmp_path):
     site = acme.sites.get()
-    with pytest.raises(integrity.IntegrityError, match="no folder to scan"):
+    with pytest.raises(TreeError, match="no folder to scan"):
         integrity.scan(site)
-    with pytest.raises(integrity.IntegrityError, match="does not exist"):
+    with pytest.raises(TreeError, match="does not exist"):
         integrity.scan(site, root=tmp_path / "nope")
     assert not ScanState.objects.exists()

@@ -11,14 +11,14 @@ import pytest
 
 from sitekeeper.audits.inventory import (
     LOCK_DEPTH,
+    SKIP_DIRS,
     InventoryError,
-    LocalTree,
-    ShellTree,
     headers,
     parse_lock,
     scan_inventory,
 )
 from sitekeeper.audits.models import Component, ComponentVersion
+from sitekeeper.audits.tree import LocalTree, RemoteTree, TreeError
 from sitekeeper.backups.models import Source
 from sitekeeper.backups.shell import LocalShell
 
@@ -157,7 +157,7 @@ def test_scan_wordpress_and_history(acme, tmp_path: Path) -> None:
 @pytest.mark.django_db
 def test_scan_finds_files_through_the_code_source(acme, tmp_path: Path) -> None:
     site = acme.sites.get()
-    with pytest.raises(InventoryError, match="no code backup source"):
+    with pytest.raises(TreeError, match="no folder to scan"):
         scan_inventory(site)
     wordpress_tree(tmp_path)
     Source.objects.create(site=site, name="code", layer="code", kind="files", path=str(tmp_path))
@@ -165,16 +165,16 @@ def test_scan_finds_files_through_the_code_source(acme, tmp_path: Path) -> None:
 
 
 def test_shell_tree_reads_like_local_tree(tmp_path: Path) -> None:
-    """ShellTree's find/head/cat command lines, run through a LocalShell (over SSH they run unchanged)."""
+    """RemoteTree's find/head/cat command lines, run through a LocalShell (over SSH they run unchanged)."""
     wordpress_tree(tmp_path)
     write(tmp_path, "node_modules/x/package-lock.json", "{}")  # pruned
     write(tmp_path, "app/composer.lock", "{}")
-    local, remote = LocalTree(tmp_path), ShellTree(LocalShell(), str(tmp_path))
+    local, remote = LocalTree(tmp_path), RemoteTree(LocalShell(), str(tmp_path))
     for under, depth in (("", LOCK_DEPTH), ("wp-content/plugins", 2), ("wp-content/themes", 2)):
-        assert sorted(remote.files(under, depth)) == sorted(local.files(under, depth))
-    assert "app/composer.lock" in remote.files("", LOCK_DEPTH)
-    assert not any("node_modules" in f for f in remote.files("", LOCK_DEPTH))
-    assert remote.files("wp-content/nothing-here", 2) == []
+        assert sorted(remote.files(under, depth, SKIP_DIRS)) == sorted(local.files(under, depth, SKIP_DIRS))
+    assert "app/composer.lock" in remote.files("", LOCK_DEPTH, SKIP_DIRS)
+    assert not any("node_modules" in f for f in remote.files("", LOCK_DEPTH, SKIP_DIRS))
+    assert remote.files("wp-content/nothing-here", 2, SKIP_DIRS) == []
     assert remote.read("wp-includes/version.php") == local.read("wp-includes/version.php")
     assert remote.read("wp-includes/version.php", 10) == b"<?php\n$wp_"
     assert remote.read("missing.php") is None

@@ -20,16 +20,16 @@ import re
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from pathlib import PurePosixPath
+from typing import Any
 
 from django.db import transaction
 
 from sitekeeper import proc
 from sitekeeper.audits.models import Component, ComponentVersion, Ecosystem
 from sitekeeper.audits.phpserial import php_unserialize
-from sitekeeper.backups.models import Layer, Source
-from sitekeeper.backups.shell import LocalShell, Shell
+from sitekeeper.audits.tree import Tree, TreeError, tree_for
+from sitekeeper.backups.models import Source
 from sitekeeper.backups.sources import SourceError, shell_for
 from sitekeeper.contracts.models import Site
 
@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 HEADER_BYTES = 8192  # WordPress itself reads only the first 8 kB of a file for its headers
 LOCK_DEPTH = 3  # lock files this deep under the root (a project in a subfolder), not deeper
 # Folders that hold other people's dependencies or user content, never the site's own lock files.
-SKIP_DIRS = {".git", "node_modules", "vendor", "wp-admin", "wp-includes", "wp-content", "cache", "uploads"}
+SKIP_DIRS = frozenset(
+    {".git", "node_modules", "vendor", "wp-admin", "wp-includes", "wp-content", "cache", "uploads"}
+)
 _LOCK_NAMES = re.compile(
     r"^(composer\.lock|package-lock\.json|yarn\.lock|poetry\.lock|requirements[\w.-]*\.txt)$"
 )
@@ -50,7 +52,7 @@ _WP_VERSION = re.compile(rb"""\$wp_version\s*=\s*['"]([^'"]+)['"]""")
 _TABLE_PREFIX = re.compile(rb"""\$table_prefix\s*=\s*['"]([A-Za-z0-9_]+)['"]""")
 
 
-class InventoryError(RuntimeError):
+class InventoryError(TreeError):
     """The site's files cannot be found or read; the message names the site and what is missing."""
 
 
@@ -74,85 +76,6 @@ class Inventory:
 
 
 # -- where the files are ------------------------------------------------------------------------------------
-class Tree(Protocol):
-    def files(self, under: str, depth: int) -> list[str]: ...
-
-    def read(self, rel: str, limit: int | None = None) -> bytes | None: ...
-
-
-class LocalTree:
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise InventoryError(f"site root {self.root} is not a folder")
-
-    def files(self, under: str, depth: int) -> list[str]:
-        """Files at most `depth` levels below `under` (relative to the root), skipping SKIP_DIRS below it."""
-        base = self.root / under
-        out: list[str] = []
-        for folder, dirs, names in os.walk(base):
-            level = len(Path(folder).relative_to(base).parts)
-            dirs[:] = [] if level + 1 >= depth else [d for d in dirs if d not in SKIP_DIRS]
-            out += [str(Path(folder, n).relative_to(self.root)) for n in names]
-        return out
-
-    def read(self, rel: str, limit: int | None = None) -> bytes | None:
-        try:
-            with (self.root / rel).open("rb") as handle:
-                return handle.read(limit) if limit else handle.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-
-
-class ShellTree:
-    """Files on the site's host over SSH: `find` for listings, `head -c` / `cat` for content."""
-
-    def __init__(self, shell: Shell, root: str) -> None:
-        self.shell, self.root = shell, root.rstrip("/") or "/"
-
-    def files(self, under: str, depth: int) -> list[str]:
-        base = f"{self.root}/{under}".rstrip("/")
-        prune: list[str] = []
-        for name in sorted(SKIP_DIRS):
-            prune += [*(["-o"] if prune else []), "-name", name]
-        argv = ["find", base, "-mindepth", "1", "-maxdepth", str(depth), "-type", "d",
-                "(", *prune, ")", "-prune", "-o", "-type", "f", "-print0"]  # fmt: skip
-        try:
-            out = self.shell.run(argv, timeout=300)
-        except proc.ProcError as exc:
-            if "No such file" in exc.stderr:  # no wp-content/plugins: not WordPress, or no plugins
-                return []
-            raise InventoryError(f"cannot list {base} on the site's host: {exc}") from exc
-        prefix = self.root + "/"
-        return [p.decode("utf-8", "replace").removeprefix(prefix) for p in out.split(b"\0") if p]
-
-    def read(self, rel: str, limit: int | None = None) -> bytes | None:
-        path = f"{self.root}/{rel}"
-        argv = ["head", "-c", str(limit), "--", path] if limit else ["cat", "--", path]
-        try:
-            return self.shell.run(argv, timeout=120)
-        except proc.ProcError:
-            return None
-
-
-def tree_for(site: Site, environment: str, root: str | os.PathLike[str] | None) -> Tree:
-    if root is not None:
-        return LocalTree(root)
-    source = Source.objects.filter(
-        site=site, environment=environment, layer=Layer.CODE, kind=Source.Kind.FILES
-    ).first()
-    if source is None or not source.path:
-        raise InventoryError(
-            f"{site} [{environment}]: no code backup source with a path, so sitekeeper does not know where "
-            "the site's files are — add one (layer code, kind files) or pass root="
-        )
-    try:
-        shell = shell_for(source)
-    except SourceError as exc:
-        raise InventoryError(str(exc)) from exc
-    return LocalTree(source.path) if isinstance(shell, LocalShell) else ShellTree(shell, source.path)
-
-
 # -- WordPress ----------------------------------------------------------------------------------------------
 def headers(data: bytes) -> dict[str, str]:
     """WordPress-style file headers ("Plugin Name: …", "Version: …"): the first value of each, keys in
@@ -180,7 +103,7 @@ def _wordpress(tree: Tree) -> list[Found]:
 
 def _plugins(tree: Tree) -> list[Found]:
     by_slug: dict[str, list[str]] = {}
-    for rel in tree.files("wp-content/plugins", 2):
+    for rel in tree.files("wp-content/plugins", 2, SKIP_DIRS):
         parts = PurePosixPath(rel).parts[2:]
         if len(parts) == 1 and parts[0].endswith(".php"):
             by_slug.setdefault(parts[0], []).append(rel)  # a single-file plugin (hello.php)
@@ -208,7 +131,7 @@ def _plugins(tree: Tree) -> list[Found]:
 
 def _themes(tree: Tree) -> list[Found]:
     themes = []
-    for rel in sorted(tree.files("wp-content/themes", 2)):
+    for rel in sorted(tree.files("wp-content/themes", 2, SKIP_DIRS)):
         parts = PurePosixPath(rel).parts
         if len(parts) != 4 or parts[3] != "style.css":
             continue
@@ -332,7 +255,7 @@ def _requirements(text: str, path: str) -> Iterator[Found]:
 
 def _lock_files(tree: Tree) -> list[Found]:
     found: list[Found] = []
-    for rel in sorted(tree.files("", LOCK_DEPTH)):
+    for rel in sorted(tree.files("", LOCK_DEPTH, SKIP_DIRS)):
         name = PurePosixPath(rel).name
         if _LOCK_NAMES.match(name):
             data = tree.read(rel)

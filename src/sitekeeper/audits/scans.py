@@ -11,7 +11,7 @@ from typing import Any
 
 from sitekeeper import proc
 from sitekeeper.access.crypto import DecryptionError
-from sitekeeper.audits import integrity, malware, suspicious, vulns
+from sitekeeper.audits import integrity, malware, suspicious, tree, vulns
 from sitekeeper.backups.sources import SourceError
 from sitekeeper.contracts.models import Site
 
@@ -22,7 +22,7 @@ STEPS = ("inventory", "integrity", "malware", "suspicious")
 # or set up wrongly. Programming errors still raise.
 STEP_ERRORS = (
     proc.ProcError, proc.MissingProgramError, SourceError, OSError, ConnectionError, DecryptionError,
-    ValueError, suspicious.ActivityError,
+    ValueError, suspicious.ActivityError, tree.TreeError,
 )  # fmt: skip
 
 
@@ -41,7 +41,7 @@ def _steps(site: Site, environment: str, now: dt.datetime) -> dict[str, Callable
 
 def scannable(site: Site, environment: str = "prod") -> bool:
     """Files to read: the site's code source (the same folder the backups read)."""
-    return integrity.code_source(site, environment) is not None
+    return tree.code_source(site, environment) is not None
 
 
 def scan_site(
