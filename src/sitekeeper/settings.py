@@ -25,6 +25,13 @@ SITEKEEPER_SCRATCH_MARIADB_URL = os.environ.get(
 SITEKEEPER_SCRATCH_POSTGRES_URL = os.environ.get(
     "SITEKEEPER_SCRATCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
+# Security scans: a full re-hash of every file this often (between, unchanged size/mtime/inode = unchanged);
+# WordPress core checksum files (api.wordpress.org/core/checksums format) looked up here first; an extra
+# allow-list of known-good file SHA-256s; where quarantined files go (never inside a site's folder).
+SITEKEEPER_INTEGRITY_FULL_REHASH_DAYS = conf.env_int("SITEKEEPER_INTEGRITY_FULL_REHASH_DAYS", 7, minimum=1)
+SITEKEEPER_WORDPRESS_CHECKSUMS_DIR = os.environ.get("SITEKEEPER_WORDPRESS_CHECKSUMS_DIR", "")
+SITEKEEPER_MALWARE_ALLOWLIST = os.environ.get("SITEKEEPER_MALWARE_ALLOWLIST", "")
+SITEKEEPER_QUARANTINE_DIR = os.environ.get("SITEKEEPER_QUARANTINE_DIR", "")
 # Client downloads of snapshots (tar/zip), kept this many days.
 SITEKEEPER_EXPORT_DAYS = conf.env_int("SITEKEEPER_EXPORT_DAYS", 7, minimum=1)
 

@@ -178,7 +178,7 @@ def refresh(
 
 
 def _full_due(site: Site, environment: str, now: dt.datetime) -> bool:
-    days = int(getattr(settings, "SITEKEEPER_INTEGRITY_FULL_REHASH_DAYS", 7))
+    days = settings.SITEKEEPER_INTEGRITY_FULL_REHASH_DAYS
     last = (
         IntegrityScan.objects.filter(
             site=site, environment=environment, kind=ScanKind.INTEGRITY, full_rehash=True, error=""
@@ -409,7 +409,7 @@ def _check_core(
     version = wordpress_version(tree)
     if version is None:
         return set()
-    folder = Path(getattr(settings, "SITEKEEPER_WORDPRESS_CHECKSUMS_DIR", "") or CHECKSUMS_DIR)
+    folder = Path(settings.SITEKEEPER_WORDPRESS_CHECKSUMS_DIR or CHECKSUMS_DIR)
     path = Path(checksums_file) if checksums_file else folder / f"wordpress-{version}.json"
     if not path.is_file():
         return set()  # no known-good list for this release: the baseline comparison still runs
