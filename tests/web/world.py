@@ -265,6 +265,10 @@ def backup_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
     }
 
 
+# The ticket the world's security finding opens (escalated to a security incident, so P1).
+SECURITY_SUBJECT = "Security: Acme GmbH core file changed: wp-includes/version.php"
+
+
 def security_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
     """An integrity finding on acme's site (with a diff and a P2 ticket), escalated to a security incident
     whose report is published (so the portal and a client token see it)."""
