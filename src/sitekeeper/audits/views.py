@@ -13,8 +13,6 @@ the middleware for the rest).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 from collections import defaultdict
 from typing import Any
 
@@ -28,20 +26,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.audit import acting_as
-from sitekeeper.audits import incidents
+from sitekeeper.audits import incidents, integrity, malware
 from sitekeeper.audits import models as audit_models
 from sitekeeper.audits.models import Finding, FindingKind, FindingStatus, SecurityIncident, Severity
+from sitekeeper.audits.tree import TreeError
 from sitekeeper.contracts.models import Site
 from sitekeeper.web.permissions import agency_required, client_sites
 from sitekeeper.web.views import portal_view
 
 SEVERITY_ORDER = [value for value, _label in Severity.choices]
-
-
-def _module(name: str) -> Any:
-    """An optional scanner module (integrity, malware) if it is installed, else None."""
-    full = f"sitekeeper.audits.{name}"
-    return importlib.import_module(full) if importlib.util.find_spec(full) else None
 
 
 def _ordered(qs: Any) -> list[Finding]:
@@ -154,8 +147,8 @@ def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
         "open_count": sum(1 for f in shown if f.status == FindingStatus.OPEN),
         "incidents": [{"incident": i, "deadline": incidents.deadline(i, now)} for i in incident_list],
         "components": _components(site, staff=staff),
-        "can_approve": staff and _module("integrity") is not None,
-        "can_quarantine": staff and _module("malware") is not None,
+        "can_approve": staff,
+        "can_quarantine": staff,
     }
 
 
@@ -189,14 +182,13 @@ def staff_accept(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def staff_approve(request: HttpRequest, pk: int) -> HttpResponse:
     finding = _finding(pk)
-    integrity = _module("integrity")
-    if integrity is None or finding.kind != FindingKind.INTEGRITY:
-        raise Http404("baseline approval is for integrity findings, with the integrity scanner installed")
+    if finding.kind != FindingKind.INTEGRITY:
+        raise Http404("baseline approval is for integrity findings")
     try:
         # An integrity finding's key is the file's path (or "core:<path>" for a checksum mismatch).
         done = integrity.approve(finding.site, [finding.key], request.user, environment=finding.environment)
         messages.success(request, f"Baseline approved: {', '.join(done) or finding.key}")
-    except integrity.IntegrityError as error:
+    except TreeError as error:  # IntegrityError is one: the files or the baseline could not be changed
         messages.error(request, f"Baseline not approved: {error}")
     return _back(finding)
 
@@ -205,13 +197,12 @@ def staff_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def staff_quarantine(request: HttpRequest, pk: int) -> HttpResponse:
     finding = _finding(pk)
-    malware = _module("malware")
-    if malware is None or finding.kind != FindingKind.MALWARE:
-        raise Http404("quarantine is for malware findings, with the malware scanner installed")
+    if finding.kind != FindingKind.MALWARE:
+        raise Http404("quarantine is for malware findings")
     try:
         malware.quarantine(finding, request.user)
         messages.success(request, f"Quarantined: {finding.key}")
-    except malware.MalwareError as error:
+    except (malware.MalwareError, TreeError) as error:
         messages.error(request, f"Not quarantined: {error}")
     return _back(finding)
 
