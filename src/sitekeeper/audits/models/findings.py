@@ -15,6 +15,7 @@ class FindingKind(models.TextChoices):
     INTEGRITY = "integrity", "File integrity"
     MALWARE = "malware", "Malware"
     SUSPICIOUS = "suspicious", "Suspicious activity"
+    PERFORMANCE = "performance", "Performance regression"
 
 
 class Severity(models.TextChoices):
