@@ -1,16 +1,19 @@
 """huey tasks of audits (`sitekeeper worker` runs them): the nightly security pass of every site with files
-to read, one task per site so a slow site never delays the others."""
+to read, one task per site so a slow site never delays the others; the monthly link scan and Lighthouse
+audit of every site (agreement: monthly, "with trend"), on the site's audit day in the contract's time zone;
+the update pipeline's pass (plan batches at the plan's cadence, advance releases into their windows)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from sitekeeper.audits import feeds, incidents, scans
-from sitekeeper.audits.models import Feed, SecurityIncident
+from sitekeeper.audits.models import Feed, HealthConfig, LinkScan, PerformanceAudit, SecurityIncident
 from sitekeeper.contracts.models import Site
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.notify import Message, notify
@@ -69,3 +72,101 @@ def security_scans_nightly() -> None:
     for site in Site.objects.filter(client__contracts__status="active").distinct():
         if scans.scannable(site):
             scan_site_task(site.pk)
+
+
+# -- monthly health audits ------------------------------------------------------------------------------
+def monthly_slot(local_now: dt.datetime, day: int, at: dt.time) -> str | None:
+    """The month's slot ("2026-12") once the site's audit day and time have come in local time, else None:
+    one scan per calendar month, run on the first pass at or after that moment (a worker that was down
+    catches up later in the month, never twice)."""
+    due = dt.datetime.combine(local_now.date().replace(day=day), at, tzinfo=local_now.tzinfo)
+    return f"{local_now:%Y-%m}" if local_now >= due else None
+
+
+def _active_sites() -> list[Site]:
+    return list(Site.objects.filter(client__contracts__status="active").distinct().select_related("client"))
+
+
+def health_schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
+    """Enqueue this month's link scan and performance audit of every site under an active contract whose
+    audit moment has come and that has none for the month yet. Returns (site, job, slot) enqueued."""
+    now = now or dt.datetime.now(dt.UTC)
+    queued = []
+    for site in _active_sites():
+        contract = site.client.contract
+        if contract is None:
+            continue
+        config = HealthConfig.for_site(site)
+        local = now.astimezone(ZoneInfo(contract.calendar.current.timezone))
+        slot = monthly_slot(local, config.audit_day, config.audit_time)
+        if slot is None:
+            continue
+        if not LinkScan.objects.filter(site=site, slot=slot).exists():
+            link_scan_task(site.pk, slot)
+            queued.append((site.pk, "links", slot))
+        if not PerformanceAudit.objects.filter(site=site, slot=slot).exists():
+            performance_audit_task(site.pk, slot)
+            queued.append((site.pk, "performance", slot))
+    return queued
+
+
+@db_task()
+def link_scan_task(site_id: int, slot: str) -> None:
+    from sitekeeper.audits import linkscan
+
+    scan = linkscan.run_scan(Site.objects.get(pk=site_id), slot=slot, trigger="schedule")
+    logger.info("link scan %s of site %s: %s", slot, site_id, scan.status)
+
+
+@db_task()
+def link_scan_run_task(scan_id: int) -> None:
+    """A scan someone asked for from the console (queued row): run it."""
+    from sitekeeper.audits import linkscan
+
+    linkscan.execute(LinkScan.objects.get(pk=scan_id))
+
+
+@db_task()
+def performance_audit_task(site_id: int, slot: str) -> None:
+    from sitekeeper.audits import performance
+
+    audit = performance.run_audit(Site.objects.get(pk=site_id), slot=slot, trigger="schedule")
+    logger.info("performance audit %s of site %s: %s", slot, site_id, audit.status)
+
+
+@db_task()
+def performance_run_task(audit_id: int) -> None:
+    from sitekeeper.audits import performance
+
+    performance.execute(PerformanceAudit.objects.get(pk=audit_id))
+
+
+@db_periodic_task(crontab(minute="*/15"), expires=14 * 60)
+def health_schedule_every_15_minutes() -> None:
+    health_schedule_pass()
+
+
+@db_periodic_task(crontab(hour="4", minute="41"), expires=3 * 3600)
+def lighthouse_reports_daily() -> None:
+    """Full Lighthouse reports older than SITEKEEPER_LIGHTHOUSE_REPORT_DAYS are dropped (scores stay)."""
+    from sitekeeper.audits import performance
+
+    performance.purge_reports()
+
+
+# -- the update pipeline --------------------------------------------------------------------------------
+@db_task()
+def release_task(release_id: int) -> None:
+    """Advance one release now (a person pressed "advance", or a release was just planned)."""
+    from sitekeeper.audits import updates
+    from sitekeeper.audits.models import Release
+
+    updates.advance(Release.objects.get(pk=release_id))
+
+
+@db_periodic_task(crontab(minute="*/5"), expires=280)
+def updates_every_5_minutes() -> None:
+    """Plan the batches the plans' cadences call for and move releases on (stage now, prod in its window)."""
+    from sitekeeper.audits import updates
+
+    logger.info("update pipeline pass: releases %s", updates.due_pass())
