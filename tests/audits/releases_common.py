@@ -54,11 +54,16 @@ def _urlpatterns() -> list:
 urlpatterns = _urlpatterns()
 URLS = __name__
 
+AT = "2026-05-12T{}:00+00:00"
 CHECKS = [
-    {"environment": "stage", "name": "home page 200", "ok": True, "detail": "200 in 0.2 s", "at": "2026-05-12T21:01:00+00:00"},
-    {"environment": "stage", "name": "no PHP fatal", "ok": True, "detail": "/srv/acme/php-error.log unchanged", "at": "2026-05-12T21:01:02+00:00"},
-    {"environment": "stage", "name": "lighthouse", "ok": False, "skipped": True, "detail": "lighthouse not installed", "at": "2026-05-12T21:01:03+00:00"},
-    {"environment": "prod", "name": "home page 200", "ok": False, "detail": "HTTP 500 from /srv/acme/secret-path", "at": "2026-05-12T23:05:00+00:00"},
+    {"environment": "stage", "name": "home page 200", "ok": True, "detail": "200 in 0.2 s",
+     "at": AT.format("21:01")},
+    {"environment": "stage", "name": "no PHP fatal", "ok": True, "detail": "error log unchanged",
+     "at": AT.format("21:02")},
+    {"environment": "stage", "name": "lighthouse", "ok": False, "skipped": True,
+     "detail": "lighthouse not installed", "at": AT.format("21:03")},
+    {"environment": "prod", "name": "home page 200", "ok": False,
+     "detail": "HTTP 500 from /srv/acme/secret-path", "at": AT.format("23:05")},
 ]  # fmt: skip
 LOG = "2026-05-12 21:00 stage: applied akismet 5.0.3 via tar into /srv/acme-internal-path\n"
 
