@@ -44,3 +44,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+
+# Node tools run as programs (Lighthouse for the performance audits), into ./node_modules from the lock file.
+# Same stamp idea as the Python packages: reinstalled only when package.json or package-lock.json changed.
+node_stamp=node_modules/.sitekeeper-stamp
+node_want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+if ! command -v npm >/dev/null 2>&1; then
+  echo "bootstrap: npm is missing (Debian package 'npm'): Lighthouse performance audits will not run" >&2
+elif [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ] || [ ! -x node_modules/.bin/lighthouse ]; then
+  echo "bootstrap: installing Node packages (lighthouse) into node_modules"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$node_want" > "$node_stamp"
+fi
