@@ -149,7 +149,7 @@ def records(acme: Client, package: UpdatePackage, engineer) -> Records:
     )  # fmt: skip
     running = Release.objects.create(
         site=site, kind="manual", slot="manual-1", status="staging", requested_by=engineer,
-        progress={"environment": "stage", "step": "applying akismet 5.0.3", "percent": 40},
+        progress={"phase": "stage", "step": "apply akismet", "done": 2, "total": 5},
     )  # fmt: skip
     ReleaseChange.objects.create(
         release=running, package=package, ecosystem="wordpress-plugin", slug="akismet",

@@ -151,6 +151,20 @@ def restore_point(release: Release) -> list[dict[str, Any]]:
     return [{**entry, "row": found.get(entry.get("snapshot"))} for entry in entries]
 
 
+def live_progress(data: dict[str, Any]) -> dict[str, Any]:
+    """What the pipeline stored (updates._progress: phase, step, done, total) as the bar shows it."""
+    done, total = data.get("done"), data.get("total")
+    percent = data.get("percent")
+    if percent is None and isinstance(done, int) and isinstance(total, int) and total > 0:
+        percent = 100 * done / total
+    return {
+        "phase": str(data.get("phase") or ""),
+        "step": str(data.get("step") or ""),
+        "percent": percent,
+        "count": f"{done}/{total}" if isinstance(total, int) and total else "",
+    }
+
+
 def release_row(release: Release) -> dict[str, Any]:
     return {
         "release": release,
@@ -271,6 +285,7 @@ def release_context(release: Release, *, staff: bool) -> dict[str, Any]:
         "groups": check_groups(release, staff=staff),
         "restore_point": restore_point(release),
         "busy": release.status in BUSY,
+        "live": live_progress(release.progress or {}),
         "can_approve": staff
         and release.status in ACTIVE
         and not release.approved_by_id
@@ -292,7 +307,8 @@ def staff_release_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress fragment htmx polls while the release is staging or deploying."""
     release = _release(pk)
     busy = release.status in BUSY
-    response = render(request, "audits/release_live.html", {"release": release, "busy": busy})
+    context = {"release": release, "busy": busy, "live": live_progress(release.progress or {})}
+    response = render(request, "audits/release_live.html", context)
     if not busy and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"  # the step ended: reload the page for its checks, log and outcome
     return response

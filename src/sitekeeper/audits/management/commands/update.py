@@ -15,6 +15,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.audits import packages, updates
 from sitekeeper.audits.models import Release, ReleaseKind, ReleaseStatus, UpdatePackage
+from sitekeeper.audits.views_updates import live_progress
 from sitekeeper.backups import progress
 from sitekeeper.backups.management.commands.backup import find_site
 
@@ -36,17 +37,16 @@ class HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
 
 
 def render_bar(data: dict[str, Any]) -> str:
-    """One line: a bar when the step reports a percentage, else a spinner-like row, and what is happening."""
-    percent = data.get("percent")
+    """One line: a bar when the step reports how far it is (done/total), else a busy row, and the step."""
+    shown = live_progress(data)
+    percent = shown["percent"]
     if isinstance(percent, int | float):
         filled = int(BAR * float(percent) / 100)
         bar = f"[{'#' * filled}{'.' * (BAR - filled)}] {float(percent):5.1f}%"
     else:
         bar = f"[{'~' * BAR}]       "
-    what = " · ".join(str(data[key]) for key in ("environment", "step", "phase", "detail") if data.get(key))
-    if data.get("index") and data.get("of"):
-        what = f"{what} ({data['index']}/{data['of']})"
-    return f"{bar}  {what}"
+    what = " · ".join(part for part in (shown["phase"], shown["step"]) if part)
+    return f"{bar}  {what} {shown['count']}".rstrip()
 
 
 def with_progress(work: Any, out: Any) -> Any:
