@@ -430,9 +430,7 @@ def _stage(release: Release, now: dt.datetime) -> None:
             stage_finished_at=finished,
             progress={"phase": "awaiting_window"},
         )
-        if release.window_end is not None and release.window_end <= now:
-            _set_window(release, release.site.client.contract, now)
-            _set(release, window_start=release.window_start, window_end=release.window_end)
+        _roll_window(release, now)
         _log(
             release, f"stage passed; production in the window from {release.window_start:%Y-%m-%d %H:%M} UTC"
         )
