@@ -32,6 +32,7 @@ def test_staff_list_and_detail_with_log_and_restore_point(records: Records, engi
     assert [r["slot"] for r in rows] == ["manual-1", "batch-2026-05-12"]
     deployed = rows[1]
     assert deployed["status"] == "rolled_back"
+    assert deployed["client"] == "acme"
     assert deployed["approved_by"] == "the agreement's update schedule"
     assert deployed["changes"] == [
         {"ecosystem": "wordpress-plugin", "slug": "akismet", "name": "Akismet Anti-spam",

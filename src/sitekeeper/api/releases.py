@@ -56,6 +56,7 @@ class ChecksSummaryOut(Schema):
 class ReleaseOut(Schema):
     id: int
     site: int
+    client: str = Field(description="Client slug")
     kind: str
     slot: str
     status: str
@@ -96,19 +97,20 @@ def _user(request: HttpRequest) -> User:
 def _releases(user: User) -> Any:
     return (
         Release.objects.filter(site__in=visible_sites(user))
-        .select_related("site", "approved_by", "ticket")
+        .select_related("site__client", "approved_by", "ticket")
         .prefetch_related("changes")
     )
 
 
 def _release_json(release: Release) -> dict[str, Any]:
     copied = set(ReleaseOut.model_fields) - {
-        "site", "approved_by", "ticket", "changes", "checks_summary",
+        "site", "client", "approved_by", "ticket", "changes", "checks_summary",
     }  # fmt: skip
     return {
         **{name: getattr(release, name) for name in copied},
         "id": release.pk,
         "site": release.site_id,
+        "client": release.site.client.slug,
         "approved_by": approver(release),
         "ticket": release.ticket.reference if release.ticket else None,
         "changes": [
