@@ -108,8 +108,12 @@ def find_binary(configured: str = "", *, root: Path = PROJECT_ROOT) -> str:
     """The lighthouse executable: the configured path (setting or environment SITEKEEPER_LIGHTHOUSE), else
     the project's node_modules/.bin/lighthouse, else one on PATH."""
     configured = configured or os.environ.get("SITEKEEPER_LIGHTHOUSE", "")
-    candidates = [configured] if configured else []
-    candidates += [str(root / "node_modules" / ".bin" / "lighthouse"), shutil.which("lighthouse") or ""]
+    # A configured path that is wrong is an error, not a reason to quietly run some other Lighthouse.
+    candidates = (
+        [configured]
+        if configured
+        else [str(root / "node_modules/.bin/lighthouse"), shutil.which("lighthouse")]
+    )
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
@@ -121,7 +125,7 @@ def find_chrome(configured: str = "") -> str:
     """The browser: the configured path (setting or environment SITEKEEPER_CHROME, default Debian's
     /usr/bin/chromium), else chromium on PATH."""
     configured = configured or os.environ.get("SITEKEEPER_CHROME", "") or "/usr/bin/chromium"
-    if configured and os.access(configured, os.X_OK):
+    if os.access(configured, os.X_OK):
         return configured
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:

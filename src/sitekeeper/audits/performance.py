@@ -335,11 +335,18 @@ def _open_ticket(finding: FindingModel, result: LighthouseResult, drop: float, p
 
 
 def _resolve_regressions(result: LighthouseResult) -> None:
-    FindingModel.objects.filter(
+    """An open regression of this page is resolved once a later score is back within the allowance of the
+    baseline it fell from (not merely of the latest month, which the regression itself dragged down)."""
+    open_ = FindingModel.objects.filter(
         site=result.site, kind=FindingKind.PERFORMANCE, status=FindingStatus.OPEN,
-        details__url=result.url, details__form_factor=result.form_factor,
-        first_seen__lt=result.measured_at,
-    ).update(status=FindingStatus.RESOLVED, resolved_at=result.measured_at)  # fmt: skip
+        details__url=result.url, details__form_factor=result.form_factor, first_seen__lt=result.measured_at,
+    )  # fmt: skip
+    for finding in open_:
+        details = finding.details
+        if result.performance is not None and result.performance >= details["baseline"] - details["allowed"]:
+            FindingModel.objects.filter(pk=finding.pk).update(
+                status=FindingStatus.RESOLVED, resolved_at=result.measured_at
+            )
 
 
 # -- retention, trend, monthly figures ---------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""REST API /api/v1/performance: a site's Lighthouse results (latest first, filterable by page URL and form
+factor), its monthly trend, and one audit with its results.
+
+Scoped like the portal: a client person's token reaches only their own client's sites (another client's
+site or audit is a 404); agency tokens reach every site. Client tokens get scores, metrics and budget
+breaches, not Lighthouse's error text or the ticket's internal link. The full JSON report is a staff
+download in the console. Mounted by api/views.py under /performance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from sitekeeper.access.models import User
+from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.audits import performance
+from sitekeeper.audits.models import FormFactor, LighthouseResult, PerformanceAudit
+from sitekeeper.web.permissions import visible_sites
+
+router = Router(tags=["performance"])
+
+NOT_FOUND = {404: ErrorOut}
+MAX_ROWS = 500
+DERIVED = {
+    "audit",
+    "site",
+    "page",
+    "cls",
+    "ticket",
+    "error",
+    "over_budget",
+}  # ResultOut fields computed below
+
+
+class BudgetLineOut(Schema):
+    metric: str
+    limit: float
+    actual: float
+
+
+class ResultOut(Schema):
+    id: int
+    audit: int
+    site: int
+    url: str
+    page: str | None = Field(description="Key page label (null: the implicit home page)")
+    form_factor: str
+    measured_at: dt.datetime
+    performance: int | None
+    accessibility: int | None
+    best_practices: int | None
+    seo: int | None
+    run_scores: list[int | None] = Field(description="Performance score of every run; the median is stored")
+    lcp_ms: int | None
+    fcp_ms: int | None
+    tbt_ms: int | None
+    speed_index_ms: int | None
+    ttfb_ms: int | None
+    cls: float | None
+    page_weight_bytes: int | None
+    over_budget: list[BudgetLineOut]
+    ticket: str | None = Field(description="The P2 opened for a drop of more than the allowed points")
+    error: str | None = Field(description="Why the page was not measured (agency staff only)")
+
+
+class AuditOut(Schema):
+    id: int
+    site: int
+    slot: str
+    trigger: str
+    status: str
+    environment: str
+    runs: int
+    lighthouse_version: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    progress: dict[str, Any]
+    results: list[ResultOut]
+
+
+class TrendPointOut(Schema):
+    month: str
+    count: int
+    performance: float | None
+    accessibility: float | None
+    best_practices: float | None
+    seo: float | None
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+def _result_json(result: LighthouseResult, staff: bool) -> dict[str, Any]:
+    copied = set(ResultOut.model_fields) - DERIVED
+    return {
+        **{name: getattr(result, name) for name in copied},
+        "audit": result.audit_id,
+        "site": result.site_id,
+        "page": result.page.label if result.page else None,
+        "cls": None if result.cls is None else float(result.cls),
+        "over_budget": result.over_budget or [],
+        "ticket": result.ticket.reference if result.ticket else None,
+        "error": (result.error or None) if staff else None,
+    }
+
+
+@router.get("/sites/{int:site_id}/results", response={200: list[ResultOut], **NOT_FOUND, 422: ErrorOut})
+def list_results(
+    request: HttpRequest, site_id: int, url: str = "", form_factor: str = "", limit: int = 100
+) -> list[dict[str, Any]]:
+    """The site's Lighthouse results, newest first; `url` and `form_factor` (mobile, desktop) filter."""
+    user = _user(request)
+    site = get_object_or_404(visible_sites(user), pk=site_id)
+    rows = LighthouseResult.objects.filter(site=site).select_related("page", "ticket")
+    if form_factor:
+        if form_factor not in FormFactor.values:
+            raise HttpError(
+                422, f"form_factor {form_factor!r}: expected one of {', '.join(FormFactor.values)}"
+            )
+        rows = rows.filter(form_factor=form_factor)
+    if url:
+        rows = rows.filter(url=url)
+    limit = max(1, min(limit, MAX_ROWS))
+    return [_result_json(r, user.is_agency) for r in rows.order_by("-measured_at", "-pk")[:limit]]
+
+
+@router.get("/sites/{int:site_id}/trend", response={200: list[TrendPointOut], **NOT_FOUND, 422: ErrorOut})
+def get_trend(
+    request: HttpRequest, site_id: int, url: str, form_factor: str = "mobile", months: int = 12
+) -> list[dict[str, Any]]:
+    """Monthly medians of one page's scores per form factor (contract's calendar months), oldest first."""
+    site = get_object_or_404(visible_sites(_user(request)), pk=site_id)
+    if form_factor not in FormFactor.values:
+        raise HttpError(422, f"form_factor {form_factor!r}: expected one of {', '.join(FormFactor.values)}")
+    return performance.trend(site, url, form_factor, months=max(1, min(months, 36)))
+
+
+@router.get("/audits/{int:audit_id}", response={200: AuditOut, **NOT_FOUND})
+def get_audit(request: HttpRequest, audit_id: int) -> dict[str, Any]:
+    """One Lighthouse audit with its results (status and progress while it runs)."""
+    user = _user(request)
+    audit = get_object_or_404(PerformanceAudit.objects.filter(site__in=visible_sites(user)), pk=audit_id)
+    copied = ("id", "slot", "trigger", "status", "environment", "runs", "lighthouse_version", "created_at",
+              "started_at", "finished_at", "progress")  # fmt: skip
+    results = audit.results.select_related("page", "ticket").order_by("pk")
+    return {
+        **{name: getattr(audit, name) for name in copied},
+        "site": audit.site_id,
+        "results": [_result_json(r, user.is_agency) for r in results],
+    }
