@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the sshd fixture is imported by name, then used as an argument)
 """The update pipeline's state machine on a plain "site" the test serves itself: two folders (prod, stage),
 each behind a tiny HTTP server whose home page fails like PHP would when the plugin file says so. Real restic
 restore points, real rollback, real inventory; no WordPress needed (that is test_updates_wordpress.py)."""
@@ -23,6 +24,7 @@ from sitekeeper.audits.vulns import refresh_site
 from sitekeeper.backups.models import Layer, Repository, Restore, SiteBackup, Snapshot, Source
 from sitekeeper.contracts.models import Contract, Environment, MaintenanceWindow, Plan, Site
 from sitekeeper.monitoring.models import MaintenanceAnnouncement
+from tests.backups.services import SshServer, sshd  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -378,3 +380,26 @@ def test_similarity() -> None:
     assert smoke.similarity(png(200), png(200)) == 1.0
     assert smoke.similarity(png(0), png(255)) == 0.0
     assert abs(smoke.similarity(png(100), png(151, (80, 60))) - 0.8) < 1e-9
+
+
+@pytest.mark.slow
+def test_over_ssh_apply_check_and_roll_back(site: Site, envs: dict[str, Env], sshd: SshServer) -> None:
+    """The same pipeline when the site's folders are reached over SSH (the loopback sshd): the package is
+    streamed through `tar -x` on the host, logs are read there, and the rollback pushes the files back."""
+    SiteBackup.objects.filter(site=site).update(
+        site_host=sshd.host, ssh_port=sshd.port, ssh_user=sshd.user, ssh_key=sshd.private_key,
+        known_hosts=sshd.known_hosts,
+    )  # fmt: skip
+    # Over SSH the backups take includes, not excludes: the code backup holds the SQLite file too.
+    Source.objects.filter(site=site, layer=Layer.CODE).update(over_ssh=True, excludes=[])
+    prod_before = envs["prod"].plugin.read_bytes()
+    add_package(plugin_zip("1.1", body=f"// FATAL_ON_{envs['prod'].port}", extra="added-by-update.php"))
+    release = updates.advance(updates.plan_release(site, now=BEFORE), now=BEFORE)
+    assert release.status == ReleaseStatus.AWAITING_WINDOW, release.log
+    assert "Version: 1.1" in envs["stage"].plugin.read_text()
+    release = updates.advance(release, now=INSIDE)
+    assert release.status == ReleaseStatus.ROLLED_BACK, release.log
+    failed = {n for env, n, ok in statuses(release) if not ok and env == "prod"}
+    assert f"PHP error log {envs['prod'].root}/wp-content/debug.log" in failed
+    assert envs["prod"].plugin.read_bytes() == prod_before
+    assert not (envs["prod"].root / "wp-content/plugins/hello/added-by-update.php").exists()
