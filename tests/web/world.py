@@ -67,6 +67,7 @@ def world(request, fast_passwords, acme, globex) -> World:
     objects.update(monitoring_objects(acme, globex, users))
     objects.update(backup_objects(acme, users))
     objects.update(security_objects(acme, users))
+    objects.update(health_objects(acme, users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
 
 
@@ -299,3 +300,56 @@ def security_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
     )
     incidents.publish_report(incident, engineer)
     return {"finding_pk": finding.pk, "incident_pk": incident.pk}
+
+
+def health_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
+    """acme's site health: a finished link scan with a broken link, a finished Lighthouse audit with one
+    result, an update package and a deployed release of it."""
+    import datetime as dt
+    import gzip
+
+    from django.utils import timezone
+
+    from sitekeeper.audits.models import (
+        BrokenLink,
+        LighthouseResult,
+        LinkScan,
+        PerformanceAudit,
+        Release,
+        ReleaseChange,
+        UpdatePackage,
+    )
+
+    now, site = timezone.now(), acme.sites.get()
+    scan = LinkScan.objects.create(
+        site=site, slot="world", status="succeeded", start_url=site.url, pages=3, links=9, broken=1, new=1,
+        started_at=now - dt.timedelta(minutes=2), finished_at=now,
+    )  # fmt: skip
+    BrokenLink.objects.create(
+        scan=scan, url=f"{site.url}/gone/", internal=True, problem="http_error", status_code=404,
+        pages=[site.url], page_count=1, change="new",
+    )  # fmt: skip
+    audit = PerformanceAudit.objects.create(site=site, slot="world", status="succeeded", finished_at=now)
+    result = LighthouseResult.objects.create(
+        audit=audit, site=site, url=site.url, form_factor="mobile", measured_at=now, performance=91,
+        report_gz=gzip.compress(b'{"lighthouseVersion": "12.8.2"}'),
+    )  # fmt: skip
+    package = UpdatePackage.objects.create(
+        ecosystem="wordpress-plugin", slug="akismet", version="5.0.3", file="/srv/packages/akismet.zip",
+        sha256="0" * 64,
+    )  # fmt: skip
+    release = Release.objects.create(
+        site=site, slot="world", status="deployed", requested_by=users["engineer"],
+        outcome="Acme GmbH: akismet updated.",
+    )  # fmt: skip
+    ReleaseChange.objects.create(
+        release=release, package=package, ecosystem="wordpress-plugin", slug="akismet",
+        from_version="5.0.2", to_version="5.0.3",
+    )  # fmt: skip
+    return {
+        "link_scan_pk": scan.pk,
+        "performance_audit_pk": audit.pk,
+        "lighthouse_result_pk": result.pk,
+        "release_pk": release.pk,
+        "package_pk": package.pk,
+    }

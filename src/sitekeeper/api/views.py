@@ -97,3 +97,13 @@ api.add_router("/backups", backups_router)
 from sitekeeper.api.audits import router as security_router  # noqa: E402
 
 api.add_router("/security", security_router)
+
+# Lighthouse results per site and one audit: /api/v1/performance/… (api/performance.py).
+from sitekeeper.api.performance import router as performance_router  # noqa: E402
+
+api.add_router("/performance", performance_router)
+
+# Release records of the staged update pipeline; staff approve: /api/v1/releases/… (api/releases.py).
+from sitekeeper.api.releases import router as releases_router  # noqa: E402
+
+api.add_router("/releases", releases_router)
