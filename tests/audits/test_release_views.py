@@ -103,12 +103,18 @@ def test_running_release_polls_its_progress(records: Records, engineer):
     assert fragment["HX-Refresh"] == "true"  # the step ended: the page reloads with its checks and log
 
 
-def test_plan_a_release_now_is_audited(package, engineer, acme):
+def test_plan_a_release_now_is_audited(
+    package, engineer, acme, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[int] = []
+    monkeypatch.setattr("sitekeeper.audits.tasks.release_task", queued.append)
     site = acme.sites.get()
-    response = browser(engineer).post(
-        f"/staff/updates/site/{site.pk}/plan/", {"kind": "manual", "packages": [package.pk]}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser(engineer).post(
+            f"/staff/updates/site/{site.pk}/plan/", {"kind": "manual", "packages": [package.pk]}
+        )
     release = Release.objects.get(site=site)
+    assert queued == [release.pk]  # staging starts now, not at the worker's next pass
     assert response.status_code == 302
     assert response["Location"] == f"/staff/updates/releases/{release.pk}/"
     assert (release.kind, release.status, release.requested_by) == ("manual", "planned", engineer)

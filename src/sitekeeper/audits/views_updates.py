@@ -264,6 +264,8 @@ def staff_plan(request: HttpRequest, pk: int) -> HttpResponse:
     if release is None:
         messages.info(request, "Nothing to release: no pending update for this site.")
         return redirect(reverse("staff_updates_site", args=[pk]))
+    # Stage right away rather than at the worker's next pass; production still waits for its window.
+    transaction.on_commit(lambda: enqueue_release(release.pk))
     messages.success(request, f"Release {release.slot} planned with {release.changes.count()} change(s).")
     return redirect(reverse("staff_updates_release", args=[release.pk]))
 
