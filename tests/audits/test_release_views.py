@@ -125,10 +125,26 @@ def test_plan_a_release_now_is_audited(
     ).exists()
 
 
-def test_plan_with_nothing_pending_says_so(acme, engineer, packages_dir):
+def test_plan_needs_a_ticked_pending_update(package, acme, engineer):
     site = acme.sites.get()
     response = browser(engineer).post(f"/staff/updates/site/{site.pk}/plan/", {"kind": "manual"}, follow=True)
-    assert "Nothing to release" in response.content.decode()
+    assert "tick at least one pending update" in response.content.decode()
+    response = browser(engineer).post(
+        f"/staff/updates/site/{site.pk}/plan/", {"kind": "sideways", "packages": [package.pk]}, follow=True
+    )
+    assert "Release not planned: kind" in response.content.decode()
+    assert not Release.objects.exists()
+
+
+def test_plan_of_a_package_no_longer_pending_says_so(package, installed, acme, engineer):
+    installed.version = "5.0.3"  # updated meanwhile (e.g. by hand): nothing left to release
+    installed.save()
+    site = acme.sites.get()
+    response = browser(engineer).post(
+        f"/staff/updates/site/{site.pk}/plan/", {"kind": "manual", "packages": [package.pk]}, follow=True
+    )
+    html = response.content.decode()
+    assert "Nothing to release" in html or "Release not planned" in html
     assert not Release.objects.exists()
 
 

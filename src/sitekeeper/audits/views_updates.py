@@ -39,16 +39,8 @@ from sitekeeper.monitoring.maintenance import contract_zone
 from sitekeeper.web.permissions import agency_required, client_sites
 from sitekeeper.web.views import portal_view
 
-# Statuses in which the pipeline still has work to do, and those in which the worker is busy right now.
-ACTIVE = (
-    ReleaseStatus.PLANNED,
-    ReleaseStatus.STAGING,
-    ReleaseStatus.AWAITING_WINDOW,
-    ReleaseStatus.DEPLOYING,
-)
-BUSY = (ReleaseStatus.STAGING, ReleaseStatus.DEPLOYING)
-# Before prod starts a release may still be cancelled (updates.cancel enforces it; the page hides the button).
-CANCELLABLE = (ReleaseStatus.PLANNED, ReleaseStatus.STAGE_FAILED, ReleaseStatus.AWAITING_WINDOW)
+# The pipeline's own status groups: work still to do, the worker busy right now, cancellable (before prod).
+ACTIVE, BUSY, CANCELLABLE = updates.ACTIVE, updates.BUSY, updates.CANCELLABLE
 # Colour of a status: ok (green), warn (amber), bad (red), run (blue), off (grey).
 TONE = {
     ReleaseStatus.PLANNED: "off",
@@ -193,21 +185,20 @@ def next_batch(site: Site, today: dt.date | None = None) -> dt.date | None:
     return cadence.next_batch(contract.plan.update_cadence, contract.batch_rule(), contract.start, yesterday)
 
 
-def _pending(site: Site) -> list[Any]:
-    return packages.pending(site)
-
-
 # Staff console ----------------------------------------------------------------------------------------------
 
 
 @agency_required
 def staff_overview(request: HttpRequest) -> HttpResponse:
     sites = Site.objects.select_related("client").order_by("client__name", "name")
-    active = {r.site_id: r for r in _releases(status__in=ACTIVE).order_by("created_at")}
+    in_progress = list(_releases(status__in=ACTIVE).order_by("window_start"))
+    active: dict[int, Release] = {}
+    for release in sorted(in_progress, key=lambda r: r.created_at):
+        active.setdefault(release.site_id, release)  # a site's oldest open release is the one in flight
     rows = [
         {
             "site": site,
-            "pending": _pending(site),
+            "pending": packages.pending(site),
             "next_batch": next_batch(site),
             "active": active.get(site.pk),
         }
@@ -215,7 +206,7 @@ def staff_overview(request: HttpRequest) -> HttpResponse:
     ]
     return render(request, "audits/updates_overview.html", {
         "rows": rows,
-        "in_progress": [release_row(r) for r in _releases(status__in=ACTIVE).order_by("window_start")],
+        "in_progress": [release_row(r) for r in in_progress],
         "recent": [release_row(r) for r in _releases().exclude(status__in=ACTIVE)[:RECENT]],
         "pending_total": sum(len(row["pending"]) for row in rows),
     })  # fmt: skip
@@ -239,7 +230,7 @@ def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
         "next_batch": next_batch(site),
     }
     if staff:
-        context["pending"] = _pending(site)
+        context["pending"] = packages.pending(site)
         context["plan_form"] = PlanForm()
     return context
 
@@ -252,7 +243,10 @@ def staff_plan(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, f"Release not planned: {_errors(form)}")
         return redirect(reverse("staff_updates_site", args=[pk]))
-    chosen = list(form.cleaned_data["packages"]) or None  # none ticked: every pending update
+    chosen = list(form.cleaned_data["packages"])
+    if not chosen:
+        messages.error(request, "Release not planned: tick at least one pending update.")
+        return redirect(reverse("staff_updates_site", args=[pk]))
     try:
         with acting_as(request.user):
             release = updates.plan_release(
