@@ -347,6 +347,13 @@ def test_cli_runs_an_audit_and_prints_json(site, fake):
     }
 
 
+def test_cli_one_form_factor(site, fake):
+    out = StringIO()
+    call_command("lighthouse", str(site.pk), "--runs", "1", "--form-factor", "desktop", "--json", stdout=out)
+    assert [r["form_factor"] for r in json.loads(out.getvalue())["results"]] == ["desktop"]
+    assert fake.calls() == ["desktop https://acme.test/"]
+
+
 def test_cli_table(site, fake):
     out = StringIO()
     call_command("lighthouse", site.url, "--runs", "1", stdout=out)

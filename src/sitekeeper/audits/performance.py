@@ -25,6 +25,7 @@ import os
 import socket
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -148,9 +149,11 @@ def run_audit(
     now: dt.datetime | None = None,
     environment: str = "prod",
     runs: int | None = None,
+    form_factors: Sequence[str] = FORM_FACTORS,
 ) -> PerformanceAudit:
     """The audit for (site, slot), run now unless it is already done or running elsewhere (then returned as
-    it is). `now` dates the results (tests audit "last month"); `runs` overrides the site's setting."""
+    it is). `now` dates the results (tests audit "last month"); `runs` overrides the site's setting;
+    `form_factors` narrows an on-demand audit (the monthly one measures both)."""
     slot = slot or f"{trigger}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S.%f}"
     audit, _ = PerformanceAudit.objects.get_or_create(
         site=site, slot=slot,
@@ -159,7 +162,7 @@ def run_audit(
     )  # fmt: skip
     if not claim(audit):
         return audit
-    return execute(audit, now=now, claimed=True)
+    return execute(audit, now=now, claimed=True, form_factors=form_factors)
 
 
 def request_audit(site: Site, user: User | None, *, environment: str = "prod") -> PerformanceAudit:
@@ -173,7 +176,11 @@ def request_audit(site: Site, user: User | None, *, environment: str = "prod") -
 
 # -- running -----------------------------------------------------------------------------------------------
 def execute(
-    audit: PerformanceAudit, *, now: dt.datetime | None = None, claimed: bool = False
+    audit: PerformanceAudit,
+    *,
+    now: dt.datetime | None = None,
+    claimed: bool = False,
+    form_factors: Sequence[str] = FORM_FACTORS,
 ) -> PerformanceAudit:
     """Measure every target page, mobile then desktop. A missing Lighthouse/Chromium fails the audit; a page
     that cannot be measured is recorded on its result and the audit goes on."""
@@ -181,7 +188,7 @@ def execute(
         return audit
     site = audit.site
     config = HealthConfig.for_site(site)
-    steps = [(target, ff) for target in targets(site) for ff in FORM_FACTORS]
+    steps = [(target, ff) for target in targets(site) for ff in form_factors]
     results: list[LighthouseResult] = []
     try:
         for index, (target, form_factor) in enumerate(steps, 1):

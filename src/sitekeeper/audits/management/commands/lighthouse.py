@@ -45,6 +45,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--runs", type=int, help="runs per page and form factor (default: the site's setting)"
         )
+        parser.add_argument(
+            "--form-factor", action="append", choices=performance.FORM_FACTORS, dest="form_factors",
+            help="only this form factor (repeatable; default: mobile and desktop)",
+        )  # fmt: skip
         parser.add_argument("--environment", default="prod", help="environment to audit (default prod)")
         parser.add_argument("--slot", help="idempotency slot (default: a new on-demand slot)")
         parser.add_argument("--json", action="store_true", help="print the audit and its results as JSON")
@@ -63,7 +67,7 @@ class Command(BaseCommand):
         with progress.listening(draw):
             audit = performance.run_audit(
                 site, slot=options["slot"], trigger=JobTrigger.MANUAL, environment=options["environment"],
-                runs=options["runs"],
+                runs=options["runs"], form_factors=options["form_factors"] or performance.FORM_FACTORS,
             )  # fmt: skip
         if interactive:
             sys.stderr.write("\r" + " " * 120 + "\r")
