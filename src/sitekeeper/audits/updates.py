@@ -237,21 +237,20 @@ def approve(release: Release, user: Any) -> Release:
 def cancel(release: Release, user: Any, reason: str) -> Release:
     if not reason.strip():
         raise UpdateError("say why the release is cancelled")
+    with transaction.atomic():
+        # Locked, then changed through save(): the audit log records the decision; no worker can start prod
+        # between the check and the write.
+        locked = Release.objects.select_for_update().get(pk=release.pk)
+        if locked.status not in CANCELLABLE:
+            raise UpdateError(
+                f"release is {locked.get_status_display().lower()}: only a release that has not started on "
+                "production can be cancelled"
+            )
+        locked.status = ReleaseStatus.CANCELLED
+        locked.log = _line(locked.log, f"cancelled by {user}: {reason.strip()}")
+        locked.outcome = f"Cancelled before production was changed: {reason.strip()}"
+        locked.save(update_fields=["status", "log", "outcome"])
     release.refresh_from_db()
-    if release.status not in CANCELLABLE:
-        raise UpdateError(
-            f"release is {release.get_status_display().lower()}: only a release that has not started on "
-            "production can be cancelled"
-        )
-    line = _line(release.log, f"cancelled by {user}: {reason.strip()}")
-    outcome = f"Cancelled before production was changed: {reason.strip()}"
-    taken = Release.objects.filter(pk=release.pk, status__in=CANCELLABLE).update(
-        status=ReleaseStatus.CANCELLED, log=line, outcome=outcome
-    )
-    if not taken:
-        raise UpdateError("the release started on production meanwhile and can no longer be cancelled")
-    release.refresh_from_db()
-    release.save(update_fields=["status"])  # once through save(), so the change is in the audit log
     return release
 
 
