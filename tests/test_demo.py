@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from sitekeeper.access.models import User
-from sitekeeper.audits.models import Finding, SecurityIncident
+from sitekeeper.audits.models import Finding, LighthouseResult, Release, SecurityIncident
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts.models import Client
 from sitekeeper.demo.seed import DEMO_PASSWORD
@@ -42,8 +42,18 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
     kinds = set(
         Finding.objects.filter(site__url="https://brot-und-butter.test").values_list("kind", flat=True)
     )
-    assert kinds == {"vulnerability", "integrity", "malware"}
+    assert kinds == {"vulnerability", "integrity", "malware", "performance"}
     assert SecurityIncident.objects.filter(finding__kind="malware").exists()
+    # Health: six months of Lighthouse figures whose last month fell > 40 points (its P2), and the real
+    # update pipeline: one release deployed, one rolled back from its restore point, one awaiting its window.
+    bakery_results = LighthouseResult.objects.filter(site__url="https://brot-und-butter.test")
+    assert bakery_results.count() == 6 * 2 * 2
+    assert bakery_results.filter(ticket__priority="P2").count() == 1
+    releases = Release.objects.filter(site__url="https://brot-und-butter.test")
+    assert sorted(releases.values_list("status", flat=True)) == ["awaiting_window", "deployed", "rolled_back"]
+    rolled_back = releases.get(status="rolled_back")
+    assert rolled_back.ticket is not None
+    assert rolled_back.restore_point
     users, tickets = User.objects.count(), Ticket.objects.count()
     call_command("demo", no_serve=True)
     assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)

@@ -176,11 +176,6 @@ def test_cancel_needs_a_reason(records: Records, admin):
     assert "client asked" in release.outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="updates.cancel changes the row with a queryset UPDATE and then saves the unchanged instance, "
-    "so the audit log sees no change; fix in updates.cancel (save the status change through save())",
-)
 def test_cancel_is_an_audited_decision(records: Records, admin):
     release = records.running
     Release.objects.filter(pk=release.pk).update(status="awaiting_window")

@@ -14,6 +14,7 @@ from sitekeeper.contracts.apply import apply_file
 from sitekeeper.contracts.models import Client, Contact
 from sitekeeper.demo.backups_seed import seed_backups
 from sitekeeper.demo.desk_seed import seed_requests
+from sitekeeper.demo.health_seed import seed_health
 from sitekeeper.demo.monitoring_seed import seed_monitoring
 from sitekeeper.demo.security_seed import seed_security
 
@@ -87,4 +88,7 @@ def seed() -> SeedResult:
     seed_backups(timezone.now())
     with acting_as(label="demo"):
         seed_security(timezone.now())
+    # Outside a transaction too: the update pipeline's restore points are real restic runs.
+    with acting_as(label="demo"):
+        seed_health(timezone.now())
     return SeedResult(result.changes, logins, requests)
