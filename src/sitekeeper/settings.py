@@ -41,6 +41,9 @@ SITEKEEPER_CHROME = os.environ.get("SITEKEEPER_CHROME", "/usr/bin/chromium")
 SITEKEEPER_LIGHTHOUSE_REPORT_DAYS = conf.env_int("SITEKEEPER_LIGHTHOUSE_REPORT_DAYS", 400, minimum=1)
 # Update packages (zips of plugins, themes, core) the pipeline applies: stored here.
 SITEKEEPER_PACKAGES_DIR = os.environ.get("SITEKEEPER_PACKAGES_DIR", "")
+# Seconds between applying an update and its smoke checks: PHP's OPcache notices a changed file only after
+# opcache.revalidate_freq (2 s by default), so checking at once would test the old code.
+SITEKEEPER_UPDATE_SETTLE_SECONDS = conf.env_int("SITEKEEPER_UPDATE_SETTLE_SECONDS", 3)
 
 DATABASES = {"default": conf.database(os.environ.get("SITEKEEPER_DATABASE_URL"), HOME)}
 HUEY = conf.queue(os.environ.get("SITEKEEPER_QUEUE_URL"), HOME)

@@ -108,6 +108,7 @@ def wp_pair(
         pytest.skip("Debian package 'wordpress' is not installed (/usr/share/wordpress)")
     settings.HOME = tmp_path / "home"
     settings.SITEKEEPER_PACKAGES_DIR = str(tmp_path / "packages")
+    settings.SITEKEEPER_UPDATE_SETTLE_SECONDS = 3  # php -S caches compiled plugins (OPcache), as prod does
     site = acme.sites.get()
     pairs = {"prod": wordpress, "stage": wordpress_stage}
     previous = {}

@@ -24,11 +24,13 @@ import datetime as dt
 import hashlib
 import logging
 import tarfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 
 from sitekeeper.audits import integrity, smoke
@@ -411,6 +413,9 @@ def _apply_and_check(release: Release, environment: str) -> bool:
         return False
     _record(release, [smoke.Check(environment, "apply updates", True, f"{len(changes)} package(s) applied")])
     _progress(release, phase=environment, step="smoke checks", done=len(changes), total=len(changes))
+    # PHP's OPcache re-reads a changed file only every revalidate_freq seconds (2 by default): checked at
+    # once, a broken plugin would still run its old code and pass.
+    time.sleep(settings.SITEKEEPER_UPDATE_SETTLE_SECONDS)
     checks = smoke.check(site, environment, baseline=before)
     _record(release, checks)
     failed = [c for c in checks if not c.ok]
