@@ -16,6 +16,10 @@ if command -v dpkg >/dev/null 2>&1; then
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
 fi
+# Node.js + npm for Lighthouse: a machine that has its own Node (nvm, NodeSource) keeps it; otherwise Debian's.
+if ! command -v npm >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing Debian packages: ${missing[*]}"
