@@ -46,7 +46,7 @@ SERIES_COLOURS = {"mobile": "#2563eb", "desktop": "#16a34a"}
 def trend_svg(series: dict[str, list[dict[str, Any]]], *, width: int = 560, height: int = 180) -> SafeString:
     """Monthly median performance (0-100) per form factor as an inline SVG line chart; a month without a
     result leaves a gap. Every value we draw is a number or an escaped label."""
-    left, right, top, bottom = 30, 10, 10, 28
+    left, right, top, bottom = 30, 24, 10, 28  # room for the last month's label
     months = next(iter(series.values()), [])
     if not months:
         return mark_safe("")
@@ -68,7 +68,7 @@ def trend_svg(series: dict[str, list[dict[str, Any]]], *, width: int = 560, heig
             f'<text x="{left - 4}" y="{y(level) + 3}" text-anchor="end" font-size="9">{level}</text>'
         )
     for i, point in enumerate(months):
-        if i % max(len(months) // 6, 1) == 0 or i == len(months) - 1:
+        if (len(months) - 1 - i) % max(len(months) // 6, 1) == 0:  # counted back from this month
             parts.append(f'<text x="{x(i)}" y="{height - 10}" text-anchor="middle" font-size="9">'
                          f"{escape(point['month'])}</text>")  # fmt: skip
     for name, points in series.items():
