@@ -45,9 +45,7 @@ def seed_security(now: dt.datetime) -> int:
     uploads.mkdir(parents=True, exist_ok=True)
     (uploads / "cache-img.php").write_text(SHELL)
     index = root / "index.php"
-    index.write_text(
-        index.read_text() + "/* injected */ echo '<a href=\"https://casino.example\">.</a>';\n"
-    )
+    index.write_text(index.read_text() + "/* injected */ echo '<a href=\"https://casino.example\">.</a>';\n")
     scans.scan_site(site, now=now)
     engineer = User.objects.filter(role=Role.ENGINEER).order_by("pk").first()
     shell = Finding.objects.filter(site=site, kind="malware").order_by("pk").first()
