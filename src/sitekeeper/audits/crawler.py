@@ -405,8 +405,6 @@ class _Crawler:
                     return
                 self.page_fetches += 1
             link.outcome = await self._resolve(link.url, link.kind)
-            if link.url == self.start:  # the site may live on the host the start URL redirects to
-                self.site_hosts.add(urlsplit(link.outcome.final.url).netloc)
             self._expand(link)
         finally:
             self.progress.queued -= 1
@@ -442,7 +440,8 @@ class _Crawler:
         url = f"{scheme}://{netloc}/robots.txt"
         hop = await self._hop(url, "body")
         if hop.status is None or hop.status >= 500:
-            self.notes.append(f"{url} could not be read ({hop.error or hop.status}); crawled as if absent")
+            reason = hop.error if hop.status is None else f"HTTP {hop.status}"
+            self.notes.append(f"{url} could not be read ({reason}); crawled as if absent")
             return None
         if hop.status != 200 or hop.text is None:
             return None
@@ -456,6 +455,8 @@ class _Crawler:
         seen: set[str] = set()
         current = url
         while True:
+            if url == self.start:  # the site lives where its start URL redirects to (https://www…)
+                self.site_hosts.add(urlsplit(current).netloc)
             internal = urlsplit(current).netloc in self.site_hosts
             if current != url and internal and not await self._allowed(current):
                 return _Outcome(_Hop(current), chain, blocked=True)

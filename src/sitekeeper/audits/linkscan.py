@@ -218,9 +218,10 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
             still=counts[LinkChange.STILL],
             fixed=counts[LinkChange.FIXED],
             settings_used={**settings.as_dict(), "notes": result.notes},
-            progress={"phase": "done", "pages": result.pages, "checked": result.links, "queued": 0,
-                      "seconds": round(result.seconds, 1)},
-        )  # fmt: skip
+        )
+    done = {"phase": "done", "pages": result.pages, "checked": result.links, "queued": 0,
+            "seconds": round(result.seconds, 1)}  # fmt: skip
+    progress_store(LinkScan, scan.pk, done)
 
 
 def _fail(scan: LinkScan, exc: BaseException) -> None:
