@@ -83,8 +83,8 @@ class Command(BaseCommand):
         for defect in scan.defects.exclude(change="fixed").order_by("problem", "url"):
             level = "broken " if defect.problem in crawler.ERRORS else "warning"
             status = f" {defect.status_code}" if defect.status_code else ""
-            self.stdout.write(f"  {level} {defect.problem}{status} {defect.url} ({defect.change}; on "
-                              f"{defect.page_count} page{'s' if defect.page_count != 1 else ''})")  # fmt: skip
+            on = f"{defect.page_count} page{'s' if defect.page_count != 1 else ''}"
+            self.stdout.write(f"  {level} {defect.problem}{status} {defect.url} ({defect.change}; on {on})")
         for defect in scan.defects.filter(change="fixed").order_by("url"):
             self.stdout.write(f"  fixed   {defect.problem} {defect.url}")
 
@@ -97,9 +97,9 @@ def as_json(scan: LinkScan) -> dict[str, Any]:
         "site": scan.site_id,
         "previous": scan.previous_id,
         "defects": [
-            {"url": d.url, "internal": d.internal, "problem": d.problem, "broken": d.problem in crawler.ERRORS,
-             "change": d.change, "status_code": d.status_code, "error": d.error, "redirects": d.redirects,
-             "pages": d.pages, "page_count": d.page_count}
+            {"url": d.url, "internal": d.internal, "problem": d.problem,
+             "broken": d.problem in crawler.ERRORS, "change": d.change, "status_code": d.status_code,
+             "error": d.error, "redirects": d.redirects, "pages": d.pages, "page_count": d.page_count}
             for d in scan.defects.order_by("change", "problem", "url")
         ],
     }  # fmt: skip
