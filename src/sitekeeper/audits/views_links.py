@@ -45,8 +45,9 @@ def defect_groups(scan: LinkScan, *, with_fixed: bool = True) -> list[dict[str, 
         if change == LinkChange.FIXED and not with_fixed:
             continue
         shown = sorted(rows[change], key=lambda d: (d.problem not in crawler.ERRORS, not d.internal, d.url))
+        warnings = sum(1 for d in shown if d.problem not in crawler.ERRORS)
         groups.append({
-            "change": change, "label": label,
+            "change": change, "label": label, "broken": len(shown) - warnings, "warnings": warnings,
             "defects": [{"defect": d, "warning": d.problem not in crawler.ERRORS,
                          "more": d.page_count - len(d.pages)} for d in shown],
         })  # fmt: skip
