@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sitekeeper import http
 from sitekeeper.audits import crawler
 from sitekeeper.audits.crawler import CrawlSettings, crawl_sync, normalize, parse_page, retry_after_seconds
 from tests.audits.linksite import Site, acceptance_routes, page, partner_routes, redirect, serving
@@ -235,3 +236,23 @@ def test_parse_page_links_anchors_base_and_srcset():
         "https://cdn.test/base/f.html": "page",
     }
     assert anchors == {"x", "old"}
+
+
+@pytest.mark.slow
+def test_a_real_wordpress_site(wordpress):  # noqa: F811 - the fixture imported below
+    """The real WordPress test site (php -S): pages, feeds, REST links and assets are crawled; whatever it
+    calls broken, a plain GET confirms (on this site the category archive is a real 404: its permalink is
+    not routed); nothing same-site is unreachable or loops. External links: not checked (no internet in CI)
+    """
+    result = crawl_sync(wordpress.url, CrawlSettings(check_external=False, concurrency=2))
+    assert result.pages >= 3
+    assert result.links >= 10
+    internal = [d for d in result.broken if d.internal]
+    assert {d.problem for d in internal} <= {"http_error", "missing_fragment"}
+    with http.client() as client:
+        for defect in internal:
+            if defect.problem == "http_error":
+                assert client.get(defect.url).status_code == defect.status >= 400
+
+
+from tests.monitoring.test_wordpress import wordpress  # noqa: E402, F401 - the session fixture
