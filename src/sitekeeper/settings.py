@@ -34,8 +34,8 @@ SITEKEEPER_MALWARE_ALLOWLIST = os.environ.get("SITEKEEPER_MALWARE_ALLOWLIST", ""
 SITEKEEPER_QUARANTINE_DIR = os.environ.get("SITEKEEPER_QUARANTINE_DIR", "")
 # Client downloads of snapshots (tar/zip), kept this many days.
 SITEKEEPER_EXPORT_DAYS = conf.env_int("SITEKEEPER_EXPORT_DAYS", 7, minimum=1)
-# Performance audits: the Lighthouse program (default: node_modules/.bin/lighthouse of this checkout, installed by
-# `make bootstrap`), the browser it drives, and how long each result's full JSON report is kept.
+# Performance audits: the Lighthouse program (default: node_modules/.bin/lighthouse of this checkout,
+# installed by `make bootstrap`), the browser it drives, and how long each result's full JSON report is kept.
 SITEKEEPER_LIGHTHOUSE = os.environ.get("SITEKEEPER_LIGHTHOUSE", "")
 SITEKEEPER_CHROME = os.environ.get("SITEKEEPER_CHROME", "/usr/bin/chromium")
 SITEKEEPER_LIGHTHOUSE_REPORT_DAYS = conf.env_int("SITEKEEPER_LIGHTHOUSE_REPORT_DAYS", 400, minimum=1)

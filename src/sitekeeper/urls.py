@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("sitekeeper.monitoring.urls")),
     path("", include("sitekeeper.backups.urls")),
     path("", include("sitekeeper.audits.urls")),
+    path("", include("sitekeeper.audits.urls_links")),
     path("", include("sitekeeper.audits.urls_performance")),
     path("", include("sitekeeper.audits.urls_updates")),
     path("", include("sitekeeper.web.urls")),

@@ -21,7 +21,7 @@ from sitekeeper.backups import progress
 from sitekeeper.contracts.models import Environment
 from tests.audits.linksite import Site, acceptance_routes, page, partner_routes, serving
 
-pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.urls("tests.audits.links_urls")]
+pytestmark = pytest.mark.django_db(transaction=False)
 
 
 @pytest.fixture

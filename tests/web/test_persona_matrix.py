@@ -145,7 +145,15 @@ RULES: tuple[Rule, ...] = (
         status=405,
         why="starting an audit is a POST",
     ),
+    Rule(
+        "staff/health/site/<int:pk>/links/scan/",
+        Kind.AGENCY,
+        {"pk": "site_pk"},
+        status=405,
+        why="starting a scan is a POST",
+    ),
     Rule("staff/health/site/<int:pk>/*", Kind.AGENCY, {"pk": "site_pk"}),
+    Rule("staff/health/links/<int:pk>/*", Kind.AGENCY, {"pk": "link_scan_pk"}),
     Rule("staff/health/performance/<int:pk>/*", Kind.AGENCY, {"pk": "performance_audit_pk"}),
     Rule("staff/health/lighthouse/<int:pk>/report.json", Kind.AGENCY, {"pk": "lighthouse_result_pk"}),
     # Staged updates: overview, site, release with its POST actions, packages — agency only.
@@ -195,6 +203,7 @@ RULES: tuple[Rule, ...] = (
     Rule("portal/security/incidents/<int:pk>/*", Kind.CLIENT_OBJECT, {"pk": "incident_pk"}),
     # Site health and release records in the portal: the own client's sites (read-only).
     Rule("portal/health/site/<int:pk>/*", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
+    Rule("portal/health/links/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "link_scan_pk"}),
     Rule("portal/updates/site/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
     Rule("portal/updates/releases/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "release_pk"}),
     # Public: an enabled status page (globex's; acme's is disabled: tests/monitoring/test_status_metrics.py).
@@ -306,6 +315,8 @@ RULES: tuple[Rule, ...] = (
         status=405,
         why="POST only: ninja refuses the GET before it looks at the token",
     ),
+    Rule("api/v1/links/sites/<int:site_id>/*", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
+    Rule("api/v1/links/scans/<int:scan_id>", Kind.API_CLIENT_OBJECT, {"scan_id": "link_scan_pk"}),
     Rule(
         "api/v1/performance/sites/<int:site_id>/trend",
         Kind.API_CLIENT_CHILDREN,

@@ -98,6 +98,11 @@ from sitekeeper.api.audits import router as security_router  # noqa: E402
 
 api.add_router("/security", security_router)
 
+# Broken-link scans per site and one scan with its defects: /api/v1/links/… (api/links.py).
+from sitekeeper.api.links import router as links_router  # noqa: E402
+
+api.add_router("/links", links_router)
+
 # Lighthouse results per site and one audit: /api/v1/performance/… (api/performance.py).
 from sitekeeper.api.performance import router as performance_router  # noqa: E402
 

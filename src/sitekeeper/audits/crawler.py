@@ -26,9 +26,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import email.utils
-import importlib.util
 import re
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,12 +38,6 @@ import httpx
 from selectolax.lexbor import LexborHTMLParser
 
 from sitekeeper import http
-
-# httpcore asks `import sniffio` on every request to learn the event loop; sniffio is not installed (anyio 4
-# no longer needs it), and a failed import searches the whole sys.path each time: half the crawler's CPU in
-# profiles. A None entry makes the import fail at once, and httpcore then assumes asyncio, which it is.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 __all__ = [
     "ERRORS",
