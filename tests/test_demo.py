@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from sitekeeper.access.models import User
-from sitekeeper.audits.models import Finding, LighthouseResult, Release, SecurityIncident
+from sitekeeper.audits.models import Finding, LighthouseResult, LinkScan, Release, SecurityIncident
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts.models import Client
 from sitekeeper.demo.seed import DEMO_PASSWORD
@@ -51,6 +51,13 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
     assert bakery_results.filter(ticket__priority="P2").count() == 1
     releases = Release.objects.filter(site__url="https://brot-und-butter.test")
     assert sorted(releases.values_list("status", flat=True)) == ["awaiting_window", "deployed", "rolled_back"]
+    # Two monthly link scans by the real crawler: this month's diff has fixed, still broken and new links.
+    scans = LinkScan.objects.filter(site__url="https://brot-und-butter.test", status="succeeded")
+    latest = scans.order_by("-created_at").first()
+    assert scans.count() == 2
+    changes = dict(latest.defects.values_list("url", "change"))
+    assert {"fixed", "still", "new"} <= set(changes.values()), changes
+    assert any(url.endswith("/team/") for url, change in changes.items() if change == "new")
     rolled_back = releases.get(status="rolled_back")
     assert rolled_back.ticket is not None
     assert rolled_back.restore_point

@@ -3,6 +3,8 @@
 - key pages (home, the order form) with expected text and a performance budget, and six months of monthly
   Lighthouse figures, the last of which fell by more than 40 points on mobile — stored and judged by the
   real code, so the month's P2 (agreement 2.1) is opened as it would be;
+- two monthly link scans of the shop front served by PHP's built-in server (the real crawler): last month's
+  broken links, this month's diff (fixed, still broken, new);
 - the real update pipeline, with PHP's built-in server serving prod and stage: a plugin update staged and
   deployed in the Tuesday-night window with a restic restore point; an update that breaks only production
   (it calls a missing function when WP_ENVIRONMENT_TYPE is "production") passes stage, fails on prod and is
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import json
 import logging
 import shutil
 import socket
@@ -32,7 +35,7 @@ from pathlib import Path
 from django.test import override_settings
 
 from sitekeeper import proc
-from sitekeeper.audits import lighthouse, packages, performance, updates, vulns
+from sitekeeper.audits import lighthouse, linkscan, packages, performance, updates, vulns
 from sitekeeper.audits.models import HealthConfig, KeyPage, PerformanceAudit, Release
 from sitekeeper.backups.models import Source
 from sitekeeper.contracts.models import Environment, Site
@@ -47,13 +50,41 @@ ORDER_TEXT = "Pre-order form"
 LOADER = """<?php
 $plugin = __DIR__ . '/wp-content/plugins/bakery-hours/bakery-hours.php';
 if (is_file($plugin)) { include $plugin; }
-$order = strpos($_SERVER['REQUEST_URI'] ?? '/', '/bestellen') === 0;
+$path = rtrim(parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH), '/') . '/';
+$pages = include __DIR__ . '/wp-content/demo-pages.php';
+if (!isset($pages[$path])) { http_response_code(404); echo '<h1>Not found</h1>'; return; }
 ?><!doctype html><html lang="de"><head><meta charset="utf-8"><title>Brot &amp; Butter</title></head>
 <body><h1>Brot &amp; Butter</h1><p>Fresh bread since 1962.</p>
-<?php if ($order) { echo '<h2>Pre-order form</h2><form><input name="item"></form>'; } ?>
+<?php echo $pages[$path]; ?>
 <?php if (function_exists('bakery_hours')) { echo bakery_hours(); } ?>
 </body></html>
 """
+# The pages of the demo shop front, path -> body (wp-content/demo-pages.php, read by LOADER). Last month's
+# broken links: a recipes page that did not exist yet, a #zahlung anchor the order page lacked, a missing
+# Stollen photo; this month the first two are fixed and the about page gained a link to a missing team page.
+HOME = (
+    '<nav><a href="/bestellen/">Bestellen</a> <a href="/ueber-uns/">Über uns</a>'
+    ' <a href="/rezepte/">Rezepte</a> <a href="/bestellen/#zahlung">Zahlung</a>'
+    ' <a href="mailto:berta@bakery.test">E-Mail</a></nav>'
+    '<img src="/wp-content/uploads/2026/11/bread-0.jpg" alt="Brot">'
+    '<img src="/wp-content/uploads/2026/11/stollen.jpg" alt="Stollen">'
+)
+PAGES_BEFORE = {
+    "/": HOME,
+    "/bestellen/": "<h2>Pre-order form</h2><form><input name='item'></form><a href='/'>Start</a>",
+    "/ueber-uns/": "<h2>Über uns</h2><a href='/'>Start</a>",
+}
+PAGES_AFTER = {
+    **PAGES_BEFORE,
+    "/bestellen/": PAGES_BEFORE["/bestellen/"] + "<h3 id='zahlung'>Zahlung</h3>",
+    "/rezepte/": "<h2>Rezepte</h2><a href='/'>Start</a>",
+    "/ueber-uns/": "<h2>Über uns</h2><a href='/'>Start</a> <a href='/team/'>Team</a>",
+}
+
+
+def _write_pages(root: Path, pages: dict[str, str]) -> None:
+    entries = "".join(f"  {json.dumps(path)} => {json.dumps(body)},\n" for path, body in pages.items())
+    (root / "wp-content" / "demo-pages.php").write_text(f"<?php\nreturn [\n{entries}];\n")
 
 
 def plugin_source(version: str, body: str = "") -> str:
@@ -182,6 +213,7 @@ def _prepare_trees(site: Site) -> tuple[Path, Path]:
     prod = Path(site.backup_sources.get(environment="prod", name="code").path)
     stage = Path(site.backup_sources.get(environment="stage", name="code").path)
     (prod / "wp-blog-header.php").write_text(LOADER)
+    _write_pages(prod, PAGES_BEFORE)
     plugin = prod / "wp-content" / "plugins" / "bakery-hours"
     plugin.mkdir(parents=True, exist_ok=True)
     (plugin / "bakery-hours.php").write_text(plugin_source("1.0.0"))
@@ -206,9 +238,13 @@ def _releases(site: Site, now: dt.datetime) -> dict[str, str]:
                 Environment.objects.update_or_create(site=site, kind=kind, defaults={"url": url})
             for environment in ("prod", "stage"):
                 vulns.refresh_site(site, environment, now=now)
+            linkscan.run_scan(site, slot=f"{now - dt.timedelta(days=30):%Y-%m}", trigger="schedule")
             # The demo's php -S runs without OPcache: no need to wait before the smoke checks.
             with override_settings(SITEKEEPER_UPDATE_SETTLE_SECONDS=0):
-                return _run_releases(site, now)
+                done = _run_releases(site, now)
+            _write_pages(prod, PAGES_AFTER)
+            linkscan.run_scan(site, slot=f"{now:%Y-%m}", trigger="schedule")
+            return done
     finally:
         Environment.objects.filter(site=site, kind="prod").delete()
         for kind, url in saved.items():
