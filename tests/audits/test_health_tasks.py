@@ -51,3 +51,20 @@ def test_schedule_pass_skips_clients_without_an_active_contract(acme, monkeypatc
     monkeypatch.setattr(tasks, "performance_audit_task", lambda *args: None)
     acme.contracts.update(status="terminated")
     assert tasks.health_schedule_pass(dt.datetime(2026, 12, 20, tzinfo=dt.UTC)) == []
+
+
+def test_schedule_pass_takes_over_a_job_whose_worker_died(acme, monkeypatch) -> None:
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks, "link_scan_task", lambda *args: queued.append(args))
+    monkeypatch.setattr(tasks, "performance_audit_task", lambda *args: None)
+    site = acme.sites.get()
+    now = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
+    scan = LinkScan.objects.create(
+        site=site, slot="2026-12", start_url=site.url, status=JobStatus.RUNNING,
+        lease_until=now + dt.timedelta(minutes=5),
+    )  # fmt: skip
+    tasks.health_schedule_pass(now)
+    assert queued == []  # a live worker holds it
+    LinkScan.objects.filter(pk=scan.pk).update(lease_until=now - dt.timedelta(minutes=1))
+    tasks.health_schedule_pass(now)
+    assert queued == [(site.pk, "2026-12")]

@@ -13,7 +13,14 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from sitekeeper.audits import feeds, incidents, scans
-from sitekeeper.audits.models import Feed, HealthConfig, LinkScan, PerformanceAudit, SecurityIncident
+from sitekeeper.audits.models import (
+    Feed,
+    HealthConfig,
+    JobStatus,
+    LinkScan,
+    PerformanceAudit,
+    SecurityIncident,
+)
 from sitekeeper.contracts.models import Site
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.notify import Message, notify
@@ -101,13 +108,26 @@ def health_schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str,
         slot = monthly_slot(local, config.audit_day, config.audit_time)
         if slot is None:
             continue
-        if not LinkScan.objects.filter(site=site, slot=slot).exists():
+        if _wanted(LinkScan.objects.filter(site=site, slot=slot).first(), now):
             link_scan_task(site.pk, slot)
             queued.append((site.pk, "links", slot))
-        if not PerformanceAudit.objects.filter(site=site, slot=slot).exists():
+        if _wanted(PerformanceAudit.objects.filter(site=site, slot=slot).first(), now):
             performance_audit_task(site.pk, slot)
             queued.append((site.pk, "performance", slot))
     return queued
+
+
+LOST_IN_QUEUE = dt.timedelta(hours=1)
+
+
+def _wanted(job: LinkScan | PerformanceAudit | None, now: dt.datetime) -> bool:
+    """The month's job is (re)enqueued when there is none yet, when its worker died (lease run out: the task
+    takes it over and the job resumes), or when it sat queued so long that its task was lost."""
+    if job is None:
+        return True
+    if job.status == JobStatus.RUNNING:
+        return job.lease_until is not None and job.lease_until < now
+    return job.status == JobStatus.QUEUED and job.created_at < now - LOST_IN_QUEUE
 
 
 @db_task()
