@@ -1,13 +1,16 @@
-"""Broken-link scan routes: the staff console per site (scans, scan now), one scan with its live progress;
-the portal's per-site scans and one finished scan."""
+"""Site-health routes: the staff overview of every site's links and performance; broken-link scans — the
+staff console per site (scans, scan now), one scan with its live progress; the portal's per-site scans and
+one finished scan."""
 
 from __future__ import annotations
 
 from django.urls import path
 
+from sitekeeper.audits import views_health
 from sitekeeper.audits import views_links as views
 
 urlpatterns = [
+    path("staff/health/", views_health.staff_overview, name="staff_health"),
     path("staff/health/site/<int:pk>/links/", views.staff_site_links, name="staff_links_site"),
     path("staff/health/site/<int:pk>/links/scan/", views.staff_scan_now, name="staff_links_scan_now"),
     path("staff/health/links/<int:pk>/", views.staff_scan, name="staff_links_scan"),
