@@ -85,10 +85,15 @@ def run(
     check: bool = True,
     ok_codes: Sequence[int] = (0,),
     what: str = "",
+    group: bool = False,
 ) -> Result:
     """Run a command to completion and capture its output. The environment is the caller's minus our own
-    SITEKEEPER_* settings (a child never sees the secret key), plus `env`."""
+    SITEKEEPER_* settings (a child never sees the secret key), plus `env`. `group`: the command starts
+    programs of its own (Lighthouse starts Chromium) — it leads a process group, killed whole on timeout."""
     logger.debug("run %s", args[0])
+    if group:
+        return _run_group(args, env=env, input=input, timeout=timeout, cwd=cwd, check=check,
+                          ok_codes=ok_codes, what=what)  # fmt: skip
     try:
         done = subprocess.run(  # noqa: S603 - argument tuple, no shell
             list(args),
@@ -107,6 +112,38 @@ def run(
     if check and done.returncode not in ok_codes:
         raise ProcError(args, done.returncode, stderr, what)
     return Result(tuple(args), done.returncode, done.stdout, stderr)
+
+
+def _run_group(
+    args: Sequence[str], *, env: Mapping[str, str] | None, input: bytes | None, timeout: float | None,
+    cwd: str | None, check: bool, ok_codes: Sequence[int], what: str,
+) -> Result:  # fmt: skip
+    child = subprocess.Popen(  # noqa: S603 - argument tuple, no shell
+        list(args),
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(env),
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+    )
+    try:
+        stdout, stderr_bytes = child.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # the grandchildren too: none outlives the timeout
+        _out, late = child.communicate()
+        raise ProcError(args, None, (exc.stderr or late or b"").decode("utf-8", "replace"), what) from exc
+    finally:
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    stderr = stderr_bytes.decode("utf-8", "replace")
+    if check and child.returncode not in ok_codes:
+        raise ProcError(args, child.returncode, stderr, what)
+    return Result(tuple(args), child.returncode, stdout, stderr)
 
 
 @contextlib.contextmanager

@@ -157,7 +157,9 @@ def run_once(
         output = Path(tmp) / "report.json"
         argv = command(binary, url, form_factor=form_factor, output=output, profile=Path(tmp) / "profile")
         # Exit status 1 with a report is a page Lighthouse could not load: the report's runtimeError says why.
-        done = proc.run(argv, env={"CHROME_PATH": chrome}, timeout=timeout, check=False, what="lighthouse")
+        # Lighthouse starts Chromium itself: on a timeout its whole process group goes, the browser included.
+        done = proc.run(argv, env={"CHROME_PATH": chrome}, timeout=timeout, check=False, what="lighthouse",
+                        group=True)  # fmt: skip
         if not output.exists():
             raise LighthouseError(
                 f"lighthouse wrote no report (exit status {done.returncode}): {done.stderr.strip()[-500:]}"
