@@ -286,3 +286,32 @@ def test_cli_clean_site_exits_zero(acme):
         call_command("linkscan", str(site.pk), stdout=out)
     assert "0 broken" in out.getvalue()
     assert BrokenLink.objects.count() == 0
+
+
+def test_half_the_pages_failing_opens_one_p2_and_a_recovered_site_resolves_it(acme):
+    """Agreement 2.1's P2 example "50%+ of pages returning errors": home links to four pages, three of
+    which fail (two 500s, one 404); a later scan with them back resolves the finding."""
+    from sitekeeper.audits.models import Finding
+
+    site = acme.sites.get()
+    links = "".join(f'<a href="/p{i}/">{i}</a>' for i in range(4))
+    routes = {"/": page(links), "/p0/": page("ok"), "/p1/": page("ok")}
+    with serving(Site(routes)) as served:
+        Environment.objects.filter(site=site, kind="prod").update(url=served.base + "/")
+        healthy = linkscan.run_scan(site, slot="healthy")
+        assert healthy.broken == 2  # p2, p3 missing: 2 of 5 reached
+        assert not Finding.objects.filter(kind="site_errors").exists()
+
+        routes.pop("/p1/")  # now p1, p2, p3 fail: 3 of 5
+        failing = linkscan.run_scan(site, slot="failing")
+        finding = Finding.objects.get(site=site, kind="site_errors")
+        assert (finding.status, finding.ticket.priority) == ("open", "P2")
+        assert finding.ticket.subject.startswith("Site errors: 60 % of the site's pages return errors")
+        assert finding.details["scan"] == failing.pk
+
+        linkscan.run_scan(site, slot="again")  # still failing: the same finding, no second ticket
+        assert Finding.objects.filter(kind="site_errors").count() == 1
+        routes.update({f"/p{i}/": page("back") for i in range(4)})
+        linkscan.run_scan(site, slot="recovered")
+        finding.refresh_from_db()
+        assert finding.status == "resolved"

@@ -9,12 +9,16 @@ from typing import Any
 
 from django.db import transaction
 
-from sitekeeper.audits.models import Finding, FindingStatus
+from sitekeeper.audits.models import Finding, FindingKind, FindingStatus
 from sitekeeper.contracts.models import Site
 from sitekeeper.desk import services
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.outages import service_user
 from sitekeeper.notify import Message, notify
+
+# Tickets and notices name what found the problem; security findings are the default.
+SUBJECT_PREFIX = {FindingKind.SITE_ERRORS: "Site errors", FindingKind.PERFORMANCE: "Performance"}
+SCAN_NAME = {FindingKind.SITE_ERRORS: "broken-link scan", FindingKind.PERFORMANCE: "performance audit"}
 
 
 def record(
@@ -61,6 +65,7 @@ def resolve_missing(site: Site, kind: str, seen: Iterable[str], *, environment: 
 
 def _open_incident(finding: Finding, priority: str, now: dt.datetime) -> None:
     site = finding.site
+    prefix = SUBJECT_PREFIX.get(finding.kind, "Security")
     lines = [
         finding.title,
         "",
@@ -75,9 +80,9 @@ def _open_incident(finding: Finding, priority: str, now: dt.datetime) -> None:
         priority=priority,
         site=site,
         environment=finding.environment,
-        subject=f"Security: {finding.title}"[:200],
+        subject=f"{prefix}: {finding.title}"[:200],
         description="\n".join(lines)[:5000],
-        steps="Found by sitekeeper's automated security scan; see the site's security page.",
+        steps=f"Found by sitekeeper's automated {SCAN_NAME.get(finding.kind, 'security scan')}.",
         received_at=now,
     )
     note = f"Finding #{finding.pk} ({finding.kind}, {finding.severity})."
@@ -85,7 +90,7 @@ def _open_incident(finding: Finding, priority: str, now: dt.datetime) -> None:
     Finding.objects.filter(pk=finding.pk).update(ticket=ticket)
     finding.ticket = ticket
     message = Message(
-        subject=f"[{priority}] Security finding: {site} — {finding.title}"[:200],
+        subject=f"[{priority}] {prefix} finding: {site} — {finding.title}"[:200],
         text=f"{finding.title}\n\nTicket {ticket.reference}.",
         event="security.finding",
         data={

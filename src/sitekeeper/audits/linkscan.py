@@ -23,8 +23,19 @@ from django.db import transaction
 from django.db.models import Q
 
 from sitekeeper.access.models import User
-from sitekeeper.audits import crawler
-from sitekeeper.audits.models import BrokenLink, HealthConfig, JobStatus, JobTrigger, LinkChange, LinkScan
+from sitekeeper.audits import crawler, findings
+from sitekeeper.audits.models import (
+    BrokenLink,
+    Finding,
+    FindingKind,
+    HealthConfig,
+    JobStatus,
+    JobTrigger,
+    LinkChange,
+    LinkProblem,
+    LinkScan,
+    Severity,
+)
 from sitekeeper.backups.jobs import owner_alive, owner_id
 from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.contracts.models import Site
@@ -222,6 +233,39 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
     done = {"phase": "done", "pages": result.pages, "checked": result.links, "queued": 0,
             "seconds": round(result.seconds, 1)}  # fmt: skip
     progress_store(LinkScan, scan.pk, done)
+    scan.refresh_from_db()
+    check_error_share(scan)
+
+
+# Agreement 2.1 names "50%+ of pages returning errors" among its P2 examples.
+PAGE_ERRORS = (LinkProblem.HTTP_ERROR, LinkProblem.UNREACHABLE)
+
+
+def check_error_share(scan: LinkScan) -> Finding | None:
+    """Open a P2 when at least half of the same-site URLs the scan reached answered with an error (`pages`
+    counts the same-site pages that loaded, the defects the same-site URLs that did not). One finding per
+    episode: while it is open, later scans refresh it; a scan below the share resolves it."""
+    failing = scan.defects.filter(internal=True, problem__in=PAGE_ERRORS).exclude(change=LinkChange.FIXED)
+    errors = failing.count()
+    reached = scan.pages + errors
+    key = "error-share"
+    if scan.pages == 0:
+        return None  # nothing answered at all: that is an outage, which the uptime monitor reports (P1)
+    if errors == 0 or errors * 2 < reached:
+        findings.resolve_missing(scan.site, FindingKind.SITE_ERRORS, [], environment=scan.environment)
+        return None
+    share = round(100 * errors / reached)
+    finding, _new = findings.record(
+        scan.site, kind=FindingKind.SITE_ERRORS, key=key, severity=Severity.HIGH,
+        environment=scan.environment,
+        title=f"{share} % of the site's pages return errors ({errors} of {reached} in link scan {scan.slot})",
+        details={"scan": scan.pk, "errors": errors, "pages_reached": reached, "share_percent": share,
+                 "examples": list(failing.values_list("url", flat=True)[:10])},
+        remediation="Open the link scan: the failing URLs are listed with their status. A site-wide error "
+        "(database down, a broken plugin, a lost rewrite rule) usually explains most of them.",
+        priority="P2",
+    )  # fmt: skip
+    return finding
 
 
 def _fail(scan: LinkScan, exc: BaseException) -> None:

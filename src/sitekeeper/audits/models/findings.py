@@ -16,6 +16,7 @@ class FindingKind(models.TextChoices):
     MALWARE = "malware", "Malware"
     SUSPICIOUS = "suspicious", "Suspicious activity"
     PERFORMANCE = "performance", "Performance regression"
+    SITE_ERRORS = "site_errors", "Pages returning errors"
 
 
 class Severity(models.TextChoices):
