@@ -57,20 +57,14 @@ class Command(BaseCommand):
         site = find_site(options["site"])
         if options["runs"] is not None and not 1 <= options["runs"] <= 9:
             raise CommandError("--runs must be between 1 and 9")
-        interactive = sys.stderr.isatty() and not options["json"]
-
-        def draw(data: dict[str, Any]) -> None:
-            if interactive:
-                sys.stderr.write("\r" + render_bar(data)[:120].ljust(120))
-                sys.stderr.flush()
-
-        with progress.listening(draw):
-            audit = performance.run_audit(
+        audit = progress.terminal_bar(
+            lambda: performance.run_audit(
                 site, slot=options["slot"], trigger=JobTrigger.MANUAL, environment=options["environment"],
                 runs=options["runs"], form_factors=options["form_factors"] or performance.FORM_FACTORS,
-            )  # fmt: skip
-        if interactive:
-            sys.stderr.write("\r" + " " * 120 + "\r")
+            ),
+            sys.stderr,
+            render_bar,
+        )  # fmt: skip
         results = list(audit.results.select_related("ticket").order_by("pk"))
         if options["json"]:
             payload = {"audit": audit.pk, "slot": audit.slot, "status": audit.status, "error": audit.error,

@@ -60,19 +60,7 @@ class Command(BaseCommand):
             raise SystemExit(EXIT_BROKEN)
 
     def _with_progress(self, work: Any) -> LinkScan:
-        out = sys.stderr
-        interactive = out.isatty()
-
-        def draw(data: dict[str, Any]) -> None:
-            if interactive:
-                out.write("\r" + render_line(data)[:WIDTH].ljust(WIDTH))
-                out.flush()
-
-        with progress.listening(draw):
-            scan = work()
-        if interactive:
-            out.write("\r" + " " * WIDTH + "\r")
-        return scan
+        return progress.terminal_bar(work, sys.stderr, render_line)
 
     def _print(self, scan: LinkScan) -> None:
         self.stdout.write(

@@ -50,19 +50,8 @@ def render_bar(data: dict[str, Any]) -> str:
 
 
 def with_progress(work: Any, out: Any) -> Any:
-    """Run `work`, drawing the progress it stores on the release as a bar (nothing when not a terminal)."""
-    interactive = out.isatty()
-
-    def draw(data: dict[str, Any]) -> None:
-        if interactive:
-            out.write("\r" + render_bar(data)[:120].ljust(120))
-            out.flush()
-
-    with progress.listening(draw):
-        result = work()
-    if interactive:
-        out.write("\r" + " " * 120 + "\r")
-    return result
+    """Run `work`, drawing the progress it stores on the release as a bar."""
+    return progress.terminal_bar(work, out, render_bar)
 
 
 def find_release(value: Any) -> Release:

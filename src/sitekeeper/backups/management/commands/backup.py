@@ -51,19 +51,8 @@ def render_bar(progress: dict[str, Any]) -> str:
 
 
 def with_progress(work: Callable[[], Any], out: Any) -> Any:
-    """Run `work`, drawing the progress it reports as a bar on the terminal (nothing when not a terminal)."""
-    interactive = out.isatty()
-
-    def draw(data: dict[str, Any]) -> None:
-        if interactive:
-            out.write("\r" + render_bar(data)[:120].ljust(120))
-            out.flush()
-
-    with progress.listening(draw):
-        result = work()
-    if interactive:
-        out.write("\r" + " " * 120 + "\r")
-    return result
+    """Run `work` with its progress drawn as a bar on the terminal."""
+    return progress.terminal_bar(work, out, render_bar)
 
 
 class Command(BaseCommand):
