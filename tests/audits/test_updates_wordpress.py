@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from sitekeeper.backups.models import Layer, Repository, SiteBackup, Snapshot, S
 from sitekeeper.backups.sources import DbUrl
 from sitekeeper.contracts.models import Environment, Site
 from tests.audits.data import zips
-from tests.monitoring.test_wordpress import PACKAGES, TITLE, WordPress, free_port, wordpress  # noqa: F401
+from tests.monitoring.test_wordpress import TITLE, WordPress, running_wordpress, wordpress  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -42,27 +41,8 @@ INSIDE = dt.datetime(2026, 3, 3, 22, 30, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def wordpress_stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPress]:
-    base = tmp_path_factory.mktemp("wordpress-stage")
-    port = free_port()
-    env = {
-        **os.environ,
-        "SITEKEEPER_WP_DIR": str(base),
-        "SITEKEEPER_WP_PORT": str(port),
-        "SITEKEEPER_WP_DB_PORT": str(free_port()),
-        "SITEKEEPER_WP_TITLE": TITLE,
-    }
-    site = WordPress(base, env, f"http://127.0.0.1:{port}/")
-    started = site.script("up")
-    try:
-        if started.returncode == 3:
-            message = f"WordPress test site needs the Debian packages {PACKAGES}: {started.stderr.strip()}"
-            if os.environ.get("SITEKEEPER_REQUIRE_ALL") == "1":
-                pytest.fail(message)
-            pytest.skip(message)
-        assert started.returncode == 0, started.stderr
+    with running_wordpress(tmp_path_factory.mktemp("wordpress-stage")) as site:
         yield site
-    finally:
-        site.script("down")
 
 
 def db_url(instance: WordPress) -> str:

@@ -7,6 +7,7 @@ test is skipped (named in the message), or fails under SITEKEEPER_REQUIRE_ALL=1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -65,9 +66,10 @@ class WordPress:
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
-def wordpress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPress]:
-    base = tmp_path_factory.mktemp("wordpress")
+@contextlib.contextmanager
+def running_wordpress(base: Path) -> Iterator[WordPress]:
+    """A WordPress test site in `base` on free ports, for the block (skipped, or failed under
+    SITEKEEPER_REQUIRE_ALL=1, when its Debian packages are missing)."""
     port = free_port()
     env = {
         **os.environ,
@@ -88,6 +90,12 @@ def wordpress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPress]:
         yield site
     finally:
         site.script("down")
+
+
+@pytest.fixture(scope="session")
+def wordpress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPress]:
+    with running_wordpress(tmp_path_factory.mktemp("wordpress")) as site:
+        yield site
 
 
 def probe_once() -> int:
