@@ -382,6 +382,12 @@ def _swap_core(shell: Shell, root: str, new: str, work: str) -> None:
 
 
 # -- the steps ----------------------------------------------------------------------------------------------
+def _settle() -> None:
+    """PHP's OPcache re-reads a changed file only every revalidate_freq seconds (2 by default): checked at
+    once after files changed (an update, a rollback), a site would still run its old code."""
+    time.sleep(settings.SITEKEEPER_UPDATE_SETTLE_SECONDS)
+
+
 def _apply_and_check(release: Release, environment: str) -> bool:
     site = release.site
     changes = list(release.changes.select_related("package"))
@@ -413,9 +419,7 @@ def _apply_and_check(release: Release, environment: str) -> bool:
         return False
     _record(release, [smoke.Check(environment, "apply updates", True, f"{len(changes)} package(s) applied")])
     _progress(release, phase=environment, step="smoke checks", done=len(changes), total=len(changes))
-    # PHP's OPcache re-reads a changed file only every revalidate_freq seconds (2 by default): checked at
-    # once, a broken plugin would still run its old code and pass.
-    time.sleep(settings.SITEKEEPER_UPDATE_SETTLE_SECONDS)
+    _settle()
     checks = smoke.check(site, environment, baseline=before)
     _record(release, checks)
     failed = [c for c in checks if not c.ok]
@@ -559,6 +563,7 @@ def _rollback(release: Release) -> None:
         _log(release, f"restore #{restore.pk} of {point['source']}: {restore.status}")
         if restore.status != "succeeded":
             errors.append(f"{point['source']}: {restore.error}")
+    _settle()
     after = smoke.check(release.site, "prod", baseline=smoke.Baseline("prod", log_sizes=before))
     after = [dataclasses.replace(c, name=f"after rollback: {c.name}") for c in after]
     _record(release, after)
