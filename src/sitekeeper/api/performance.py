@@ -120,7 +120,7 @@ def list_results(
     """The site's Lighthouse results, newest first; `url` and `form_factor` (mobile, desktop) filter."""
     user = _user(request)
     site = get_object_or_404(visible_sites(user), pk=site_id)
-    rows = LighthouseResult.objects.filter(site=site).select_related("page", "ticket")
+    rows = LighthouseResult.objects.filter(site=site).without_report().select_related("page", "ticket")
     if form_factor:
         if form_factor not in FormFactor.values:
             raise HttpError(
@@ -151,7 +151,7 @@ def get_audit(request: HttpRequest, audit_id: int) -> dict[str, Any]:
     audit = get_object_or_404(PerformanceAudit.objects.filter(site__in=visible_sites(user)), pk=audit_id)
     copied = ("id", "slot", "trigger", "status", "environment", "runs", "lighthouse_version", "created_at",
               "started_at", "finished_at", "progress")  # fmt: skip
-    results = audit.results.select_related("page", "ticket").order_by("pk")
+    results = audit.results.without_report().select_related("page", "ticket").order_by("pk")
     return {
         **{name: getattr(audit, name) for name in copied},
         "site": audit.site_id,

@@ -33,7 +33,7 @@ def _latest_scans() -> dict[int, LinkScan]:
 def _latest_scores() -> dict[tuple[int, str], LighthouseResult]:
     """Per (site, form factor): the newest result that has a score (the home page first when it has one)."""
     latest: dict[tuple[int, str], LighthouseResult] = {}
-    rows = LighthouseResult.objects.exclude(performance=None).select_related("page").order_by("-measured_at")
+    rows = LighthouseResult.objects.exclude(performance=None).without_report().order_by("-measured_at")
     for result in rows:
         latest.setdefault((result.site_id, result.form_factor), result)
     return latest

@@ -100,6 +100,7 @@ def _latest(site: Site) -> dict[tuple[str, str], LighthouseResult]:
     latest: dict[tuple[str, str], LighthouseResult] = {}
     for row in (
         LighthouseResult.objects.filter(site=site)
+        .without_report()
         .select_related("ticket", "page")
         .order_by("url", "form_factor", "-measured_at", "-pk")
     ):
@@ -205,7 +206,7 @@ def staff_audit(request: HttpRequest, pk: int) -> HttpResponse:
     audit = _audit(pk)
     results = [
         {"result": r, "metrics": _metrics(r), "scores": [(label, getattr(r, name)) for name, label in SCORES]}
-        for r in audit.results.select_related("ticket", "page").order_by("pk")
+        for r in audit.results.without_report().select_related("ticket", "page").order_by("pk")
     ]
     return render(request, "audits/performance_audit.html", {
         "audit": audit, "site": audit.site, "results": results, "busy": audit.status in BUSY,

@@ -30,6 +30,16 @@ class PerformanceAudit(HealthJob):
         return f"performance audit {self.slot} of {self.site}"
 
 
+class ResultQuerySet(models.QuerySet):
+    def without_report(self) -> ResultQuerySet:
+        """Rows for lists and charts: the gzip report (up to a few hundred KB each) stays in the database;
+        `has_report` says whether there is one to download."""
+        has_report = models.ExpressionWrapper(
+            models.Q(report_gz__isnull=False), output_field=models.BooleanField()
+        )
+        return self.defer("report_gz").annotate(has_report=has_report)
+
+
 class LighthouseResult(models.Model):
     audit = models.ForeignKey(PerformanceAudit, on_delete=models.CASCADE, related_name="results")
     site = models.ForeignKey("contracts.Site", on_delete=models.CASCADE, related_name="lighthouse_results")
@@ -59,6 +69,8 @@ class LighthouseResult(models.Model):
         "desk.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text="The P2 opened for a drop of more than the allowed points",
     )  # fmt: skip
+
+    objects = ResultQuerySet.as_manager()
 
     class Meta:
         ordering = ["site", "url", "form_factor", "-measured_at"]
