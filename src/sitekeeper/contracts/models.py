@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -12,6 +14,7 @@ from django.db import models
 from sitekeeper.access.audit import audited
 from sitekeeper.core import calendar as bcal
 from sitekeeper.core import targets as sla_targets
+from sitekeeper.core import term
 from sitekeeper.core.credits import CreditRule
 
 
@@ -238,6 +241,14 @@ class Contract(models.Model):
         STARTED_STEPS = "started_steps", "Per started step"
         PROPORTIONAL = "proportional", "Proportional"
 
+    class CreditBasis(models.TextChoices):
+        FEE_SHARE = "fee_share", "The monthly fee ÷ the number of covered sites"
+        FULL_FEE = "full_fee", "The full monthly fee"
+
+    class CancellationReading(models.TextChoices):
+        CYCLE_OF_NOTICE_END = "cycle_of_notice_end", "End of the month in which the notice period ends"
+        CYCLE_AFTER_NOTICE_END = "cycle_after_notice_end", "End of the month after the notice period ends"
+
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="contracts")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="contracts")
     calendar = models.ForeignKey(Calendar, on_delete=models.PROTECT, related_name="contracts")
@@ -255,8 +266,20 @@ class Contract(models.Model):
     credit_table = models.JSONField(
         default=list, blank=True, help_text="Overrides the plan's table (Schedule A)"
     )
+    credit_basis = models.CharField(
+        max_length=12,
+        choices=CreditBasis.choices,
+        default=CreditBasis.FEE_SHARE,
+        help_text="Each site's credit is a percent of this; the month's total is capped at the fee",
+    )
     annual_prepayment = models.BooleanField(default=False)
     notice_days = models.PositiveSmallIntegerField(default=30)
+    notice_given_on = models.DateField(
+        null=True, blank=True, help_text="Day the client gave notice of cancellation (7.3)"
+    )
+    cancellation_reading = models.CharField(
+        max_length=24, choices=CancellationReading.choices, default=CancellationReading.CYCLE_OF_NOTICE_END
+    )
     update_batch = models.CharField(
         max_length=20, default="2nd tue", help_text='Monthly update batch day, e.g. "2nd tue" or "day 15"'
     )
@@ -283,6 +306,46 @@ class Contract(models.Model):
 
     def batch_rule(self) -> sla_targets.MonthlyBatch:
         return sla_targets.MonthlyBatch.parse(self.update_batch)
+
+    @property
+    def minimum_term_end(self) -> dt.date:
+        """Last day of the minimum term (the one figure pages, the agreement and the API print)."""
+        return term.minimum_term_end(self.start, self.minimum_term_months)
+
+    def cancellation(self, notice: dt.date | None = None) -> term.Cancellation | None:
+        """The dates notice given on `notice` (default: the notice on record) leads to; None without one."""
+        notice = notice or self.notice_given_on
+        if notice is None:
+            return None
+        return term.cancellation(
+            self.start,
+            self.minimum_term_months,
+            notice,
+            notice_days=self.notice_days,
+            reading=self.cancellation_reading,
+            annual=self.annual_prepayment,
+        )
+
+    @property
+    def effective_end(self) -> dt.date | None:
+        """Last day of service once notice is on record (every service runs up to and including it)."""
+        dates = self.cancellation()
+        return dates.effective_date if dates else None
+
+    def in_service(self, on: dt.date) -> bool:
+        """Is this contract in service on day `on` (contract zone)? The one test every scheduler uses:
+        from the start date, through notice, up to and including the effective date (agreement 7.3)."""
+        if self.status not in {self.Status.ACTIVE, self.Status.CANCELLING}:
+            return False
+        if on < self.start:
+            return False
+        end = self.effective_end
+        return end is None or on <= end
+
+    def today(self, now: dt.datetime | None = None) -> dt.date:
+        """Today's date in the contract calendar's zone."""
+        now = now or dt.datetime.now(dt.UTC)
+        return now.astimezone(ZoneInfo(self.calendar.current.timezone)).date()
 
 
 @audited

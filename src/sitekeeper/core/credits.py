@@ -17,6 +17,8 @@ from fractions import Fraction
 HUNDRED = Fraction(100)
 _ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "HUF", "VND", "XAF", "XOF"})
 PERCENT_PLACES = Decimal("0.0001")
+# Enterprise's remedy is "per Schedule A": with no table agreed, no credit is computed (never a made-up one).
+NO_REMEDY = "remedy per Schedule A — not agreed in this contract"
 
 
 class CreditError(ValueError):
@@ -193,4 +195,92 @@ def compute_credit(
         credit_amount=to_decimal(fee * percent / HUNDRED, unit),
         currency=currency.upper(),
         capped=raw > HUNDRED,
+    )
+
+
+# --- a contract's month: per-site credits against a basis, the total capped at the fee -------------------
+BASES = ("fee_share", "full_fee")
+
+
+@dataclass(frozen=True)
+class SiteCredit:
+    site: str
+    uptime: Decimal | None  # None: the site was not measured that month (no credit can be claimed on it)
+    credit_percent: Decimal | None
+    credit_amount: Decimal | None  # before the contract's cap
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "site": self.site,
+            "uptime": None if self.uptime is None else str(self.uptime),
+            "credit_percent": None if self.credit_percent is None else str(self.credit_percent),
+            "credit_amount": None if self.credit_amount is None else str(self.credit_amount),
+        }
+
+
+@dataclass(frozen=True)
+class ContractCredit:
+    sites: tuple[SiteCredit, ...]
+    basis: str
+    basis_amount: Decimal  # what each site's percent is a percent of
+    credit_amount: Decimal | None  # the month's total, capped at the fee; None when no remedy is agreed
+    uncapped_amount: Decimal | None
+    capped: bool
+    currency: str
+
+
+def basis_amount(monthly_fee: Fraction, sites: int, basis: str) -> Fraction:
+    """`fee_share`: the fee ÷ the number of covered sites; `full_fee`: the whole fee."""
+    if basis not in BASES:
+        raise CreditError(f"credit basis {basis!r}: expected {' or '.join(BASES)}")
+    if basis == "full_fee" or sites <= 1:
+        return monthly_fee
+    return monthly_fee / sites
+
+
+def contract_credit(
+    rule: CreditRule | None,
+    sla: Decimal | str | Fraction,
+    uptimes: Mapping[str, Decimal | str | Fraction | None],
+    monthly_fee: Decimal | str,
+    currency: str,
+    *,
+    basis: str = "fee_share",
+    covered_sites: int | None = None,
+) -> ContractCredit:
+    """Credits for one month over all of a contract's sites (agreement 2.3: "Total credits in any month shall
+    not exceed the monthly plan fee"). Each site earns its percent of the basis, rounded half-up to the
+    minor unit; the sum is capped at the fee. `rule` None: no remedy agreed (Enterprise without Schedule A).
+    An unmeasured site (uptime None) earns nothing and says so."""
+    unit = minor_unit(currency)
+    fee = to_fraction(monthly_fee, "monthly fee")
+    count = covered_sites if covered_sites is not None else len(uptimes)
+    base = basis_amount(fee, max(count, 1), basis)
+    base_decimal = to_decimal(base, unit)
+    rows = []
+    total = Fraction(0)
+    for site, uptime in uptimes.items():
+        if uptime is None or rule is None:
+            measured = None if uptime is None else to_decimal(to_fraction(uptime, "uptime"), PERCENT_PLACES)
+            rows.append(SiteCredit(site, measured, None, None))
+            continue
+        fsla, fup = to_fraction(sla, "uptime SLA"), to_fraction(uptime, "uptime")
+        if not 0 <= fup <= 100:
+            raise CreditError(f"uptime {uptime} for {site}: must be between 0 and 100")
+        percent = credit_percent(rule, fsla, fup)
+        amount = to_decimal(base * percent / HUNDRED, unit)
+        total += Fraction(amount)
+        shown = to_decimal(fup, PERCENT_PLACES if isinstance(uptime, Fraction) else None)
+        rows.append(SiteCredit(site, shown, to_decimal(percent), amount))
+    if rule is None:
+        return ContractCredit(tuple(rows), basis, base_decimal, None, None, False, currency.upper())
+    capped = total > fee
+    return ContractCredit(
+        sites=tuple(rows),
+        basis=basis,
+        basis_amount=base_decimal,
+        credit_amount=to_decimal(min(total, fee), unit),
+        uncapped_amount=to_decimal(total, unit),
+        capped=capped,
+        currency=currency.upper(),
     )

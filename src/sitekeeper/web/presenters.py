@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sitekeeper.contracts.models import PRIORITIES, Contract, Plan
-from sitekeeper.core.credits import CreditError
+from sitekeeper.core.credits import NO_REMEDY, CreditError
 from sitekeeper.core.targets import TargetError, parse_target
 
 NOT_SET = "—"
@@ -33,10 +33,29 @@ def percent(value: Decimal | None) -> str:
 
 
 def describe_credit(plan: Plan) -> str:
+    """A plan's default rule, for the plans table (a contract's own rule: `contract_credit_rule`)."""
     try:
-        return plan.credit_rule().describe()
+        rule = plan.credit_rule()
     except CreditError as exc:
         return f"not configured ({exc})"
+    return NO_REMEDY if rule is None else rule.describe()
+
+
+def contract_credit_rule(contract: Contract) -> str:
+    """The contract's service-credit rule in words — the one presenter every page, the API and reports use
+    (the contract's own Schedule A table, rounding reading and basis, not the plan's defaults)."""
+    try:
+        rule = contract.credit_rule()
+    except CreditError as exc:
+        return f"not configured ({exc})"
+    if rule is None:
+        return NO_REMEDY
+    basis = (
+        "the full monthly fee per site"
+        if contract.credit_basis == Contract.CreditBasis.FULL_FEE
+        else "each site's share of the monthly fee"
+    )
+    return f"{rule.describe()}; counted on {basis}; the month's total over all sites capped at the fee"
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

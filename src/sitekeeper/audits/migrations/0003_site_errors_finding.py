@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audits', '0002_health_links_performance_releases'),
+        ("audits", "0002_health_links_performance_releases"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='finding',
-            name='kind',
-            field=models.CharField(choices=[('vulnerability', 'Known vulnerability'), ('integrity', 'File integrity'), ('malware', 'Malware'), ('suspicious', 'Suspicious activity'), ('performance', 'Performance regression'), ('site_errors', 'Pages returning errors')], max_length=14),
+            model_name="finding",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("vulnerability", "Known vulnerability"),
+                    ("integrity", "File integrity"),
+                    ("malware", "Malware"),
+                    ("suspicious", "Suspicious activity"),
+                    ("performance", "Performance regression"),
+                    ("site_errors", "Pages returning errors"),
+                ],
+                max_length=14,
+            ),
         ),
     ]
