@@ -99,6 +99,14 @@ def _write(instance: models.Model, action: str, before: dict | None, after: dict
     )
 
 
+def record(
+    instance: models.Model, action: str, before: dict | None = None, after: dict | None = None
+) -> None:
+    """Write one entry for a change made outside the audited models' signals (e.g. a user created by a
+    command); like them, only when a person is acting (`acting_as`)."""
+    _write(instance, action, before, after)
+
+
 def _pre_save(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     if sender not in _AUDITED or _actor.get() is None or instance.pk is None:
         return

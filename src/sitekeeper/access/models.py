@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
 
@@ -21,8 +21,21 @@ AGENCY_ROLES = frozenset({Role.AGENCY_ADMIN, Role.ENGINEER, Role.ACCOUNT_MANAGER
 CLIENT_ROLES = frozenset({Role.CLIENT_OWNER, Role.CLIENT_MEMBER})
 
 
+class SitekeeperUserManager(UserManager):
+    """`createsuperuser` makes an agency admin: a superuser with the default role (client member, no client)
+    would break the role/client rule and crash with an IntegrityError."""
+
+    def create_superuser(self, username, email=None, password=None, **extra_fields):  # type: ignore[no-untyped-def]
+        extra_fields.setdefault("role", Role.AGENCY_ADMIN)
+        if extra_fields["role"] != Role.AGENCY_ADMIN:
+            raise ValueError("a superuser is an agency admin (role agency_admin)")
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """An individual account: agency staff, or a person at one client (never shared logins)."""
+
+    objects = SitekeeperUserManager()
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT_MEMBER)
     client = models.ForeignKey(

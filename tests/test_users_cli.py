@@ -1,0 +1,141 @@
+"""The first agency login: `createsuperuser` makes an agency admin; `sitekeeper user add` any login."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from sitekeeper.access.models import AuditEntry, Role, User
+
+SITEKEEPER = Path(sys.executable).with_name("sitekeeper")
+GOOD_PASSWORD = "a-long-and-unusual-passphrase"
+CONTRACT_FILE = """\
+calendars:
+  hq:
+    timezone: Europe/Berlin
+    hours: {mon: ["09:00-17:00"], tue: ["09:00-17:00"], wed: ["09:00-17:00"]}
+clients:
+  - slug: acme
+    name: Acme
+    contacts:
+      - {name: Ann Owner, email: ann@acme.example, role: product_owner}
+    contract: {plan: starter, start: 2026-01-01, monthly_fee: "99.00", currency: EUR, calendar: hq}
+    sites:
+      - {url: "https://acme.example", platform: wordpress}
+"""
+
+
+def add(*args: str, password: str = GOOD_PASSWORD) -> str:
+    out = StringIO()
+    stdin = sys.stdin
+    sys.stdin = StringIO(password + "\n")
+    try:
+        call_command("user", "add", *args, "--password-stdin", stdout=out)
+    finally:
+        sys.stdin = stdin
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_createsuperuser_makes_an_agency_admin(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", GOOD_PASSWORD)
+    call_command("createsuperuser", "--noinput", "--username", "boss", "--email", "boss@agency.example")
+    boss = User.objects.get(username="boss")
+    assert (boss.role, boss.client, boss.is_agency) == (Role.AGENCY_ADMIN, None, True)
+    assert (boss.is_superuser, boss.is_staff) == (True, True)
+    assert boss.check_password(GOOD_PASSWORD)
+
+
+@pytest.mark.django_db
+def test_user_add_agency_and_client_roles(acme):
+    assert add("eve", "--role", "engineer", "--email", "eve@agency.example", "--name", "Eve Engineer") == (
+        "created eve: Engineer\n"
+    )
+    out = add("carl", "--role", "client_member", "--client", "acme")
+    assert out == f"created carl: Client member at {acme.name}\n"
+    eve, carl = User.objects.get(username="eve"), User.objects.get(username="carl")
+    assert (eve.role, eve.client, eve.get_full_name()) == (Role.ENGINEER, None, "Eve Engineer")
+    assert (carl.role, carl.client) == (Role.CLIENT_MEMBER, acme)
+    assert carl.check_password(GOOD_PASSWORD)
+    created = AuditEntry.objects.filter(model="access.User", action="create")
+    assert sorted(created.values_list("object_repr", flat=True)) == ["carl", "eve"]
+    assert all(entry.actor_label.startswith("cli:") for entry in created)
+    assert "password" not in created.first().after
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x", "--role", "wizard"), "--role 'wizard': unknown role"),
+        (("x", "--role", "engineer", "--client", "acme"), "an agency role belongs to no client"),
+        (("x", "--role", "client_owner"), "a client role needs --client SLUG"),
+        (("x", "--role", "client_owner", "--client", "nobody"), "--client 'nobody': no client has that slug"),
+        (("x", "--role", "engineer", "--email", "not-an-address"), "not an e-mail address"),
+        (("admin", "--role", "engineer"), "username 'admin' is taken"),
+    ],
+)
+def test_user_add_refuses_what_does_not_fit(acme, admin, args, message):
+    with pytest.raises(CommandError, match=message):
+        add(*args)
+    assert not User.objects.filter(username="x").exists()
+
+
+@pytest.mark.django_db
+def test_user_add_refuses_a_weak_password_and_writes_nothing():
+    with pytest.raises(CommandError, match="password refused"):
+        add("weak", "--role", "engineer", password="123")
+    assert not User.objects.filter(username="weak").exists()
+    assert not AuditEntry.objects.filter(model="access.User").exists()
+
+
+def test_readme_production_path_on_a_fresh_database(tmp_path):
+    """migrate → apply → createsuperuser → user add, as the README says, on a fresh SQLite home."""
+    env = {
+        **os.environ,
+        "SITEKEEPER_HOME": str(tmp_path / "home"),
+        "DJANGO_SUPERUSER_PASSWORD": GOOD_PASSWORD,
+    }
+    env.pop("SITEKEEPER_DATABASE_URL", None)
+    contract = tmp_path / "agency.yaml"
+    contract.write_text(CONTRACT_FILE)
+
+    def run(*args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [str(SITEKEEPER), *args],
+            check=False,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("migrate", "--no-input")
+    run("apply", str(contract))
+    run("createsuperuser", "--noinput", "--username", "boss", "--email", "boss@agency.example")
+    run(
+        "user",
+        "add",
+        "ann",
+        "--role",
+        "client_owner",
+        "--client",
+        "acme",
+        "--password-stdin",
+        stdin=GOOD_PASSWORD,
+    )
+    listing = run("user", "list").splitlines()
+    assert [line.split() for line in listing] == [
+        ["boss", "agency_admin", "agency"],
+        ["ann", "client_owner", "acme"],
+    ]
