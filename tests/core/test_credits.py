@@ -12,6 +12,7 @@ from sitekeeper.core.credits import (
     CreditError,
     CreditRule,
     compute_credit,
+    contract_credit,
     credit_percent,
     shortfall,
     started_steps,
@@ -323,3 +324,84 @@ def test_bad_rules(kwargs, message):
 def test_bad_figures(sla, uptime, fee, currency, message):
     with pytest.raises(CreditError, match=message):
         compute_credit(BUSINESS, sla, uptime, fee, currency)
+
+
+# --- a contract's month: per-site credits against a basis, the total capped at the fee (issue 12, item 3) ---
+TWO_SITES = {"https://shop.test": "99.0", "https://blog.test": "99.0"}  # Business: 9 steps = 180 % each
+
+
+def test_two_sites_never_earn_more_than_the_fee_in_a_month():
+    # Before: each site was capped alone, so two sites earned 2 × 900.00 on a 900.00 fee.
+    full = contract_credit(BUSINESS, "99.9", TWO_SITES, FEE, "EUR", basis="full_fee")
+    assert [site.credit_amount for site in full.sites] == [Decimal("900.00"), Decimal("900.00")]
+    assert (full.uncapped_amount, full.credit_amount, full.capped) == (
+        Decimal("1800.00"),
+        Decimal("900.00"),
+        True,
+    )
+
+
+def test_fee_share_splits_the_fee_between_the_covered_sites():
+    result = contract_credit(BUSINESS, "99.9", {"https://shop.test": "99.75"}, FEE, "EUR", covered_sites=3)
+    assert result.basis == "fee_share"
+    assert result.basis_amount == Decimal("300.00")  # 900.00 ÷ 3 sites
+    (site,) = result.sites
+    assert (site.uptime, site.credit_percent, site.credit_amount) == (
+        Decimal("99.75"),
+        Decimal("40"),
+        Decimal("120.00"),
+    )
+    assert (result.credit_amount, result.capped) == (Decimal("120.00"), False)
+
+
+def test_rounding_up_each_share_never_lifts_the_total_above_the_fee():
+    # 200.00 ÷ 3 = 66.666…: each full share rounds half-up to 66.67, three of them to 200.01.
+    down = dict.fromkeys(("https://a.test", "https://b.test", "https://c.test"), "0")
+    result = contract_credit(STARTER, "99.0", down, "200.00", "EUR")
+    assert result.uncapped_amount == Decimal("200.01")
+    assert (result.credit_amount, result.capped) == (Decimal("200.00"), True)
+
+
+def test_an_unmeasured_site_earns_nothing_and_keeps_its_share():
+    uptimes = {"https://shop.test": "98.9", "https://blog.test": None}
+    result = contract_credit(BUSINESS, "99.9", uptimes, FEE, "EUR")
+    shop, blog = result.sites
+    assert shop.credit_amount == Decimal("450.00")  # 100 % of the 450.00 share
+    assert (blog.uptime, blog.credit_percent, blog.credit_amount) == (None, None, None)
+    assert blog.as_json() == {
+        "site": "https://blog.test",
+        "uptime": None,
+        "credit_percent": None,
+        "credit_amount": None,
+    }
+    assert result.credit_amount == Decimal("450.00")
+
+
+def test_no_remedy_agreed_computes_nothing():
+    result = contract_credit(None, "99.95", {"https://museum.test": "98.0"}, FEE, "EUR")
+    assert (result.credit_amount, result.uncapped_amount, result.capped) == (None, None, False)
+    (site,) = result.sites
+    assert (site.uptime, site.credit_percent, site.credit_amount) == (Decimal("98.0"), None, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"monthly_fee": "900.005"}, "minor unit"),  # else a 100 % credit rounds above the fee
+        ({"monthly_fee": "-1.00"}, "not be negative"),
+        ({"sla": "101"}, "SLA"),
+        ({"currency": "EURO"}, "three-letter"),
+        ({"uptimes": {"https://a.test": "100.5"}}, "uptime of https://a.test 100.5"),
+        ({"basis": "per_site"}, "credit basis"),
+        ({"covered_sites": 1}, "2 sites given but only 1 covered"),
+    ],
+)
+def test_contract_credit_refuses_bad_figures(kwargs, message):
+    args = {"sla": "99.9", "uptimes": TWO_SITES, "monthly_fee": FEE, "currency": "EUR", **kwargs}
+    with pytest.raises(CreditError, match=message):
+        contract_credit(BUSINESS, **args)
+
+
+def test_contract_credit_refuses_bad_uptime_even_without_a_remedy():
+    with pytest.raises(CreditError, match="must be between 0 and 100"):
+        contract_credit(None, "99.95", {"https://a.test": "-3"}, FEE, "EUR")

@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitekeeper.core.calendar import BusinessCalendar
-from sitekeeper.core.credits import CreditRule, compute_credit, credit_percent
+from sitekeeper.core.credits import (
+    CreditRule,
+    compute_credit,
+    contract_credit,
+    credit_percent,
+    minor_unit,
+)
 from sitekeeper.core.sla import Pause, counted_so_far, due_instant
 from sitekeeper.core.targets import counted_length, parse_target
 from sitekeeper.core.uptime import monthly_uptime
@@ -307,6 +313,115 @@ def test_credit_amount_never_exceeds_the_fee(rule, uptime, cents, currency):
     if credit.capped:
         assert credit.credit_percent == 100
         assert credit.credit_amount == fee
+
+
+# --- a contract's month over several sites (agreement 2.3: the month's total never exceeds the fee) -------
+site_uptimes = st.lists(st.one_of(st.none(), uptimes), min_size=1, max_size=5)
+currencies = st.sampled_from(["EUR", "USD", "JPY", "KRW"])
+
+
+def fee_of(cents: int, currency: str) -> Decimal:
+    return Decimal(cents) if currency in {"JPY", "KRW"} else Decimal(cents) / 100
+
+
+def month(rule, figures, fee, currency, basis, *, extra=0):
+    sla, credit_rule = rule
+    named = {f"https://site{i}.test": uptime for i, uptime in enumerate(figures)}
+    covered = len(named) + extra
+    return contract_credit(credit_rule, sla, named, fee, currency, basis=basis, covered_sites=covered)
+
+
+@PROPERTY
+@given(
+    rule=rules,
+    figures=site_uptimes,
+    extra=st.integers(0, 3),
+    cents=st.integers(0, 10**10),
+    currency=currencies,
+    basis=st.sampled_from(["fee_share", "full_fee"]),
+)
+def test_a_contracts_monthly_credit_never_exceeds_the_fee(  # noqa: PLR0917 (Hypothesis passes by name)
+    rule, figures, extra, cents, currency, basis
+):
+    fee = fee_of(cents, currency)
+    result = month(rule, figures, fee, currency, basis, extra=extra)
+    unit = minor_unit(currency)
+    earned = [site.credit_amount for site in result.sites if site.credit_amount is not None]
+    assert isinstance(result.credit_amount, Decimal)
+    assert 0 <= result.credit_amount <= fee
+    assert result.uncapped_amount == sum(earned, Decimal(0))
+    assert result.credit_amount == min(result.uncapped_amount, fee)
+    assert result.capped == (result.uncapped_amount > fee)
+    for amount in (result.credit_amount, result.uncapped_amount, result.basis_amount, *earned):
+        assert amount == amount.quantize(unit)  # exact, in the currency's minor unit
+
+
+@PROPERTY
+@given(
+    rule=rules,
+    figures=site_uptimes,
+    extra=st.integers(0, 3),
+    cents=st.integers(0, 10**10),
+    currency=currencies,
+    basis=st.sampled_from(["fee_share", "full_fee"]),
+)
+def test_each_site_earns_at_most_its_basis(  # noqa: PLR0917 (Hypothesis passes by name)
+    rule, figures, extra, cents, currency, basis
+):
+    fee = fee_of(cents, currency)
+    result = month(rule, figures, fee, currency, basis, extra=extra)
+    sites = len(figures) + extra
+    share = Fraction(fee) / sites if basis == "fee_share" else Fraction(fee)
+    assert result.basis_amount == _rounded(share, currency)  # fee ÷ n sites, or the whole fee
+    for site, uptime in zip(result.sites, figures, strict=True):
+        if uptime is None:  # not measured: no credit can be claimed on it, and none is invented
+            assert (site.uptime, site.credit_percent, site.credit_amount) == (None, None, None)
+            continue
+        assert 0 <= site.credit_percent <= 100
+        assert 0 <= site.credit_amount <= result.basis_amount
+        exact = credit_percent(rule[1], Fraction(Decimal(rule[0])), uptime)  # the shown percent is rounded
+        assert site.credit_amount == _rounded(share * exact / 100, currency)
+
+
+@PROPERTY
+@given(rule=rules, uptime=uptimes, cents=st.integers(0, 10**10), currency=currencies)
+def test_one_site_or_the_full_fee_is_the_single_site_credit(rule, uptime, cents, currency):
+    sla, credit_rule = rule
+    fee = fee_of(cents, currency)
+    alone = compute_credit(credit_rule, sla, uptime, fee, currency)
+    one = month(rule, [uptime], fee, currency, "fee_share")
+    assert (one.credit_amount, one.sites[0].credit_percent) == (alone.credit_amount, alone.credit_percent)
+    full = month(rule, [uptime, Fraction(0)], fee, currency, "full_fee")
+    assert full.sites[0].credit_amount == alone.credit_amount
+
+
+@PROPERTY
+@given(rule=rules, figures=site_uptimes, cents=st.integers(0, 10**10), currency=currencies)
+def test_an_unmeasured_site_adds_nothing(rule, figures, cents, currency):
+    fee = fee_of(cents, currency)
+    measured = month(rule, figures, fee, currency, "fee_share", extra=1)
+    with_gap = month(rule, [*figures, None], fee, currency, "fee_share")
+    assert with_gap.credit_amount == measured.credit_amount
+    assert with_gap.sites[-1].credit_amount is None
+
+
+@PROPERTY
+@given(figures=site_uptimes, cents=st.integers(0, 10**10), currency=currencies)
+def test_no_remedy_agreed_computes_no_credit(figures, cents, currency):
+    fee = fee_of(cents, currency)
+    result = month(("99.95", None), figures, fee, currency, "fee_share")
+    assert (result.credit_amount, result.uncapped_amount, result.capped) == (None, None, False)
+    assert all(site.credit_percent is None and site.credit_amount is None for site in result.sites)
+
+
+def _rounded(value: Fraction, currency: str) -> Decimal:
+    """Half-up to the minor unit, computed independently of the code under test."""
+    unit = minor_unit(currency)
+    scaled = value / Fraction(unit)
+    whole = scaled.numerator // scaled.denominator
+    if scaled - whole >= Fraction(1, 2):
+        whole += 1
+    return Decimal(whole) * unit
 
 
 @PROPERTY

@@ -2,8 +2,11 @@
 
 Readings (DESIGN.md): shortfall = SLA − uptime; credit % = rate × started steps, where started steps =
 ceil(shortfall / step) — or rate × shortfall / step under the `proportional` reading; a custom table
-(Enterprise, Schedule A) gives the percent of the lowest threshold the uptime fell below. The total is
-capped at the monthly fee (100 %), and the amount is rounded half-up to the currency's minor unit.
+(Enterprise, Schedule A) gives the percent of the lowest threshold the uptime fell below; with no table
+agreed there is no remedy and no credit is computed (`NO_REMEDY`), never a made-up one. Over a contract's
+month (`contract_credit`) each site earns its percent of a basis — the fee ÷ the covered sites
+(`fee_share`) or the whole fee (`full_fee`) — rounded half-up to the currency's minor unit, and the sum over
+all sites is capped at the monthly fee (agreement 2.3).
 """
 
 from __future__ import annotations
@@ -166,19 +169,9 @@ def compute_credit(
 ) -> Credit:
     """The month's credit. Uptime measured by monitoring arrives as an exact Fraction; figures typed by a
     person arrive as decimals and come back unchanged."""
-    fsla, fup = to_fraction(sla, "uptime SLA"), to_fraction(uptime, "uptime")
-    if not 0 <= fsla <= 100:
-        raise CreditError(f"uptime SLA {sla}: must be between 0 and 100")
-    if not 0 <= fup <= 100:
-        raise CreditError(f"uptime {uptime}: must be between 0 and 100")
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
-        raise CreditError(f"currency {currency!r}: expected a three-letter ISO 4217 code")
-    unit = minor_unit(currency)
-    fee = to_fraction(monthly_fee, "monthly fee")
-    if fee < 0:
-        raise CreditError("monthly fee must not be negative")
-    if (fee / Fraction(unit)).denominator != 1:  # else a 100 % credit could round to more than the fee
-        raise CreditError(f"monthly fee {monthly_fee}: finer than the {currency.upper()} minor unit {unit}")
+    fsla = checked_sla(sla)
+    fup = checked_uptime(uptime, "uptime")
+    fee, unit = checked_fee(monthly_fee, currency)
     short = shortfall(fsla, fup)
     raw = uncapped_percent(rule, fsla, fup)
     percent = min(raw, HUNDRED)
@@ -196,6 +189,39 @@ def compute_credit(
         currency=currency.upper(),
         capped=raw > HUNDRED,
     )
+
+
+def checked_sla(sla: Decimal | str | Fraction) -> Fraction:
+    fsla = to_fraction(sla, "uptime SLA")
+    if not 0 <= fsla <= 100:
+        raise CreditError(f"uptime SLA {sla}: must be between 0 and 100")
+    return fsla
+
+
+def checked_uptime(uptime: Decimal | str | Fraction, what: str) -> Fraction:
+    fup = to_fraction(uptime, what)
+    if not 0 <= fup <= 100:
+        raise CreditError(f"{what} {uptime}: must be between 0 and 100")
+    return fup
+
+
+def checked_fee(monthly_fee: Decimal | str, currency: str) -> tuple[Fraction, Decimal]:
+    """The fee as an exact fraction and the currency's minor unit; refuses a fee finer than that unit, since
+    a 100 % credit of it would round to more than the fee."""
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise CreditError(f"currency {currency!r}: expected a three-letter ISO 4217 code")
+    unit = minor_unit(currency)
+    fee = to_fraction(monthly_fee, "monthly fee")
+    if fee < 0:
+        raise CreditError("monthly fee must not be negative")
+    if (fee / Fraction(unit)).denominator != 1:
+        raise CreditError(f"monthly fee {monthly_fee}: finer than the {currency.upper()} minor unit {unit}")
+    return fee, unit
+
+
+def shown_uptime(uptime: Decimal | str | Fraction, value: Fraction) -> Decimal:
+    """Measured uptime (a Fraction) to four places; a figure a person typed, unchanged."""
+    return to_decimal(value, PERCENT_PLACES if isinstance(uptime, Fraction) else None)
 
 
 # --- a contract's month: per-site credits against a basis, the total capped at the fee -------------------
@@ -251,36 +277,38 @@ def contract_credit(
     """Credits for one month over all of a contract's sites (agreement 2.3: "Total credits in any month shall
     not exceed the monthly plan fee"). Each site earns its percent of the basis, rounded half-up to the
     minor unit; the sum is capped at the fee. `rule` None: no remedy agreed (Enterprise without Schedule A).
-    An unmeasured site (uptime None) earns nothing and says so."""
-    unit = minor_unit(currency)
-    fee = to_fraction(monthly_fee, "monthly fee")
-    count = covered_sites if covered_sites is not None else len(uptimes)
+    An unmeasured site (uptime None) earns nothing and says so. `covered_sites`: how many sites share the
+    fee (default: the sites given), so a month in which only some sites were measured keeps each site's
+    share the same."""
+    fsla = checked_sla(sla)
+    fee, unit = checked_fee(monthly_fee, currency)
+    count = len(uptimes) if covered_sites is None else covered_sites
+    if count < len(uptimes):
+        raise CreditError(f"{len(uptimes)} sites given but only {count} covered by the contract")
     base = basis_amount(fee, max(count, 1), basis)
-    base_decimal = to_decimal(base, unit)
     rows = []
     total = Fraction(0)
     for site, uptime in uptimes.items():
-        if uptime is None or rule is None:
-            measured = None if uptime is None else to_decimal(to_fraction(uptime, "uptime"), PERCENT_PLACES)
-            rows.append(SiteCredit(site, measured, None, None))
+        if uptime is None:
+            rows.append(SiteCredit(site, None, None, None))
             continue
-        fsla, fup = to_fraction(sla, "uptime SLA"), to_fraction(uptime, "uptime")
-        if not 0 <= fup <= 100:
-            raise CreditError(f"uptime {uptime} for {site}: must be between 0 and 100")
+        fup = checked_uptime(uptime, f"uptime of {site}")
+        if rule is None:
+            rows.append(SiteCredit(site, shown_uptime(uptime, fup), None, None))
+            continue
         percent = credit_percent(rule, fsla, fup)
         amount = to_decimal(base * percent / HUNDRED, unit)
         total += Fraction(amount)
-        shown = to_decimal(fup, PERCENT_PLACES if isinstance(uptime, Fraction) else None)
-        rows.append(SiteCredit(site, shown, to_decimal(percent), amount))
+        rows.append(SiteCredit(site, shown_uptime(uptime, fup), to_decimal(percent), amount))
+    base_decimal = to_decimal(base, unit)
     if rule is None:
         return ContractCredit(tuple(rows), basis, base_decimal, None, None, False, currency.upper())
-    capped = total > fee
     return ContractCredit(
         sites=tuple(rows),
         basis=basis,
         basis_amount=base_decimal,
         credit_amount=to_decimal(min(total, fee), unit),
         uncapped_amount=to_decimal(total, unit),
-        capped=capped,
+        capped=total > fee,
         currency=currency.upper(),
     )
