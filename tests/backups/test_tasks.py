@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from sitekeeper.backups import jobs, tasks
 from sitekeeper.backups.management.commands.backup import render_bar
 from sitekeeper.backups.models import BackupRun, Layer, RunStatus, SiteBackup, Source
+from sitekeeper.contracts.models import Contract
 from sitekeeper.desk.models import Ticket
 
 BERLIN_2AM = dt.datetime(2026, 11, 22, 1, 0, tzinfo=dt.UTC)  # 02:00 in Berlin (CET), a Sunday
@@ -19,22 +20,60 @@ BERLIN_2AM = dt.datetime(2026, 11, 22, 1, 0, tzinfo=dt.UTC)  # 02:00 in Berlin (
 
 def test_due_slots_follow_the_contracts_time_zone(backed_site) -> None:
     config = backed_site.backup
-    # 01:59 in Berlin: before data_time; Sunday is the default code day, also at data_time.
+    # 01:59 in Berlin: before data_time; at 02:00 data and code are both due, named by the Berlin date.
     assert tasks.due_slots(config, BERLIN_2AM - dt.timedelta(minutes=1)) == []
-    assert (Layer.DATA, "data-2026-11-22") in tasks.due_slots(config, BERLIN_2AM)
-    assert (Layer.CODE, "code-2026-W47") in tasks.due_slots(config, BERLIN_2AM)
-    monday = BERLIN_2AM + dt.timedelta(days=1)
-    assert (Layer.CODE, "code-2026-W48") not in tasks.due_slots(config, monday)
+    assert tasks.due_slots(config, BERLIN_2AM) == [
+        (Layer.DATA, "data-2026-11-22"),
+        (Layer.CODE, "code-2026-11-22"),
+    ]
+
+
+def test_code_is_backed_up_daily_not_weekly(backed_site) -> None:
+    """Agreement 1.2: daily automated backups of the full site — code every day, like data (issue 12, 8)."""
+    config = backed_site.backup
+    week = [tasks.due_slots(config, BERLIN_2AM + dt.timedelta(days=n)) for n in range(7)]
+    code = [slot for slots in week for layer, slot in slots if layer == Layer.CODE]
+    assert code == [f"code-2026-11-{22 + n}" for n in range(7)]
+    # Stale after a day plus slack, the same limit as data.
+    assert tasks.DEFAULT_STALE_HOURS == {Layer.DATA: 26, Layer.CODE: 26}
 
 
 def test_schedule_pass_queues_each_slot_once(backed_site, monkeypatch) -> None:
     queued: list[tuple] = []
     monkeypatch.setattr(tasks, "backup_task", lambda *args: queued.append(args))
-    assert {q[2] for q in tasks.schedule_pass(BERLIN_2AM)} == {"data-2026-11-22", "code-2026-W47"}
+    assert {q[2] for q in tasks.schedule_pass(BERLIN_2AM)} == {"data-2026-11-22", "code-2026-11-22"}
     BackupRun.objects.create(site=backed_site, layer=Layer.DATA, slot="data-2026-11-22", trigger="schedule",
                              status=RunStatus.SUCCEEDED)  # fmt: skip
     again = tasks.schedule_pass(BERLIN_2AM)
-    assert [q[2] for q in again] == ["code-2026-W47"]
+    assert [q[2] for q in again] == ["code-2026-11-22"]
+    # The next day both layers are due again.
+    assert {q[2] for q in tasks.schedule_pass(BERLIN_2AM + dt.timedelta(days=1))} == {
+        "data-2026-11-23",
+        "code-2026-11-23",
+    }
+
+
+def test_backups_run_under_notice_until_the_effective_date(backed_site, monkeypatch) -> None:
+    """Agreement 7.3: notice given is not service stopped (issue 12, 7). Notice on 22 October 2026: the
+    notice period ends 21 November, the cancellation is effective at the end of 30 November (Berlin)."""
+    monkeypatch.setattr(tasks, "backup_task", lambda *args: None)
+    contract = backed_site.client.contract
+    contract.status = Contract.Status.CANCELLING
+    contract.notice_given_on = dt.date(2026, 10, 22)
+    contract.save()
+    assert contract.effective_end == dt.date(2026, 11, 30)
+    last_day = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)  # 02:00 in Berlin on the effective date
+    assert {q[2] for q in tasks.schedule_pass(last_day)} == {"data-2026-11-30", "code-2026-11-30"}
+    assert tasks.schedule_pass(last_day + dt.timedelta(days=1)) == []  # 1 December: no longer in service
+    # Nothing scheduled is nothing late: no staleness incident after the effective date.
+    assert tasks.stale_pass(last_day + dt.timedelta(days=3)) == []
+
+
+def test_draft_and_terminated_contracts_are_not_scheduled(backed_site, monkeypatch) -> None:
+    monkeypatch.setattr(tasks, "backup_task", lambda *args: None)
+    for status in (Contract.Status.DRAFT, Contract.Status.TERMINATED):
+        Contract.objects.filter(client=backed_site.client).update(status=status)
+        assert tasks.schedule_pass(BERLIN_2AM) == [], status
 
 
 def test_config_layer_is_backed_up_when_its_content_changes(backed_site, site_root, monkeypatch) -> None:

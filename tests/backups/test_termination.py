@@ -13,6 +13,7 @@ from sitekeeper.access.models import AuditEntry
 from sitekeeper.backups import restore, termination
 from sitekeeper.backups.models import Export, Repository, SiteBackup, Snapshot
 from sitekeeper.backups.restic import Restic
+from sitekeeper.contracts.models import Contract
 from tests.backups.conftest import back_up
 from tests.backups.services import s3  # noqa: F401 (fixture)
 
@@ -24,6 +25,8 @@ def test_downloads_during_the_window_then_the_local_repository_is_deleted(
 ) -> None:
     back_up(backed_site)
     now = dt.datetime.now(dt.UTC)
+    # Ended at once (no notice on record): 30 days from the start of the transition.
+    Contract.objects.filter(client=acme).update(status=Contract.Status.TERMINATED)
 
     started = termination.start_transition(acme, now=now, user=manager)
 
@@ -81,6 +84,7 @@ def test_a_remote_repository_is_forgotten_and_pruned(backed_site, local_repo, ac
     backed_site.refresh_from_db()
     back_up(backed_site)
     now = dt.datetime.now(dt.UTC)
+    Contract.objects.filter(client=acme).update(status=Contract.Status.TERMINATED)
     termination.start_transition(acme, now=now - dt.timedelta(days=31), user=None)
     assert not AuditEntry.objects.filter(model__icontains="repository", action="update").exists()
 

@@ -313,7 +313,8 @@ def test_clients_cannot_use_the_console(catalogue: Catalogue, owner: User):
 
 def test_site_without_configuration_says_so(acme: Client, engineer: User):
     body = text(signed_in(engineer).get(reverse("staff_backups_site", args=[acme.sites.get().pk])))
-    assert "Backups are not configured" in body
+    # Under a contract in service this is the agency's problem, said as such (issue 12, item 1).
+    assert "No backup source — agency action needed:</strong> this site has no backup settings" in body
     assert "never" in body
 
 

@@ -68,7 +68,7 @@ class SiteBackupForm(_KeepSecrets):
     class Meta:
         model = SiteBackup
         fields = ("site", "repository", "enabled", "site_host", "ssh_port", "ssh_user", "ssh_key",
-                  "known_hosts", "data_time", "code_weekday", "stale_hours", "timeout_minutes")  # fmt: skip
+                  "known_hosts", "data_time", "stale_hours", "timeout_minutes")  # fmt: skip
 
 
 @admin.register(SiteBackup)

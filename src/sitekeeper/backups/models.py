@@ -102,10 +102,11 @@ class SiteBackup(models.Model):
     ssh_user = models.CharField(max_length=100, blank=True)
     ssh_key = EncryptedTextField(blank=True, help_text="Per-site private key (OpenSSH format)")
     known_hosts = models.TextField(blank=True, help_text="The site host's known_hosts line(s)")
-    data_time = models.TimeField(default=dt.time(2), help_text="Daily data backup, contract time zone")
-    code_weekday = models.PositiveSmallIntegerField(default=6, help_text="Weekly code backup: 0 = Monday")
+    data_time = models.TimeField(
+        default=dt.time(2), help_text="Daily data and code backup, contract time zone"
+    )
     stale_hours = models.JSONField(
-        default=dict, blank=True, help_text='Override, e.g. {"data": 26, "code": 194}: older = stale'
+        default=dict, blank=True, help_text='Override, e.g. {"data": 26, "code": 50}: older = stale'
     )
     timeout_minutes = models.PositiveIntegerField(default=120)
     alerts = models.JSONField(default=dict, blank=True, help_text="Open alert -> ticket id (stale backups)")

@@ -29,9 +29,9 @@ from sitekeeper.backups.models import (
 from sitekeeper.contracts.models import Site
 
 # How old the newest snapshot of a layer may be before it counts as stale, when the site sets no override
-# (SiteBackup.stale_hours): data is daily (a day plus two hours of slack), code weekly; config is backed up
-# on change, so its age alone says nothing.
-DEFAULT_STALE_HOURS: dict[str, int | None] = {Layer.DATA: 26, Layer.CODE: 7 * 24 + 26, Layer.CONFIG: None}
+# (SiteBackup.stale_hours): data and code are daily (a day plus two hours of slack); config is backed up on
+# change, so its age alone says nothing.
+DEFAULT_STALE_HOURS: dict[str, int | None] = {Layer.DATA: 26, Layer.CODE: 26, Layer.CONFIG: None}
 RUNS_SHOWN = 30
 SNAPSHOTS_SHOWN = 60
 TESTS_SHOWN = 12
@@ -65,6 +65,47 @@ def backup_config(site: Site) -> SiteBackup | None:
         return SiteBackup.objects.select_related("repository").get(site=site)
     except SiteBackup.DoesNotExist:
         return None
+
+
+def has_backup_source(site: Site) -> bool:
+    """Is the site backed up automatically: backup settings switched on and at least one production source?
+    False for a site whose contract is in service is an agency-side gap (issue 12, item 1)."""
+    return Source.objects.filter(site=site, environment="prod", site__backup__enabled=True).exists()
+
+
+NOT_SET_UP = "Backups are not set up yet for this site — we are arranging it."
+PAUSED = "Automatic backups are paused for this site — we are arranging it."
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Nothing backs the site up automatically: why, for staff, and the plain sentence the client reads."""
+
+    staff: str
+    client: str
+    label: str  # the client's short label in lists
+
+
+def backup_gap(site: Site, config: SiteBackup | None) -> Gap | None:
+    """Why nothing backs the site up automatically (None when something does, or when the contract has
+    ended and the repository's transition note says what happens instead)."""
+    if config is None:
+        return Gap("this site has no backup settings (repository, schedule)", NOT_SET_UP, "not set up yet")
+    if config.repository.status != Repository.Status.ACTIVE:
+        return None
+    if not Source.objects.filter(site=site, environment="prod").exists():
+        return Gap(
+            "no production source (database, files) is set up for this site", NOT_SET_UP, "not set up yet"
+        )
+    if not config.enabled:
+        return Gap("automatic backups are switched off for this site", PAUSED, "paused")
+    return None
+
+
+def in_service(site: Site, now: dt.datetime) -> bool:
+    from sitekeeper.contracts.service import site_in_service
+
+    return site_in_service(site, now)
 
 
 def stale_hours(config: SiteBackup | None, layer: str) -> int | None:
@@ -252,6 +293,8 @@ class Overview:
     last_verified: dt.datetime | None
     failures: int
     off_site: bool | None
+    gap: Gap | None = None  # why nothing backs the site up (backup_gap)
+    in_service: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -276,6 +319,8 @@ def overview(sites: QuerySet[Site], now: dt.datetime) -> list[Overview]:
                 last_verified=last_verified(site),
                 failures=BackupRun.objects.filter(site=site, status=RunStatus.FAILED).count(),
                 off_site=config.off_site if config else None,
+                gap=backup_gap(site, config),
+                in_service=in_service(site, now),
             )
         )
     return rows

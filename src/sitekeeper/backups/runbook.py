@@ -27,7 +27,6 @@ from sitekeeper.backups import presenters
 from sitekeeper.backups.models import Layer, Repository, SiteBackup, Source
 from sitekeeper.contracts.models import Contact, Site
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 RESTORE_DIR = "/srv/restore"  # where the manual procedure unpacks a snapshot on the stage host
 ESCALATION_EVENT = "backup.restore"
 
@@ -43,7 +42,6 @@ WATCHED: dict[type[Model], tuple[str, ...]] = {
         "ssh_user",
         "known_hosts",
         "data_time",
-        "code_weekday",
     ),
     Source: ("environment", "name", "layer", "kind", "path", "includes", "excludes", "db_url", "over_ssh"),
 }
@@ -195,7 +193,7 @@ def schedule(config: SiteBackup, zone: str) -> list[str]:
         return ["Automatic backups are switched OFF for this site: only on-demand backups run."]
     return [
         f"Data (databases + uploads): daily at {config.data_time:%H:%M} {zone}.",
-        f"Code: on each release and weekly on {WEEKDAYS[config.code_weekday % 7]}s.",
+        f"Code: daily at {config.data_time:%H:%M} {zone}, and on each release.",
         "Configuration: on each change.",
     ]
 

@@ -1,8 +1,12 @@
 """huey tasks of backups (`sitekeeper worker` runs them): the schedule, the jobs people start, staleness.
 
 The schedule is read every few minutes against each contract's own time zone: a run's slot ("data-2026-11-22",
-"code-2026-W47", "config-<fingerprint>") makes it idempotent, so a tick that runs twice, or a worker that
+"code-2026-11-22", "config-<fingerprint>") makes it idempotent, so a tick that runs twice, or a worker that
 restarts, never backs up a slot twice; a slot whose worker died is taken over (see jobs.claim).
+
+The agreement's "daily automated backups, full site + database" (1.2): data and code daily, config on change,
+code also on each release. Only sites whose contract is in service are scheduled (contracts.service: active,
+or under notice up to and including the effective date — agreement 7.3).
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from sitekeeper.backups.models import (
     Snapshot,
     Source,
 )
+from sitekeeper.backups.presenters import DEFAULT_STALE_HOURS as PAGE_STALE_HOURS
 from sitekeeper.backups.restic import Restic
-from sitekeeper.contracts.models import Contract, Site
+from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.service import sites_in_service
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STALE_HOURS = {Layer.DATA: 26, Layer.CODE: 8 * 24 + 2}  # daily + 2 h slack; weekly + 2 h slack
+# The layers that run on a clock (config runs on change): the same limits the pages show.
+DEFAULT_STALE_HOURS = {layer: PAGE_STALE_HOURS[layer] for layer in (Layer.DATA, Layer.CODE)}
 
 
 # -- jobs people start ------------------------------------------------------------------------
@@ -118,18 +125,20 @@ def local_now(config: SiteBackup, now: dt.datetime) -> dt.datetime:
 
 
 def due_slots(config: SiteBackup, now: dt.datetime) -> list[tuple[str, str]]:
-    """(layer, slot) pairs whose time has come, in the contract's time zone: data daily at `data_time`, code
-    weekly on `code_weekday` at the same time (caught up later in the week if that moment was missed)."""
+    """(layer, slot) pairs whose time has come, in the contract's time zone: data and code daily at
+    `data_time` (a day whose moment was missed is caught up later that day)."""
     local = local_now(config, now)
-    after_time = local.time() >= config.data_time
-    due = []
-    if after_time:
-        due.append((Layer.DATA, f"data-{local.date().isoformat()}"))
-    weekday = local.weekday()
-    if weekday > config.code_weekday or (weekday == config.code_weekday and after_time):
-        year, week, _ = local.isocalendar()
-        due.append((Layer.CODE, f"code-{year}-W{week:02d}"))
-    return due
+    if local.time() < config.data_time:
+        return []
+    day = local.date().isoformat()
+    return [(Layer.DATA, f"data-{day}"), (Layer.CODE, f"code-{day}")]
+
+
+def scheduled_configs(now: dt.datetime) -> list[SiteBackup]:
+    """Enabled backup settings of the sites in service at `now` (the one in-service test, item 7.3)."""
+    sites = [site.pk for site in sites_in_service(now)]
+    configs = SiteBackup.objects.filter(enabled=True, site_id__in=sites)
+    return list(configs.select_related("site__client"))
 
 
 def config_slot(site: Site) -> str | None:
@@ -145,7 +154,7 @@ def schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
     """Queue every due slot that has no run yet (or whose run was interrupted); returns what was queued."""
     now = now or dt.datetime.now(dt.UTC)
     queued = []
-    for config in SiteBackup.objects.filter(enabled=True).select_related("site__client"):
+    for config in scheduled_configs(now):
         wanted = list(due_slots(config, now))
         if Source.objects.filter(site=config.site, layer=Layer.CONFIG).exists():
             try:
@@ -167,10 +176,11 @@ def schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
 
 def stale_pass(now: dt.datetime | None = None) -> list[tuple[int, str]]:
     """Open one P2 incident per site and layer whose newest snapshot is older than its schedule allows;
-    forget the alert when a fresh snapshot lands (so the next staleness alerts again)."""
+    forget the alert when a fresh snapshot lands (so the next staleness alerts again). Only sites in service
+    are scheduled, so only they can be late."""
     now = now or dt.datetime.now(dt.UTC)
     opened = []
-    for config in SiteBackup.objects.filter(enabled=True).select_related("site__client"):
+    for config in scheduled_configs(now):
         alerts_state = dict(config.alerts)
         for layer, default in DEFAULT_STALE_HOURS.items():
             names = set(
@@ -218,21 +228,27 @@ def backup_schedule_every_5_minutes() -> None:
         logger.info("backup schedule: queued %s", queued)
 
 
-@db_periodic_task(crontab(minute="17"), expires=3000)
-def backup_housekeeping_hourly() -> None:
-    """Staleness alerts; transitions of ended contracts; expired downloads."""
-    opened = stale_pass()
-    if opened:
-        logger.warning("stale backups: %s", opened)
+def housekeeping(now: dt.datetime | None = None) -> None:
+    """Staleness alerts; transitions (started for clients whose contract ended and nothing holds their
+    backups, stopped by a new contract, finished after the download window); expired downloads; the monthly
+    restore tests."""
     from sitekeeper.backups import restore, termination, verify
 
-    now = dt.datetime.now(dt.UTC)
-    for contract in Contract.objects.filter(status=Contract.Status.TERMINATED).select_related("client"):
-        if contract.client.backup_repositories.filter(status="active").exists():
-            termination.start_transition(contract.client, now=now, user=None)
+    now = now or dt.datetime.now(dt.UTC)
+    opened = stale_pass(now)
+    if opened:
+        logger.warning("stale backups: %s", opened)
+    started, stopped = termination.reconcile(now)
+    if started or stopped:
+        logger.info("backup transitions: started %s, stopped %s", started, stopped)
     termination.finish_transitions(now)
     restore.purge_expired_exports(now)
     verify.due_restore_tests(now)
+
+
+@db_periodic_task(crontab(minute="17"), expires=3000)
+def backup_housekeeping_hourly() -> None:
+    housekeeping()
 
 
 @db_periodic_task(crontab(hour="4", minute="41"), expires=6 * 3600)

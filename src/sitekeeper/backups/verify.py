@@ -180,14 +180,20 @@ def month_slot(now: dt.datetime) -> str:
 
 
 def due_restore_tests(now: dt.datetime | None = None, *, enqueue: bool = True) -> list[tuple[Site, str]]:
-    """Sites owing this month's restore test (slot "YYYY-MM", UTC): backups enabled, repository active, at
-    least one catalogued snapshot, and no test for the slot yet (or one whose worker died). The test row is
-    created here as queued, so an hourly pass does not queue the same test twice; with `enqueue` the worker
-    task is queued."""
+    """Sites owing this month's restore test (slot "YYYY-MM", UTC): in service (contracts.service), backups
+    enabled, repository active, at least one catalogued snapshot, and no test for the slot yet (or one whose
+    worker died). The test row is created here as queued, so an hourly pass does not queue the same test
+    twice; with `enqueue` the worker task is queued."""
+    from sitekeeper.contracts.service import sites_in_service
+
     now = now or dt.datetime.now(dt.UTC)
     slot = month_slot(now)
     due = []
-    configs = SiteBackup.objects.filter(enabled=True, repository__status=Repository.Status.ACTIVE)
+    configs = SiteBackup.objects.filter(
+        enabled=True,
+        repository__status=Repository.Status.ACTIVE,
+        site_id__in=[site.pk for site in sites_in_service(now)],
+    )
     for config in configs.select_related("site"):
         site = config.site
         if not Snapshot.objects.filter(site=site, forgotten_at=None).exists():

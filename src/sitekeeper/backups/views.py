@@ -131,6 +131,8 @@ def site_context(site: Site, *, staff: bool, user: Any) -> dict[str, Any]:
         "staff": staff,
         "now": now,
         "config": config,
+        "gap": presenters.backup_gap(site, config),
+        "in_service": presenters.in_service(site, now),
         "repository": presenters.repository_json(config) if config else None,
         "layers": presenters.layer_states(site, config, now),
         "sources": presenters.sources_by_layer(site),
