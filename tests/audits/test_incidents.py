@@ -20,19 +20,22 @@ DETECTED = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def finding(acme):
+    """A finding that does not by itself indicate an incident (a changed core file), so the incident is a
+    person's escalation; malware and admin changes open theirs at detection (test_security_clock.py)."""
     found, new = findings.record(
         acme.sites.get(),
-        kind="malware",
-        key="wp-content/uploads/shell.php",
-        severity="critical",
-        title="PHP web shell in uploads",
-        details={"path": "wp-content/uploads/shell.php", "rule": "php_webshell_eval"},
-        remediation="Quarantine the file, rotate passwords.",
+        kind="integrity",
+        key="wp-includes/version.php",
+        severity="high",
+        title="Core file changed: wp-includes/version.php",
+        details={"path": "wp-includes/version.php", "change": "changed"},
+        remediation="Restore the file, rotate passwords.",
         priority="P2",
         now=DETECTED,
     )
     assert new
     assert found.ticket.priority == "P2"
+    assert not SecurityIncident.objects.exists()
     return found
 
 

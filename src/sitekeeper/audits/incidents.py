@@ -1,13 +1,21 @@
-"""Security incidents: a finding a person escalated, handled with the guide's procedure.
+"""Security incidents: opened by sitekeeper at detection when a finding indicates one, or by a person who
+escalates a finding; handled with the guide's procedure.
 
-- the linked service-desk ticket is raised to P1 (a security incident is always the highest priority);
+- which findings indicate an incident (`indicates_incident`): malware (a web shell or any other match), a new
+  administrator account nobody announced, a changed administrator e-mail, a changed site address — clause
+  6.3 counts 24 hours "of becoming aware", and the agency is aware when its scan saw it, so the incident
+  (and its clock) opens at the finding's detection, exactly once per episode of the finding;
+- the linked service-desk ticket: opened at detection it keeps the scan's priority (a suspicion is not yet
+  "an active security breach", agreement 2.1); a person who escalates it confirms it and raises it to P1;
 - the first-measures checklist (passwords, tokens and keys, access, maintenance mode, logs), each item ticked
   by the person who did it, with the time;
-- the client notification clock of agreement clause 6.3: 24 hours from detection (the finding's first
-  sighting, not the escalation — the clause counts from when the agency could know);
+- the client notification clock of clause 6.3: 24 hours from detection;
+- a person may dismiss it as a false positive, with the reason (audited: who, when, why): the clock stops,
+  the finding is accepted, the request is resolved with the reason, and the client reads it in plain words;
 - the post-incident report for the client, published to the portal by a person and rendered as Markdown.
 
-Every change goes through here under `acting_as(user)`, so the audit log names the person.
+Every change by a person goes through here under `acting_as(user)`, so the audit log names the person; what
+sitekeeper opens itself is attributed to its service account.
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ from django.db import transaction
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
-from sitekeeper.audits.models import ChecklistItem, Finding, SecurityIncident
+from sitekeeper.audits.models import (
+    ChecklistItem,
+    Finding,
+    FindingKind,
+    FindingStatus,
+    SecurityIncident,
+)
 from sitekeeper.desk import services
 from sitekeeper.desk.models import Ticket
 
@@ -34,6 +48,24 @@ FIRST_MEASURES: tuple[tuple[str, str], ...] = (
     ("logs", "Secure the logs (web server, PHP, database, hosting panel) before they rotate"),
 )
 REPORT_FIELDS = ("what_happened", "started_at", "actions_taken", "data_affected", "prevention")
+# Suspicious-activity findings that indicate an incident, by key (audits/suspicious.py names them so): a new
+# administrator, an administrator's e-mail changed, the site's admin e-mail or address (siteurl, home)
+# changed.
+INCIDENT_KEYS = ("admin:", "admin-email:", "option:admin_email:", "option:siteurl:", "option:home:")
+# What the client reads about each kind of incident (plain words; the staff pages show the finding itself).
+PLAIN_WHAT = (
+    ("admin:", "A new administrator account appeared on the site that nobody had announced to us."),
+    ("admin-email:", "The e-mail address of an administrator account of the site was changed."),
+    ("option:admin_email:", "The site's administration e-mail address was changed."),
+    ("option:siteurl:", "The site's address setting was changed."),
+    ("option:home:", "The site's home address setting was changed."),
+)
+PLAIN_KIND = {
+    FindingKind.MALWARE: "Our scan found code in one of the site's files that looks like malware.",
+    FindingKind.INTEGRITY: "A file of the site was changed outside our maintenance.",
+    FindingKind.VULNERABILITY: "A component of the site has a known security vulnerability.",
+    FindingKind.SUSPICIOUS: "Our scan noticed a suspicious change in the site's settings or accounts.",
+}
 
 
 class IncidentError(ValueError):
@@ -49,50 +81,145 @@ def _staff(user: User) -> None:
         raise IncidentError(f"{user}: only agency staff handle security incidents")
 
 
+def indicates_incident(finding: Finding) -> bool:
+    """Does this finding by itself give reasonable grounds to suspect a security incident (clause 6.3)?"""
+    if finding.kind == FindingKind.MALWARE:
+        return True
+    return finding.kind == FindingKind.SUSPICIOUS and finding.key.startswith(INCIDENT_KEYS)
+
+
+def current(finding: Finding) -> SecurityIncident | None:
+    """The security incident of the finding's current episode, if one was opened."""
+    return finding.security_incidents.filter(detected_at=finding.episode_start).first()
+
+
+def open_at_detection(finding: Finding) -> SecurityIncident | None:
+    """Open the incident of a finding that indicates one, at its detection, by sitekeeper (findings.record
+    calls this for every new episode); None for a finding that does not indicate an incident."""
+    if not indicates_incident(finding):
+        return None
+    from sitekeeper.monitoring.outages import service_user
+
+    return _open(finding, service_user(), at=finding.episode_start, automatic=True)
+
+
 def escalate(finding: Finding, user: User, *, at: dt.datetime | None = None) -> SecurityIncident:
-    """Open (or return the already open) security incident for a finding."""
+    """A person opens the security incident of a finding's current episode, or confirms the one sitekeeper
+    opened at detection; either way its ticket is raised to P1."""
     _staff(user)
-    at = _now(at)
-    existing = SecurityIncident.objects.filter(finding=finding).first()
-    if existing is not None:
-        return existing
-    with acting_as(user), transaction.atomic():
-        ticket = finding.ticket or _file_ticket(finding, user, at)
-        if ticket.priority != "P1":
-            services.change_priority(
-                ticket,
-                "P1",
-                actor=user,
-                why=f"Escalated to a security incident (finding #{finding.pk})",
-                at=at,
-            )
-        incident = SecurityIncident.objects.create(
-            site=finding.site, finding=finding, ticket=ticket, detected_at=finding.first_seen,
-            opened_at=at, opened_by=user,
-        )  # fmt: skip
-        for position, (key, label) in enumerate(FIRST_MEASURES):
-            ChecklistItem.objects.create(incident=incident, key=key, label=label, position=position)
-        if finding.ticket_id is None:
+    if not finding.is_security:
+        raise IncidentError(f"finding #{finding.pk} is about site health, not security: no security incident")
+    return _open(finding, user, at=_now(at), automatic=False)
+
+
+def _open(finding: Finding, user: User, *, at: dt.datetime, automatic: bool) -> SecurityIncident:
+    label = "sitekeeper:security-scan" if automatic else None
+    why = f"Escalated to a security incident (finding #{finding.pk})"
+    with acting_as(user, label=label), transaction.atomic():
+        incident = current(finding)
+        if incident is None:
+            ticket = finding.ticket or _file_ticket(finding, user, at, automatic)
+            incident, created = SecurityIncident.objects.get_or_create(
+                finding=finding, detected_at=finding.episode_start,
+                defaults={"site": finding.site, "ticket": ticket, "opened_at": at, "opened_by": user,
+                          "automatic": automatic},
+            )  # fmt: skip
+            if created:
+                for position, (key, text) in enumerate(FIRST_MEASURES):
+                    ChecklistItem.objects.create(incident=incident, key=key, label=text, position=position)
+        ticket = incident.ticket
+        if ticket is not None and not automatic and ticket.priority != "P1" and ticket.is_open:
+            services.change_priority(ticket, "P1", actor=user, why=why, at=at)
+        if finding.ticket_id is None and ticket is not None:
             Finding.objects.filter(pk=finding.pk).update(ticket=ticket)
             finding.ticket = ticket
     return incident
 
 
-def _file_ticket(finding: Finding, user: User, at: dt.datetime) -> Ticket:
+def _file_ticket(finding: Finding, user: User, at: dt.datetime, automatic: bool) -> Ticket:
     """A finding recorded without a priority has no ticket yet; the incident needs one."""
     return services.file_request(
         finding.site.client,
-        channel="staff",
+        channel="monitor" if automatic else "staff",
         type="incident",
         priority="P1",
         site=finding.site,
         environment=finding.environment,
         subject=f"Security incident: {finding.title}"[:200],
-        description=f"{finding.title}\n\nEscalated from finding #{finding.pk} by {user}.",
+        description=f"{finding.title}\n\n"
+        + (
+            "Opened by sitekeeper at detection."
+            if automatic
+            else f"Escalated from finding #{finding.pk} by {user}."
+        ),
         steps="See the site's security page.",
         received_at=at,
-        requester_user=user,
+        requester_user=None if automatic else user,
     )
+
+
+def dismiss(
+    incident: SecurityIncident, user: User, reason: str, *, at: dt.datetime | None = None
+) -> SecurityIncident:
+    """A person decides it was no incident (a false positive), with the reason the client will read: the 6.3
+    clock stops, the finding is accepted, and the request is answered and resolved with the reason."""
+    _staff(user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise IncidentError(f"incident #{incident.pk}: say why it is a false positive (the client reads it)")
+    if incident.dismissed:
+        raise IncidentError(
+            f"incident #{incident.pk} was already dismissed on {incident.dismissed_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if incident.published:
+        raise IncidentError(
+            f"incident #{incident.pk}: its report was published; it cannot be a false positive now"
+        )
+    at = _now(at)
+    with acting_as(user), transaction.atomic():
+        incident.dismissed_at, incident.dismissed_by, incident.dismissal_reason = at, user, reason
+        incident.closed_at = incident.closed_at or at
+        incident.save()
+        finding = incident.finding
+        if finding.status == FindingStatus.OPEN:
+            finding.status, finding.decided_by, finding.resolved_at = FindingStatus.ACCEPTED, user, at
+            finding.save()
+        ticket = incident.ticket
+        if ticket is not None and ticket.is_open:
+            text = f"We checked this and it is not a security incident (a false positive): {reason}"
+            services.add_message(ticket, text, channel="staff", author=user, at=at)
+            services.resolve(ticket, actor=user, at=at, note=f"False positive: {reason}")
+    return incident
+
+
+def plain_what(incident: SecurityIncident) -> str:
+    """What happened, in words the client reads (no paths, ids or rule names)."""
+    finding = incident.finding
+    if finding.kind == FindingKind.SUSPICIOUS:
+        for prefix, text in PLAIN_WHAT:
+            if finding.key.startswith(prefix):
+                return text
+    return PLAIN_KIND.get(finding.kind, "Our scan found a possible security problem on the site.")
+
+
+def plain_state(incident: SecurityIncident, now: dt.datetime | None = None) -> str:
+    """Where it stands, for the client, in one sentence (times in UTC, as the security pages say)."""
+
+    def when(value: dt.datetime) -> str:
+        return f"{value:%-d %b %Y %H:%M} UTC"
+
+    if incident.dismissed_at is not None:
+        return (f"We checked it on {when(incident.dismissed_at)}: it was not a security incident. "
+                f"{incident.dismissal_reason}")  # fmt: skip
+    if incident.published:
+        return f"Handled; our report was published on {when(incident.report_published_at)}."
+    if incident.closed_at is not None:
+        return f"Handled on {when(incident.closed_at)}; our report follows."
+    clock = deadline(incident, now)
+    if incident.client_notified_at is not None:
+        return f"We informed you on {when(incident.client_notified_at)} and are handling it."
+    return (f"We are checking it now and will inform you by {when(clock.due)} at the latest "
+            "(24 hours from detection, clause 6.3).")  # fmt: skip
 
 
 def tick(
@@ -121,7 +248,7 @@ def mark_client_notified(incident: SecurityIncident, user: User, at: dt.datetime
 @dataclass(frozen=True)
 class Deadline:
     due: dt.datetime
-    state: str  # running | warning | breached | met | late
+    state: str  # running | warning | breached | met | late | dismissed
     remaining: dt.timedelta  # negative once passed
 
     @property
@@ -138,16 +265,20 @@ class Deadline:
             "breached": "deadline passed",
             "met": "client notified in time",
             "late": "client notified late",
+            "dismissed": "stopped: dismissed as a false positive",
         }[self.state]
 
 
 def deadline(incident: SecurityIncident, now: dt.datetime | None = None) -> Deadline:
-    """The 6.3 clock: due 24 h after detection; warning in the last 4 h; breached once passed unnotified."""
+    """The 6.3 clock: due 24 h after detection; warning in the last 4 h; breached once passed unnotified;
+    stopped when a person dismissed the incident as a false positive."""
     due = incident.detected_at + NOTIFY_WITHIN
     now = _now(now)
     if incident.client_notified_at is not None:
         state = "met" if incident.client_notified_at <= due else "late"
         return Deadline(due, state, due - incident.client_notified_at)
+    if incident.dismissed_at is not None:  # a false positive: nothing to notify, the clock stopped there
+        return Deadline(due, "dismissed", due - incident.dismissed_at)
     remaining = due - now
     state = (
         "breached" if remaining < dt.timedelta(0) else "warning" if remaining <= WARN_BEFORE else "running"
@@ -208,6 +339,9 @@ def report_markdown(incident: SecurityIncident) -> str:
         f"- Finding: {incident.finding.title}",
         "",
     ]
+    if incident.dismissed_at is not None:
+        by = f"{when(incident.dismissed_at)} by {incident.dismissed_by}"
+        lines += ["## Dismissed as a false positive", "", f"{by}: {incident.dismissal_reason}", ""]
     sections = (
         ("What happened", incident.what_happened),
         ("What was done", incident.actions_taken),

@@ -1,7 +1,10 @@
 """huey tasks of audits (`sitekeeper worker` runs them): the nightly security pass of every site with files
 to read, one task per site so a slow site never delays the others; the monthly link scan and Lighthouse
 audit of every site (agreement: monthly, "with trend"), on the site's audit day in the contract's time zone;
-the update pipeline's pass (plan batches at the plan's cadence, advance releases into their windows)."""
+the update pipeline's pass (plan batches at the plan's cadence, advance releases into their windows).
+
+Which sites: those whose contract is in service (contracts.service, agreement 7.3) — a contract under notice
+keeps every service until its effective date, inclusive; after it, and for drafts, none."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from sitekeeper.audits.models import (
     SecurityIncident,
 )
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.service import sites_in_service
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.notify import Message, notify
 
@@ -73,12 +77,20 @@ def feeds_nightly() -> None:
             logger.warning("vulnerability feed %s not refreshed: %s", feed.name, exc)
 
 
+def security_scan_pass(now: dt.datetime | None = None) -> list[int]:
+    """Enqueue the security pass of every scannable site in service; the site ids enqueued."""
+    queued = []
+    for site in sites_in_service(now):
+        if scans.scannable(site):
+            scan_site_task(site.pk)
+            queued.append(site.pk)
+    return queued
+
+
 @db_periodic_task(crontab(hour="3", minute="23"), expires=6 * 3600)
 def security_scans_nightly() -> None:
     """Inventory, vulnerabilities, integrity, malware, suspicious changes: daily, every scannable site."""
-    for site in Site.objects.filter(client__contracts__status="active").distinct():
-        if scans.scannable(site):
-            scan_site_task(site.pk)
+    security_scan_pass()
 
 
 # -- monthly health audits ------------------------------------------------------------------------------
@@ -90,16 +102,13 @@ def monthly_slot(local_now: dt.datetime, day: int, at: dt.time) -> str | None:
     return f"{local_now:%Y-%m}" if local_now >= due else None
 
 
-def _active_sites() -> list[Site]:
-    return list(Site.objects.filter(client__contracts__status="active").distinct().select_related("client"))
-
-
 def health_schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
-    """Enqueue this month's link scan and performance audit of every site under an active contract whose
-    audit moment has come and that has none for the month yet. Returns (site, job, slot) enqueued."""
+    """Enqueue this month's link scan and performance audit of every site whose contract is in service
+    (under notice too, up to its effective date) whose audit moment has come and that has none for the
+    month yet. Returns (site, job, slot) enqueued."""
     now = now or dt.datetime.now(dt.UTC)
     queued = []
-    for site in _active_sites():
+    for site in sites_in_service(now):
         contract = site.client.contract
         if contract is None:
             continue

@@ -50,6 +50,7 @@ from sitekeeper.backups.models import BackupRun, Layer, RunStatus, Snapshot, Sou
 from sitekeeper.backups.shell import Shell
 from sitekeeper.backups.sources import SourceError, shell_for
 from sitekeeper.contracts.models import Contract, Site
+from sitekeeper.contracts.service import contracts_in_service
 from sitekeeper.core import cadence
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.notify import Message, notify
@@ -686,8 +687,10 @@ def has_update_sources(site: Site) -> bool:
     return all(code_source(site, env) is not None for env in ("prod", "stage"))
 
 
-def _active_sites() -> Iterator[tuple[Contract, Site]]:
-    for contract in Contract.objects.filter(status=Contract.Status.ACTIVE).select_related("client", "plan"):
+def sites_due_for_updates(now: dt.datetime) -> Iterator[tuple[Contract, Site]]:
+    """(contract, site) of every site the pipeline serves now: its contract in service (under notice too,
+    up to the effective date — agreement 7.3) and its prod and stage code folders set up."""
+    for contract in contracts_in_service(now):
         if contract.client.contract != contract:
             continue  # an older contract of the client
         for site in contract.client.sites.all():
@@ -727,7 +730,7 @@ def due_pass(now: dt.datetime | None = None) -> list[int]:
     """Plan what the cadence makes due and advance every release with work due; ids of releases touched."""
     now = _now(now)
     touched: list[int] = []
-    for contract, site in _active_sites():
+    for contract, site in sites_due_for_updates(now):
         try:
             touched += [r.pk for r in plan_due(contract, site, now)]
         except UpdateError as exc:

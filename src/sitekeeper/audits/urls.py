@@ -30,6 +30,11 @@ urlpatterns = [
         name="staff_security_incident_notified",
     ),
     path(
+        "staff/security/incidents/<int:pk>/dismiss/",
+        views.staff_incident_dismiss,
+        name="staff_security_incident_dismiss",
+    ),
+    path(
         "staff/security/incidents/<int:pk>/report/",
         views.staff_incident_report,
         name="staff_security_incident_report",

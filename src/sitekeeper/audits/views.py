@@ -1,6 +1,10 @@
-"""Security pages: the staff console (all sites' open findings, one site's findings with the actions, a
-security incident with its checklist, 6.3 clock and report) and the client portal (read-only summary and
-published incident reports).
+"""Security pages: the staff console (all sites' open findings and when each was last scanned, one site's
+findings with the actions, a security incident with its checklist, 6.3 clock, dismissal and report) and the
+client portal (read-only summary, each incident in plain words, published incident reports).
+
+Only security findings appear here: a Lighthouse regression or a page-error share is site health (the
+performance and link pages). Each heading says whether its scan ever ran: a site never scanned reads "Never
+scanned", never "Nothing found"; no scan in 48 h is flagged to staff as the agency's to fix.
 
 Access (tests/web/test_persona_matrix.py checks each route): /staff/security/… agency roles only;
 /portal/security/… the person's own client's sites (client_sites), agency people go to the console. The
@@ -26,11 +30,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.audit import acting_as
-from sitekeeper.audits import incidents, integrity, malware
+from sitekeeper.audits import incidents, integrity, malware, scans
 from sitekeeper.audits import models as audit_models
-from sitekeeper.audits.models import Finding, FindingKind, FindingStatus, SecurityIncident, Severity
+from sitekeeper.audits.models import (
+    SECURITY_KINDS,
+    Finding,
+    FindingKind,
+    FindingStatus,
+    SecurityIncident,
+    Severity,
+)
 from sitekeeper.audits.tree import TreeError
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.service import site_in_service
 from sitekeeper.web.permissions import agency_required, client_sites
 from sitekeeper.web.views import portal_view
 
@@ -106,46 +118,86 @@ class ReportForm(forms.ModelForm):
 
 @agency_required
 def staff_overview(request: HttpRequest) -> HttpResponse:
-    open_findings = Finding.objects.filter(status=FindingStatus.OPEN)
+    open_findings = Finding.objects.filter(status=FindingStatus.OPEN, kind__in=SECURITY_KINDS)
     counts = {
-        value: Count("findings", filter=Q(findings__status=FindingStatus.OPEN, findings__severity=value))
+        value: Count(
+            "findings",
+            filter=Q(
+                findings__status=FindingStatus.OPEN,
+                findings__severity=value,
+                findings__kind__in=SECURITY_KINDS,
+            ),
+        )
         for value in SEVERITY_ORDER
     }
     sites = Site.objects.select_related("client").annotate(**counts).order_by("client__name", "name")
-    rows = [{"site": s, "counts": [getattr(s, v) for v in SEVERITY_ORDER]} for s in sites]
+    now = timezone.now()
+    rows = [
+        {"site": s, "counts": [getattr(s, v) for v in SEVERITY_ORDER], **_scan_standing(s, now)}
+        for s in sites
+    ]
     rows.sort(key=lambda r: [-n for n in r["counts"]])
     return render(request, "audits/overview.html", {
         "rows": rows, "severities": Severity.choices, "total": open_findings.count(),
+        "overdue": sum(1 for r in rows if r["overdue"]),
         "incidents": SecurityIncident.objects.filter(closed_at=None).select_related("site", "finding"),
     })  # fmt: skip
 
 
+def _scan_standing(site: Site, now: dt.datetime) -> dict[str, Any]:
+    """When the site was last scanned, and whether the agency must act: a site in service (agreement 7.3)
+    never scanned, or not in SCAN_FRESH."""
+    last = scans.last_scan_at(site)
+    stale = last is None or last < now - scans.SCAN_FRESH
+    return {"last_scan": last, "overdue": stale and site_in_service(site, now)}
+
+
+def _groups(site: Site, shown: list[Finding], staff: bool) -> list[dict[str, Any]]:
+    """One heading per kind of security finding, with its step's standing: a heading whose step never ran
+    (or never ran to completion) says so instead of "Nothing found"."""
+    by_kind: dict[str, list[Finding]] = defaultdict(list)
+    for finding in shown:
+        by_kind[finding.kind].append(finding)
+    states = scans.step_states(site)
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "scan": states[scans.STEP_OF_KIND[kind]],
+            "findings": [
+                {"finding": f, "details": _details(f) if staff else [], "incident": incidents.current(f)}
+                for f in by_kind.get(kind, [])
+            ],
+        }
+        for kind, label in FindingKind.choices
+        if kind in SECURITY_KINDS
+    ]
+
+
 def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
-    shown = Finding.objects.filter(site=site).select_related("ticket")
+    shown = Finding.objects.filter(site=site, kind__in=SECURITY_KINDS).select_related("ticket")
     if not staff:
         shown = shown.exclude(status=FindingStatus.RESOLVED)
-    groups = defaultdict(list)
-    for finding in _ordered(shown):
-        groups[finding.kind].append(finding)
-    incident_list = SecurityIncident.objects.filter(site=site).select_related("finding")
-    if not staff:
-        incident_list = incident_list.exclude(report_published_at=None)
+    ordered = _ordered(shown)
+    incident_list = SecurityIncident.objects.filter(site=site).select_related("finding", "dismissed_by")
     now = timezone.now()
     return {
         "site": site,
         "staff": staff,
-        "groups": [
+        "groups": _groups(site, ordered, staff),
+        "open_count": sum(1 for f in ordered if f.status == FindingStatus.OPEN),
+        "incidents": [
             {
-                "kind": kind,
-                "label": label,
-                "findings": [
-                    {"finding": f, "details": _details(f) if staff else []} for f in groups.get(kind, [])
-                ],
+                "incident": i,
+                "deadline": incidents.deadline(i, now),
+                "what": incidents.plain_what(i),
+                "state": incidents.plain_state(i, now),
             }
-            for kind, label in FindingKind.choices
+            for i in incident_list
         ],
-        "open_count": sum(1 for f in shown if f.status == FindingStatus.OPEN),
-        "incidents": [{"incident": i, "deadline": incidents.deadline(i, now)} for i in incident_list],
+        **_scan_standing(site, now),
+        "scan_fresh_hours": int(scans.SCAN_FRESH.total_seconds() // 3600),
+        "scannable": scans.scannable(site),
         "components": _components(site, staff=staff),
         "can_approve": staff,
         "can_quarantine": staff,
@@ -170,6 +222,12 @@ def _back(finding: Finding) -> HttpResponse:
 @require_POST
 def staff_accept(request: HttpRequest, pk: int) -> HttpResponse:
     finding = _finding(pk)
+    running = incidents.current(finding)
+    if running is not None and running.closed_at is None:
+        # Accepting would hide the incident and leave its 6.3 clock running: it is dismissed instead.
+        messages.error(request, f"Security incident #{running.pk} is open for this finding: dismiss it as a "
+                       "false positive, with the reason, on the incident page.")  # fmt: skip
+        return redirect(reverse("staff_security_incident", args=[running.pk]))
     with acting_as(request.user):
         finding.status, finding.decided_by = FindingStatus.ACCEPTED, request.user
         finding.resolved_at = dt.datetime.now(dt.UTC)
@@ -210,14 +268,18 @@ def staff_quarantine(request: HttpRequest, pk: int) -> HttpResponse:
 @agency_required
 @require_POST
 def staff_escalate(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = incidents.escalate(_finding(pk), request.user)
+    finding = _finding(pk)
+    if not finding.is_security:
+        raise Http404("site-health findings are not security incidents")
+    incident = incidents.escalate(finding, request.user)
     messages.success(request, f"Security incident #{incident.pk} opened; ticket raised to P1.")
     return redirect(reverse("staff_security_incident", args=[incident.pk]))
 
 
 def _incident(pk: int) -> SecurityIncident:
     return get_object_or_404(
-        SecurityIncident.objects.select_related("site", "site__client", "finding", "ticket"), pk=pk
+        SecurityIncident.objects.select_related("site", "site__client", "finding", "ticket", "dismissed_by"),
+        pk=pk,
     )
 
 
@@ -231,7 +293,7 @@ def _incident_page(request: HttpRequest, incident: SecurityIncident, form: Repor
     return render(request, "audits/incident.html", {
         "incident": incident, "site": incident.site, "staff": True, "form": form,
         "deadline": incidents.deadline(incident), "checklist": incident.checklist.select_related("done_by"),
-        "markdown": incidents.report_markdown(incident),
+        "markdown": incidents.report_markdown(incident), "what": incidents.plain_what(incident),
     })  # fmt: skip
 
 
@@ -253,6 +315,20 @@ def staff_incident_notified(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         incidents.mark_client_notified(incident, request.user)
         messages.success(request, "Client notification recorded.")
+    except incidents.IncidentError as error:
+        messages.error(request, str(error))
+    return redirect(reverse("staff_security_incident", args=[pk]))
+
+
+@agency_required
+@require_POST
+def staff_incident_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    try:
+        incidents.dismiss(incident, request.user, request.POST.get("reason", ""))
+        messages.success(
+            request, "Dismissed as a false positive: the 6.3 clock stopped, the request is resolved."
+        )
     except incidents.IncidentError as error:
         messages.error(request, str(error))
     return redirect(reverse("staff_security_incident", args=[pk]))

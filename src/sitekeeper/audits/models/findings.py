@@ -4,6 +4,8 @@ file is one finding seen many times, not a new one each night)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
@@ -17,6 +19,17 @@ class FindingKind(models.TextChoices):
     SUSPICIOUS = "suspicious", "Suspicious activity"
     PERFORMANCE = "performance", "Performance regression"
     SITE_ERRORS = "site_errors", "Pages returning errors"
+
+
+# Security findings (the security pages, the API under /security, security incidents) and site-health
+# findings (the performance and link pages): a Lighthouse regression or a page-error share is not security.
+SECURITY_KINDS = (
+    FindingKind.VULNERABILITY,
+    FindingKind.INTEGRITY,
+    FindingKind.MALWARE,
+    FindingKind.SUSPICIOUS,
+)
+HEALTH_KINDS = (FindingKind.PERFORMANCE, FindingKind.SITE_ERRORS)
 
 
 class Severity(models.TextChoices):
@@ -45,6 +58,11 @@ class Finding(models.Model):
     remediation = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN)
     first_seen = models.DateTimeField()
+    detected_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Start of the current episode: first seen, or seen again after resolved",
+    )
     last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
@@ -67,3 +85,12 @@ class Finding(models.Model):
     @property
     def client_id(self) -> int:
         return self.site.client_id
+
+    @property
+    def episode_start(self) -> dt.datetime:
+        """When this episode of the finding was detected (older rows: their first sighting)."""
+        return self.detected_at or self.first_seen
+
+    @property
+    def is_security(self) -> bool:
+        return self.kind in SECURITY_KINDS

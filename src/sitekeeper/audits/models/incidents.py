@@ -2,8 +2,11 @@
 
 A snapshot is what the site's database said about its administrators, e-mails, scheduled tasks and
 sensitive options at one scan; the next scan compares against it (audits/suspicious.py). A security incident
-is a finding a person escalated: it follows the guide's procedure — first-measures checklist, the 24-hour
-client notification clock of clause 6.3, and a post-incident report the client can read once published.
+is opened by sitekeeper itself when a finding indicates one (malware, an unannounced administrator, a changed
+admin e-mail or site address), or by a person who escalates a finding: it follows the guide's procedure —
+first-measures checklist, the 24-hour client notification clock of clause 6.3 (from detection), and a
+post-incident report the client can read once published — or it is dismissed by a person as a false
+positive, with the reason (which stops the clock).
 """
 
 from __future__ import annotations
@@ -39,13 +42,21 @@ class ActivitySnapshot(models.Model):
 @audited
 class SecurityIncident(models.Model):
     site = models.ForeignKey("contracts.Site", on_delete=models.CASCADE, related_name="security_incidents")
-    finding = models.OneToOneField(
-        "audits.Finding", on_delete=models.PROTECT, related_name="security_incident"
-    )
+    # One incident per episode of a finding (a finding that comes back after it was resolved is a new one).
+    finding = models.ForeignKey("audits.Finding", on_delete=models.PROTECT, related_name="security_incidents")
     ticket = models.ForeignKey("desk.Ticket", on_delete=models.SET_NULL, null=True, related_name="+")
-    detected_at = models.DateTimeField(help_text="When the finding was first seen: the 6.3 clock starts here")
+    detected_at = models.DateTimeField(help_text="When the finding was detected: the 6.3 clock starts here")
     opened_at = models.DateTimeField()
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    automatic = models.BooleanField(
+        default=False, help_text="Opened by sitekeeper at detection (the finding indicates an incident)"
+    )
+    # A person's decision that it was no incident: who, when and why (the client reads the reason).
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dismissal_reason = models.TextField(blank=True)
     client_notified_at = models.DateTimeField(null=True, blank=True)
     client_notified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -64,9 +75,16 @@ class SecurityIncident(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["finding", "detected_at"], name="security_incident_per_episode")
+        ]
 
     def __str__(self) -> str:
         return f"Security incident #{self.pk} · {self.site}"
+
+    @property
+    def dismissed(self) -> bool:
+        return self.dismissed_at is not None
 
     @property
     def client_id(self) -> int:
