@@ -7,12 +7,14 @@ with the plan's data read through the same labels and Target.describe() the rend
 
 from __future__ import annotations
 
+import importlib
 import re
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 
-from sitekeeper.contracts.models import Plan
+from sitekeeper.contracts.models import Calendar, Client, Contract, Plan
 from sitekeeper.contracts.render import percent, words
 from sitekeeper.core.targets import parse_target
 
@@ -155,9 +157,11 @@ def test_table_2_3_uptime_and_remedy(plans, name):
     assert measurement == "Monthly"
     match = REMEDY.match(remedy)
     if match is None:
+        # Schedule A is agreed contract by contract: no table ships, and none is made up (issue 12, item 14).
         assert remedy == "Custom remedy per Schedule A"
         assert plan.credit_kind == "table"
-        assert plan.credit_table, "Schedule A needs a default table"
+        assert plan.credit_table == []
+        assert plan.credit_rule() is None
         return
     assert plan.credit_kind == "steps"
     assert plan.credit_rate == Decimal(match["rate"])
@@ -170,3 +174,66 @@ def test_table_2_3_uptime_and_remedy(plans, name):
 
 def test_uptime_sla_column_of_1_3_matches_2_3():
     assert column("Uptime SLA") == {name: ROWS[name][0] for name in TIERS}
+
+
+# --- no invented remedy (issue 12, item 14) --------------------------------------------------------------
+MADE_UP = [
+    {"below": "99.95", "percent": "10"},
+    {"below": "99.9", "percent": "25"},
+    {"below": "99.5", "percent": "50"},
+    {"below": "99.0", "percent": "100"},
+]
+AGREED = [{"below": "99.95", "percent": "15"}, {"below": "99.0", "percent": "100"}]
+
+
+def enterprise_contract(table: list) -> Contract:
+    client = Client.objects.create(slug="museum", name="Museum")
+    return Contract(
+        client=client,
+        plan=Plan.objects.get(slug="enterprise"),
+        calendar=Calendar.objects.create(slug="hq"),
+        start="2026-01-01",
+        monthly_fee=Decimal("2900.00"),
+        currency="EUR",
+        credit_table=table,
+    )
+
+
+def test_an_enterprise_contract_without_schedule_a_has_no_remedy(plans):
+    assert enterprise_contract([]).credit_rule() is None
+
+
+def test_an_enterprise_contract_with_its_own_schedule_a_uses_it(plans):
+    rule = enterprise_contract(AGREED).credit_rule()
+    assert rule.describe() == "below 99.95 %: 15 % of the fee; below 99 %: 100 % of the fee"
+
+
+def test_a_plan_table_an_agency_agreed_is_the_default_for_its_contracts(plans):
+    Plan.objects.filter(slug="enterprise").update(credit_table=AGREED)
+    assert enterprise_contract([]).credit_rule().describe().startswith("below 99.95 %: 15 %")
+
+
+def test_a_steps_plan_always_has_its_rule(plans):
+    assert plans["Business"].credit_rule().describe().startswith("20 % of the monthly fee")
+
+
+MIGRATION = importlib.import_module(
+    "sitekeeper.contracts.migrations.0004_enterprise_without_made_up_schedule_a"
+)
+
+
+def test_migration_removes_the_made_up_table_from_the_builtin_enterprise_plan(plans):
+    # A database migrated before issue 12 holds the made-up default; written as "99" to prove the comparison
+    # is by value, not by text.
+    stored = [*MADE_UP[:3], {"below": "99", "percent": 100}]
+    Plan.objects.filter(slug="enterprise").update(credit_table=stored)
+    MIGRATION.remove_made_up_table(apps, None)
+    assert Plan.objects.get(slug="enterprise").credit_table == []
+    MIGRATION.restore_made_up_table(apps, None)  # the reverse puts it back
+    assert Plan.objects.get(slug="enterprise").credit_table == MADE_UP
+
+
+def test_migration_keeps_a_table_the_agency_changed(plans):
+    Plan.objects.filter(slug="enterprise").update(credit_table=AGREED)
+    MIGRATION.remove_made_up_table(apps, None)
+    assert Plan.objects.get(slug="enterprise").credit_table == AGREED

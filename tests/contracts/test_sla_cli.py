@@ -22,7 +22,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sitekeeper.contracts.models import Client, Contract, Plan
+from sitekeeper.contracts.models import Client, Contract, Plan, Site
 from tests.conftest import make_client
 
 SITEKEEPER = Path(sys.executable).with_name("sitekeeper")
@@ -263,9 +263,11 @@ def credit(slug: str, uptime: str) -> dict:
         ("globex", "97.99", {"shortfall": "1.01", "credit_percent": "20", "credit_amount": "50.00"}),
         # Professional: 15 % per started 0.5 %; 0.6 short → 2 steps → 30 % of 900.00
         ("professional", "98.9", {"sla": "99.5", "credit_percent": "30", "credit_amount": "270.00"}),
-        # Enterprise (Schedule A table): below 99.95 → 10 %, below 99.0 → 100 %
-        ("enterprise", "99.92", {"sla": "99.95", "credit_percent": "10", "credit_amount": "90.00"}),
-        ("enterprise", "98", {"credit_percent": "100", "credit_amount": "900.00"}),
+        # Enterprise with its own Schedule A table: below 99.95 → 15 %, below 99.0 → 100 %
+        ("schedule_a", "99.92", {"sla": "99.95", "credit_percent": "15", "credit_amount": "135.00"}),
+        ("schedule_a", "98", {"credit_percent": "100", "credit_amount": "900.00"}),
+        # Enterprise with no Schedule A agreed: no remedy, so no credit (was a made-up 10 %, issue 12 item 14)
+        ("enterprise", "99.92", {"sla": "99.95", "credit_percent": None, "credit_amount": None}),
     ],
 )
 def test_credit_json_for_each_plan(request, fixture, uptime, expected):
@@ -301,10 +303,166 @@ def test_credit_human_output_explains_the_reading(acme):
     assert "40 % of 900.00 EUR = 360.00 EUR" in out
 
 
-def test_credit_human_output_for_a_schedule_a_table(enterprise):
+def test_credit_human_output_for_a_schedule_a_table(schedule_a):
     out = run("credit", "--contract", "umbrella", "--uptime", "99.92")
-    assert "below 99.95 %: 10 % of the fee" in out
-    assert "10 % of 900.00 EUR = 90.00 EUR" in out
+    assert "below 99.95 %: 15 % of the fee" in out
+    assert "15 % of 900.00 EUR = 135.00 EUR" in out
+
+
+# --- no invented remedy (issue 12, item 14) -------------------------------------------------------------
+def test_credit_without_an_agreed_schedule_a_is_null_in_json(enterprise):
+    data = credit("umbrella", "98")
+    assert (data["credit_percent"], data["credit_amount"]) == (None, None)
+    assert data["remedy"] == data["reading"] == "remedy per Schedule A — not agreed in this contract"
+    assert (data["sla"], data["uptime"], data["shortfall"], data["started_steps"]) == (
+        "99.95",
+        "98",
+        "1.95",
+        None,
+    )
+    assert data["capped_at_fee"] is False
+
+
+def test_credit_without_an_agreed_schedule_a_says_so(enterprise):
+    out = run("credit", "--contract", "umbrella", "--uptime", "98")
+    assert "rule       remedy per Schedule A — not agreed in this contract" in out
+    assert "credit     none computed: remedy per Schedule A — not agreed in this contract" in out
+    assert "EUR" not in out  # no amount at all, not even 0.00
+    assert "never paid out" not in out
+
+
+def test_credit_per_site_without_an_agreed_schedule_a(enterprise):
+    data = credit_sites("umbrella", "https://umbrella.test=98")
+    assert (data["credit_amount"], data["credit_percent"], data["capped"]) == (None, None, False)
+    assert data["sites"][0]["credit_amount"] is None
+    assert data["sites"][0]["uptime"] == "98"
+
+
+# --- several sites: per-site credits, the month's total capped at the fee (issue 12, item 3) ---------------
+@pytest.fixture
+def schedule_a(enterprise) -> Client:
+    table = [{"below": "99.95", "percent": "15"}, {"below": "99.0", "percent": "100"}]
+    Contract.objects.filter(client=enterprise).update(credit_table=table)
+    return enterprise
+
+
+@pytest.fixture
+def two_sites(acme) -> Client:
+    """Acme (Business, 900.00 EUR) with a second site: each site's share is 450.00 EUR."""
+    Site.objects.create(client=acme, url="https://shop.acme.test", platform="shopify")
+    return acme
+
+
+def credit_sites(slug: str, *figures: str) -> dict:
+    args = ["credit", "--contract", slug, "--json"]
+    for figure in figures:
+        args += ["--uptime", figure]
+    return json.loads(run(*args))
+
+
+def test_two_sites_at_180_percent_each_earn_the_fee_once(two_sites):
+    Contract.objects.filter(client=two_sites).update(credit_basis="full_fee")
+    data = credit_sites("acme", "https://acme.test=99.0", "https://shop.acme.test=99.0")
+    assert [site["credit_amount"] for site in data["sites"]] == ["900.00", "900.00"]
+    assert (data["credit_amount"], data["uncapped_amount"], data["capped"]) == ("900.00", "1800.00", True)
+    assert data["credit_percent"] == "100"
+    assert (data["credit_basis"], data["basis_amount"]) == ("full_fee", "900.00")
+
+
+def test_fee_share_counts_each_site_on_its_share(two_sites):
+    data = credit_sites("acme", "https://acme.test/=99.75", "https://shop.acme.test=99.95")
+    assert data["sites"] == [
+        {
+            "site": "https://acme.test",
+            "uptime": "99.75",
+            "credit_percent": "40",
+            "credit_amount": "180.00",
+            "shortfall": "0.15",
+            "started_steps": 2,
+        },
+        {
+            "site": "https://shop.acme.test",
+            "uptime": "99.95",
+            "credit_percent": "0",
+            "credit_amount": "0.00",
+            "shortfall": "0",
+            "started_steps": 0,
+        },
+    ]
+    assert (data["credit_amount"], data["capped"], data["credit_percent"]) == ("180.00", False, "20")
+    assert (data["credit_basis"], data["basis_amount"], data["covered_sites"]) == ("fee_share", "450.00", 2)
+    assert {"sla", "shortfall", "credit_percent", "credit_amount", "currency"} <= set(data)
+
+
+def test_fee_share_sites_both_down_reach_the_fee_exactly(two_sites):
+    data = credit_sites("acme", "https://acme.test=90", "https://shop.acme.test=90")
+    assert (data["credit_amount"], data["uncapped_amount"], data["capped"]) == ("900.00", "900.00", False)
+
+
+def test_a_bare_figure_on_a_two_site_contract_is_one_sites_credit(two_sites):
+    data = credit("acme", "99.75")  # 40 % of the site's 450.00 share, not of the whole fee
+    assert (data["credit_percent"], data["credit_amount"], data["basis_amount"]) == ("40", "180.00", "450.00")
+    out = run("credit", "--contract", "acme", "--uptime", "99.75")
+    assert "basis      one site's share of the monthly fee: 900.00 EUR ÷ 2 sites = 450.00 EUR" in out
+    assert "40 % of 450.00 EUR = 180.00 EUR" in out
+
+
+def test_site_form_on_a_one_site_contract_matches_the_bare_figure(acme):
+    bare, keyed = credit("acme", "99.75"), credit_sites("acme", "https://acme.test=99.75")
+    assert keyed["credit_amount"] == bare["credit_amount"] == "360.00"
+    assert keyed["sites"][0]["credit_percent"] == bare["credit_percent"] == "40"
+
+
+def test_credit_per_site_human_output_shows_each_site_and_the_cap(two_sites):
+    Contract.objects.filter(client=two_sites).update(credit_basis="full_fee")
+    out = run(
+        "credit",
+        "--contract",
+        "acme",
+        "--uptime",
+        "https://acme.test=99.0",
+        "--uptime",
+        "https://shop.acme.test=99.8",
+    )
+    assert "basis      the full monthly fee per site: 900.00 EUR" in out
+    assert "site       https://acme.test\n           uptime 99 %   shortfall 0.9 % → 9 started steps\n" in out
+    assert "           credit 100 % of 900.00 EUR = 900.00 EUR" in out
+    assert "site       https://shop.acme.test" in out
+    assert "           credit 20 % of 900.00 EUR = 180.00 EUR" in out
+    assert (
+        "total      900.00 EUR — capped at the monthly fee (the sites' credits add up to 1,080.00 EUR)" in out
+    )
+
+
+def test_credit_per_site_human_output_names_sites_without_a_figure(two_sites):
+    out = run("credit", "--contract", "acme", "--uptime", "https://shop.acme.test=99.85")
+    assert "not given  https://acme.test (no figure given: no credit; its share still counts)" in out
+    assert "total      90.00 EUR (cap: the monthly fee, 900.00 EUR; not reached)" in out
+
+
+@pytest.mark.parametrize(
+    ("figures", "message"),
+    [
+        (
+            ["https://nope.test=99"],
+            (
+                "--uptime 'https://nope.test=99': 'https://nope.test' is not a site of Acme GmbH "
+                "(its sites: https://acme.test, https://shop.acme.test)"
+            ),
+        ),
+        (
+            ["https://acme.test=99", "99.5"],
+            "--uptime '99.5': a bare figure mixed with SITE_URL=PCT figures",
+        ),
+        (["99", "98"], "--uptime given 2 times without a site ('99', '98')"),
+        (["https://acme.test=99", "https://acme.test/=98"], "https://acme.test is given twice"),
+        (["https://acme.test=abc"], "--uptime 'https://acme.test=abc': not a number"),
+        (["https://acme.test=101"], "--uptime 'https://acme.test=101': must be a percentage"),
+    ],
+)
+def test_bad_site_figures_are_command_errors_naming_the_value(two_sites, figures, message):
+    with pytest.raises(CommandError, match=_literal(message)):
+        credit_sites("acme", *figures)
 
 
 # --- the real console script ---------------------------------------------------------------------------
@@ -312,7 +470,7 @@ SEED = textwrap.dedent(
     """
     import datetime as dt
     from decimal import Decimal
-    from sitekeeper.contracts.models import Calendar, CalendarVersion, Client, Contract, Plan
+    from sitekeeper.contracts.models import Calendar, CalendarVersion, Client, Contract, Plan, Site
     cal = Calendar.objects.create(slug="hq")
     CalendarVersion.objects.create(
         calendar=cal, number=1, timezone="Europe/Berlin",
@@ -324,6 +482,13 @@ SEED = textwrap.dedent(
         client=client, plan=Plan.objects.get(slug="business"), calendar=cal,
         start=dt.date(2026, 1, 1), monthly_fee=Decimal("900.00"), currency="EUR",
     )
+    two = Client.objects.create(slug="globex", name="Globex Inc")
+    Contract.objects.create(
+        client=two, plan=Plan.objects.get(slug="business"), calendar=cal,
+        start=dt.date(2026, 1, 1), monthly_fee=Decimal("900.00"), currency="EUR",
+    )
+    Site.objects.create(client=two, url="https://globex.test", platform="wordpress")
+    Site.objects.create(client=two, url="https://shop.globex.test", platform="shopify")
     """
 )
 
@@ -381,6 +546,25 @@ def test_console_script_credit_json(cli_env):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert (data["sla"], data["credit_amount"], data["currency"]) == ("99.9", "360.00", "EUR")
+
+
+def test_console_script_credit_over_several_sites(cli_env):
+    done = sitekeeper(
+        cli_env,
+        "sla", "credit", "--contract", "globex",
+        "--uptime", "https://globex.test=99.0", "--uptime", "https://shop.globex.test=98.5", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    # each site 100 % of its 450.00 share: 900.00 in all, exactly the fee
+    assert [site["credit_amount"] for site in data["sites"]] == ["450.00", "450.00"]
+    assert (data["credit_amount"], data["capped"]) == ("900.00", False)
+
+
+def test_console_script_names_an_unknown_site(cli_env):
+    done = sitekeeper(cli_env, "sla", "credit", "--contract", "globex", "--uptime", "https://x.test=99")
+    assert done.returncode != 0
+    assert "'https://x.test' is not a site of Globex Inc" in done.stderr
 
 
 def test_instants_are_never_naive():

@@ -81,12 +81,17 @@ class Plan(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def credit_rule(self, reading: str = "started_steps", table: list | None = None) -> CreditRule:
+    def credit_rule(self, reading: str = "started_steps", table: list | None = None) -> CreditRule | None:
+        """The remedy of table 2.3, or None when it is a Schedule A table and none is agreed — neither the
+        contract's own `table` nor the plan's: then no credit is computed, never a made-up one."""
+        rows = table or self.credit_table
+        if self.credit_kind == CreditKind.TABLE and not rows:
+            return None
         return CreditRule.from_data(
             kind=self.credit_kind,
             rate=self.credit_rate,
             step=self.credit_step,
-            table=table or self.credit_table,
+            table=rows,
             reading=reading,
         )
 
@@ -301,7 +306,8 @@ class Contract(models.Model):
     def slug(self) -> str:
         return self.client.slug
 
-    def credit_rule(self) -> CreditRule:
+    def credit_rule(self) -> CreditRule | None:
+        """This contract's remedy: its own Schedule A table, else the plan's; None when none is agreed."""
         return self.plan.credit_rule(reading=self.credit_rounding, table=self.credit_table or None)
 
     def batch_rule(self) -> sla_targets.MonthlyBatch:

@@ -3,20 +3,13 @@
 Response targets use DESIGN.md's grammar: "Next business day" → next_bd, "Same business day" → same_bd,
 "4 hours" → 4h (24/7: Business and Enterprise have after-hours P1 escalation), "8 business hours" → 8bh,
 "3 business days" → 3bd, "Next monthly cycle" → next_cycle. The agreement fixes response times only, so
-resolution and recovery targets start empty; a contract file can set them per plan.
+resolution and recovery targets start empty; a contract file can set them per plan. Enterprise's remedy is
+"Custom remedy per Schedule A": no table ships with it (see `Contract.credit_rule`).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-# Enterprise: "Custom remedy per Schedule A". This is the default Schedule A table a contract may replace.
-ENTERPRISE_SCHEDULE_A = [
-    {"below": "99.95", "percent": "10"},
-    {"below": "99.9", "percent": "25"},
-    {"below": "99.5", "percent": "50"},
-    {"below": "99.0", "percent": "100"},
-]
 
 BUILTIN_PLANS: list[dict[str, Any]] = [
     {
@@ -94,10 +87,12 @@ BUILTIN_PLANS: list[dict[str, Any]] = [
         "response_targets": {"P1": "1h", "P2": "4bh", "P3": "1bd", "P4": "2bd"},
         "after_hours_emergency": True,
         "uptime_sla": "99.95",
+        # "Custom remedy per Schedule A": the table is agreed contract by contract, so none ships. A
+        # contract without one has no remedy agreed and earns no computed credit (never a made-up table).
         "credit_kind": "table",
         "credit_rate": None,
         "credit_step": None,
-        "credit_table": ENTERPRISE_SCHEDULE_A,
+        "credit_table": [],
         "performance_call": "quarterly_review",
     },
 ]

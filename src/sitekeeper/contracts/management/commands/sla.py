@@ -2,9 +2,15 @@
 
     sitekeeper sla due --contract acme --priority P2 --received 2026-12-23T17:00+01:00 [--pause A/B] [--json]
     sitekeeper sla credit --contract acme --uptime 99.85 [--json]
+    sitekeeper sla credit --contract acme --uptime https://shop.acme.test=99.2 --uptime https://acme.test=99.95
 
 Both print exactly the figures the desk and the billing use (the same core functions), so a client or an
 engineer can check any number on a report by hand. Bad input is a CommandError naming the bad value.
+
+`credit` with one bare figure reads it as one site's month (the contract's only site, or one of its sites:
+its credit is counted on that site's basis); with SITE_URL=PCT per site it gives each site's credit and the
+month's total over all of them, capped at the monthly fee (agreement 2.3). A contract whose remedy is "per
+Schedule A" with no table agreed gets no computed credit: null in JSON, `NO_REMEDY` in words.
 """
 
 from __future__ import annotations
@@ -12,17 +18,31 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 
 from sitekeeper.contracts import clocks
-from sitekeeper.contracts.models import CalendarVersion, Client, Contract
+from sitekeeper.contracts.models import CalendarVersion, Client, Contract, Site
 from sitekeeper.contracts.render import money
 from sitekeeper.core.calendar import UTC, CalendarError
-from sitekeeper.core.credits import Credit, CreditError, compute_credit
+from sitekeeper.core.credits import (
+    HUNDRED,
+    NO_REMEDY,
+    ContractCredit,
+    CreditError,
+    CreditRule,
+    SiteCredit,
+    compute_credit,
+    contract_credit,
+    shortfall,
+    to_decimal,
+    to_fraction,
+)
 from sitekeeper.core.sla import Pause
 from sitekeeper.core.targets import TargetError
 
@@ -48,7 +68,14 @@ class Command(BaseCommand):
         due.add_argument("--json", action="store_true", help="Machine-readable output.")
         credit = actions.add_parser("credit", help="The service credit for a month's uptime.")
         credit.add_argument("--contract", required=True, metavar="SLUG", help="The client's slug.")
-        credit.add_argument("--uptime", required=True, metavar="PCT", help="Measured uptime, 0–100.")
+        credit.add_argument(
+            "--uptime",
+            required=True,
+            action="append",
+            metavar="PCT|SITE_URL=PCT",
+            help="Measured uptime, 0–100: one bare figure for one site, or SITE_URL=PCT repeated once per "
+            "site for the month's total over the contract's sites (capped at the monthly fee).",
+        )
         credit.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -87,20 +114,29 @@ class Command(BaseCommand):
 
     # --- credit -----------------------------------------------------------------------------------------
     def credit(self, contract: Contract, options: dict[str, Any]) -> None:
-        uptime = parse_uptime(options["uptime"])
-        rule = contract.credit_rule()
+        sites = list(contract.client.sites.order_by("url"))
+        figures = parse_uptimes(options["uptime"], contract, sites)
         try:
-            result = compute_credit(
-                rule, contract.plan.uptime_sla, uptime, contract.monthly_fee, contract.currency
+            rule = contract.credit_rule()
+            month = contract_credit(
+                rule,
+                contract.plan.uptime_sla,
+                figures.uptimes,
+                contract.monthly_fee,
+                contract.currency,
+                basis=contract.credit_basis,
+                covered_sites=max(len(sites), 1),
             )
         except CreditError as exc:
             raise CommandError(str(exc)) from exc
-        reading = f"{rule.describe()}; capped at the monthly fee"
+        reading = NO_REMEDY if rule is None else f"{rule.describe()}; capped at the monthly fee"
+        view = CreditView(contract, rule, month, reading, covered=max(len(sites), 1))
         if options["json"]:
-            data = {**result.as_json(), "reading": reading, "credit_rounding": contract.credit_rounding}
+            data = view.one_site_json() if figures.bare else view.sites_json()
             self.stdout.write(json.dumps(data))
             return
-        for line in credit_lines(contract, result, reading):
+        lines = view.one_site_lines() if figures.bare else view.sites_lines(figures.missing)
+        for line in lines:
             self.stdout.write(line)
 
 
@@ -139,15 +175,63 @@ def parse_pause(text: str) -> Pause:
     return Pause(start=start, end=end)
 
 
-def parse_uptime(text: str) -> Decimal:
+def parse_uptime(text: str, what: str | None = None) -> Decimal:
     raw = str(text).strip().removesuffix("%").strip()
+    what = what or f"--uptime {text!r}"
     try:
         value = Decimal(raw)
     except InvalidOperation as exc:
-        raise CommandError(f"--uptime {text!r}: not a number (e.g. 99.85)") from exc
+        raise CommandError(f"{what}: not a number (e.g. 99.85)") from exc
     if not value.is_finite() or not 0 <= value <= 100:
-        raise CommandError(f"--uptime {text!r}: must be a percentage between 0 and 100")
+        raise CommandError(f"{what}: must be a percentage between 0 and 100")
     return value
+
+
+@dataclass(frozen=True)
+class Uptimes:
+    uptimes: dict[str, Decimal]  # site label → typed uptime
+    bare: bool  # one figure without a site: the one-site reading
+    missing: tuple[str, ...] = ()  # the contract's sites no figure was given for
+
+
+def parse_uptimes(texts: list[str], contract: Contract, sites: list[Site]) -> Uptimes:
+    """One bare PCT, or SITE_URL=PCT per site (never a mix): each URL must be one of the contract's sites."""
+    keyed = [text for text in texts if "=" in text]
+    if not keyed:
+        if len(texts) > 1:
+            raise CommandError(
+                f"--uptime given {len(texts)} times without a site ({', '.join(map(repr, texts))}): give one "
+                "figure, or SITE_URL=PCT once per site"
+            )
+        label = sites[0].url if len(sites) == 1 else "one site"
+        return Uptimes({label: parse_uptime(texts[0])}, bare=True)
+    for text in texts:
+        if "=" not in text:
+            raise CommandError(
+                f"--uptime {text!r}: a bare figure mixed with SITE_URL=PCT figures; give SITE_URL=PCT for "
+                "every site"
+            )
+    by_url = {site_key(site.url): site.url for site in sites}
+    uptimes: dict[str, Decimal] = {}
+    for text in keyed:
+        url, _, figure = text.rpartition("=")
+        site = by_url.get(site_key(url))
+        if site is None:
+            known = ", ".join(site.url for site in sites) or "none"
+            raise CommandError(
+                f"--uptime {text!r}: {url.strip()!r} is not a site of {contract.client.name} "
+                f"(its sites: {known})"
+            )
+        if site in uptimes:
+            raise CommandError(f"--uptime {text!r}: {site} is given twice")
+        uptimes[site] = parse_uptime(figure, f"--uptime {text!r}")
+    missing = tuple(site.url for site in sites if site.url not in uptimes)
+    return Uptimes(uptimes, bare=False, missing=missing)
+
+
+def site_key(url: str) -> str:
+    """A site URL as typed and as stored compare equal with or without the trailing slash."""
+    return url.strip().rstrip("/").lower()
 
 
 # --- human output --------------------------------------------------------------------------------------
@@ -191,14 +275,163 @@ def pause_lines(pauses: list[Pause], received: dt.datetime, zone: str) -> list[s
     return lines
 
 
-def credit_lines(contract: Contract, result: Credit, reading: str) -> list[str]:
-    fee, amount = money(contract.monthly_fee, result.currency), money(result.credit_amount, result.currency)
-    steps = "" if result.steps is None else f" → {result.steps} started step{'s' * (result.steps != 1)}"
-    capped = " (capped at the monthly fee)" if result.capped else ""
-    return [
-        f"{contract.client.name} — {contract.plan.name} plan, uptime SLA {result.sla} %",
-        f"rule       {reading}",
-        f"uptime     {result.uptime} %   shortfall {result.shortfall} %{steps}",
-        f"credit     {result.credit_percent} % of {fee} = {amount}{capped}",
-        "           applied to the next invoice, never paid out in cash",
-    ]
+@dataclass(frozen=True)
+class CreditView:
+    """A month's credit as JSON and as text: the one-site reading (today's keys), or per site with the cap."""
+
+    contract: Contract
+    rule: CreditRule | None
+    month: ContractCredit
+    reading: str
+    covered: int  # sites sharing the fee under `fee_share`
+
+    # JSON
+    def one_site_json(self) -> dict[str, Any]:
+        (site,) = self.month.sites
+        detail = self.detail(site)
+        return {
+            "sla": detail["sla"],
+            "uptime": str(site.uptime),
+            "shortfall": detail["shortfall"],
+            "started_steps": detail["started_steps"],
+            "credit_percent": site.as_json()["credit_percent"],
+            "credit_amount": amount_json(self.month.credit_amount),
+            "currency": self.month.currency,
+            "capped_at_fee": detail["capped_at_fee"],
+            **self.common_json(),
+        }
+
+    def sites_json(self) -> dict[str, Any]:
+        fee, total = self.contract.monthly_fee, self.month.credit_amount
+        share = None  # the capped total as a percent of the fee
+        if total is not None:
+            share = to_decimal(Fraction(total) * HUNDRED / Fraction(fee)) if fee else Decimal(0)
+        sites = []
+        for site in self.month.sites:
+            detail = self.detail(site)
+            sites.append(
+                {**site.as_json(), "shortfall": detail["shortfall"], "started_steps": detail["started_steps"]}
+            )
+        return {
+            "sla": self.sla_text(),
+            "uptime": None,  # one per site, below
+            "shortfall": None,
+            "started_steps": None,
+            "credit_percent": None if share is None else str(share),
+            "credit_amount": amount_json(total),
+            "currency": self.month.currency,
+            "capped_at_fee": self.month.capped,
+            "capped": self.month.capped,
+            "uncapped_amount": amount_json(self.month.uncapped_amount),
+            "sites": sites,
+            **self.common_json(),
+        }
+
+    def common_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "reading": self.reading,
+            "credit_rounding": self.contract.credit_rounding,
+            "credit_basis": self.month.basis,
+            "basis_amount": str(self.month.basis_amount),
+            "covered_sites": self.covered,
+        }
+        if self.rule is None:
+            data["remedy"] = NO_REMEDY
+        return data
+
+    def sla_text(self) -> str:
+        return str(to_decimal(to_fraction(self.contract.plan.uptime_sla, "uptime SLA")))
+
+    def detail(self, site: SiteCredit) -> dict[str, Any]:
+        """What the one-site figures show beside the credit: shortfall, started steps, the rule's own cap."""
+        sla = to_fraction(self.contract.plan.uptime_sla, "uptime SLA")
+        if site.uptime is None:
+            return {"sla": self.sla_text(), "shortfall": None, "started_steps": None, "capped_at_fee": False}
+        if self.rule is None:
+            short = to_decimal(shortfall(sla, Fraction(site.uptime)))
+            return {
+                "sla": self.sla_text(),
+                "shortfall": str(short),
+                "started_steps": None,
+                "capped_at_fee": False,
+            }
+        # compute_credit gives exactly today's one-site figures; its amount is replaced by the basis's.
+        alone = compute_credit(self.rule, sla, site.uptime, Decimal(0), self.month.currency)
+        return {
+            "sla": str(alone.sla),
+            "shortfall": str(alone.shortfall),
+            "started_steps": alone.steps,
+            "capped_at_fee": alone.capped,
+        }
+
+    # text
+    def head(self) -> list[str]:
+        plan = self.contract.plan
+        return [
+            f"{self.contract.client.name} — {plan.name} plan, uptime SLA {self.sla_text()} %",
+            f"rule       {self.reading}",
+        ]
+
+    def basis_line(self, what: str) -> str:
+        fee, currency = self.contract.monthly_fee, self.month.currency
+        basis = money(self.month.basis_amount, currency)
+        if self.month.basis == "full_fee":
+            return f"basis      the full monthly fee per site: {basis}"
+        split = f"{money(fee, currency)} ÷ {self.covered} sites = {basis}"
+        return f"basis      {what} share of the monthly fee: {split}"
+
+    def one_site_lines(self) -> list[str]:
+        (site,) = self.month.sites
+        lines = self.head()
+        if self.month.basis_amount != self.contract.monthly_fee:
+            lines.append(self.basis_line("one site's"))
+        lines.append(self.uptime_line("uptime     ", site))
+        lines.append(self.credit_line("credit     ", site, self.capped_note(site)))
+        return [*lines, *self.footer()]
+
+    def sites_lines(self, missing: tuple[str, ...]) -> list[str]:
+        lines = [*self.head(), self.basis_line("each site's")]
+        for site in self.month.sites:
+            lines.append(f"site       {site.site}")
+            lines.append(self.uptime_line("           uptime ", site))
+            lines.append(self.credit_line("           credit ", site, ""))
+        lines.extend(
+            f"not given  {url} (no figure given: no credit; its share still counts)" for url in missing
+        )
+        lines.append(self.total_line())
+        return [*lines, *self.footer()]
+
+    def uptime_line(self, prefix: str, site: SiteCredit) -> str:
+        detail = self.detail(site)
+        steps = detail["started_steps"]
+        counted = "" if steps is None else f" → {steps} started step{'s' * (steps != 1)}"
+        return f"{prefix}{site.uptime} %   shortfall {detail['shortfall']} %{counted}"
+
+    def credit_line(self, prefix: str, site: SiteCredit, note: str) -> str:
+        if site.credit_amount is None:
+            return f"{prefix}none computed: {NO_REMEDY}"
+        currency = self.month.currency
+        basis, amount = money(self.month.basis_amount, currency), money(site.credit_amount, currency)
+        return f"{prefix}{site.credit_percent} % of {basis} = {amount}{note}"
+
+    def capped_note(self, site: SiteCredit) -> str:
+        return " (capped at the monthly fee)" if self.detail(site)["capped_at_fee"] else ""
+
+    def total_line(self) -> str:
+        currency = self.month.currency
+        if self.month.credit_amount is None:
+            return f"total      none computed: {NO_REMEDY}"
+        total, fee = money(self.month.credit_amount, currency), money(self.contract.monthly_fee, currency)
+        if self.month.capped:
+            uncapped = money(self.month.uncapped_amount, currency)  # type: ignore[arg-type]
+            return f"total      {total} — capped at the monthly fee (the sites' credits add up to {uncapped})"
+        return f"total      {total} (cap: the monthly fee, {fee}; not reached)"
+
+    def footer(self) -> list[str]:
+        if self.month.credit_amount is None:
+            return []
+        return ["           applied to the next invoice, never paid out in cash"]
+
+
+def amount_json(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
