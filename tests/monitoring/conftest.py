@@ -21,9 +21,13 @@ def site(acme: Client) -> Site:
     return acme.sites.get()
 
 
+# Monitors in these tests exist since before the months they measure (the site is watched from created_at).
+SINCE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
 @pytest.fixture
 def monitor(site: Site) -> Monitor:
-    return Monitor.objects.create(site=site, url=site.url, name="Home page")
+    return Monitor.objects.create(site=site, url=site.url, name="Home page", created_at=SINCE)
 
 
 def watch(start: dt.datetime, end: dt.datetime, location: str = "fra") -> ProbeSession:

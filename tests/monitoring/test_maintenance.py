@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
+from sitekeeper.audits.models import Release
 from sitekeeper.monitoring import maintenance
+from sitekeeper.monitoring.models import MaintenanceLog
 from sitekeeper.monitoring.uptime import month_figures
 from sitekeeper.notify.models import Delivery
 from tests.monitoring.conftest import outage, utc, watch
@@ -36,19 +38,62 @@ def announce(site, kind, start, hours, max_minutes, announced_before_h):  # noqa
     )
 
 
+def release(site, start, end, status="deployed"):
+    """A pipeline run on the site's production from `start` to `end` (end None: still running)."""
+    return Release.objects.create(
+        site=site, slot=f"test-{start:%Y%m%d%H%M}", status=status, prod_started_at=start, prod_finished_at=end
+    )
+
+
 def test_weekly_window_excludes_up_to_its_maximum(monitor, site, watched):
     # acme's window: Tuesday 23:00–02:00 Berlin, max 30 min. Tue 14 April 23:00 CEST = 21:00 UTC.
+    # (Issue 12 item 4: only because the update pipeline ran in this occurrence — see the tests below.)
+    release(site, utc(2026, 4, 14, 21, 5), utc(2026, 4, 14, 21, 40))
     outage(monitor, utc(2026, 4, 14, 21, 10), utc(2026, 4, 14, 22, 0))  # 50 min inside the window
     figures = month_figures(site, 2026, 4, now=LATER)
     assert figures.excluded == minutes(30)
     assert figures.counted == minutes(20)
+    [effect] = figures.effects
+    assert (effect.downtime, effect.excluded) == (minutes(50), minutes(30))
+    assert effect.window.reason.startswith("update release (scheduled batch) applied to production from Tue")
+    assert "23:05 CEST" in effect.window.reason  # in the contract's zone, named
 
 
-def test_weekly_window_past_midnight_and_outside_it(monitor, site, watched):
+def test_weekly_window_past_midnight_and_outside_it(monitor, site, watched, engineer):
     # Wed 15 April 01:50–02:20 CEST (23:50–00:20 UTC): 10 min inside the window's tail, 20 after it ends.
+    MaintenanceLog.objects.create(
+        site=site, start=utc(2026, 4, 14, 21), end=utc(2026, 4, 15), note="PHP upgrade", logged_by=engineer
+    )
     outage(monitor, utc(2026, 4, 14, 23, 50), utc(2026, 4, 15, 0, 20))
     figures = month_figures(site, 2026, 4, now=LATER)
     assert (figures.excluded, figures.counted) == (minutes(10), minutes(20))
+    assert figures.effects[0].window.reason.endswith(": PHP upgrade")
+
+
+def test_a_quiet_weekly_window_excludes_nothing(monitor, site, watched):
+    """Issue 12 item 4: downtime in a weekly occurrence in which no maintenance was recorded counts."""
+    outage(monitor, utc(2026, 4, 14, 21, 10), utc(2026, 4, 14, 22, 0))
+    # A release in another week, and one that failed on stage (prod never touched), record nothing here.
+    release(site, utc(2026, 4, 7, 21, 5), utc(2026, 4, 7, 21, 40))
+    Release.objects.create(site=site, slot="stage-only", status="stage_failed")
+    figures = month_figures(site, 2026, 4, now=LATER)
+    assert (figures.excluded, figures.counted) == (minutes(0), minutes(50))
+    [effect] = figures.effects
+    assert effect.excluded == minutes(0)
+    assert not effect.window.excludes
+    assert effect.window.reason == "no maintenance was recorded in this occurrence, so downtime in it counts"
+    assert figures.as_json()["maintenance"][0]["excludes"] is False
+
+
+def test_a_release_still_running_or_announced_work_counts_as_maintenance(monitor, site, watched):
+    release(site, utc(2026, 4, 14, 21, 30), None, status="deploying")  # started in it, not finished yet
+    outage(monitor, utc(2026, 4, 14, 21, 10), utc(2026, 4, 14, 21, 30))
+    # The next week: maintenance announced for the occurrence, only a day ahead — too late to be "extended
+    # maintenance" of its own, but it records that maintenance was done in the weekly window.
+    announce(site, "scheduled", utc(2026, 4, 21, 21), 1, 60, 24)
+    outage(monitor, utc(2026, 4, 21, 21, 10), utc(2026, 4, 21, 21, 30))
+    figures = month_figures(site, 2026, 4, now=LATER)
+    assert (figures.excluded, figures.counted) == (minutes(40), minutes(0))
 
 
 @pytest.mark.parametrize(("notice_h", "excluded"), [(48, 60), (49, 60), (47, 0)])

@@ -142,7 +142,9 @@ def test_time_without_any_probe_session_is_unknown_not_downtime(monitor, site):
     outage(monitor, utc(2026, 3, 10), None)  # still open, and no probe ever watched
     figures = month_figures(site, 2026, 3, now=AFTER_MARCH)
     assert figures.counted == dt.timedelta(0)
-    assert figures.uptime == 100
+    # Issue 12 item 1: a month nobody watched is "not measured" (this test said 100 % before).
+    assert figures.uptime is None
+    assert figures.credit is None
     assert figures.unknown == dt.timedelta(hours=743)
     bar = daily_bar(site, days=3, now=utc(2026, 3, 12, 12))
     assert [day.state for day in bar] == ["unknown", "unknown", "unknown"]

@@ -10,7 +10,13 @@ Readings (each printed with the report, so a client can see how a figure was cou
   time over the decided ones (on time + late + breached), truncated to one decimal so it never overstates
   (99.96 % prints as 99.9 %, not 100.0 %); None when no clock was decided;
 - paused time is every pause of the client's requests that overlaps the month, clipped to it (and to `now`
-  for a pause still open), summed per reason in wall time and in business hours of the ticket's calendar.
+  for a pause still open), summed per reason in wall time and in business hours of the ticket's calendar;
+- uptime per site is monitoring's figure (monitoring/uptime.py) with its coverage, the share of the month
+  (so far) a probe watched the site: "not measured" (no figure, no credit) when nobody did, and a monitoring
+  gap when coverage is under 99 % (the agreement promises 24/7 monitoring, 1.2); the service credit is the
+  contract's month over all its sites, capped at the fee;
+- an outage whose alert went out later than the contract's alert time (1.2; counted from the first failed
+  check, or from the end of the maintenance it started in) is listed as a missed alert.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from sitekeeper.core import clocks as core_clocks
 from sitekeeper.core.uptime import month_bounds
 from sitekeeper.desk import clocks
 from sitekeeper.desk.models import Pause, PauseReason, Priority, RequestType, Ticket
+from sitekeeper.monitoring.uptime import ContractMonth, contract_month
 
 ON_TIME, LATE, BREACHED = "met", "met_late", "breached"
 OPEN = frozenset({"running", "warning", "paused"})
@@ -186,6 +193,66 @@ class PausedTime:
 
 
 @dataclass(frozen=True)
+class SiteUptime:
+    """One site's month: uptime (None: not measured), coverage, and the site's credit before the cap."""
+
+    site: str
+    name: str
+    uptime: Decimal | None
+    coverage: Decimal
+    monitoring_gap: bool
+    counted_minutes: str
+    excluded_minutes: str
+    credit_amount: Decimal | None
+
+    @property
+    def measured(self) -> bool:
+        return self.uptime is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "name": self.name,
+            "uptime": None if self.uptime is None else str(self.uptime),
+            "coverage": str(self.coverage),
+            "monitoring_gap": self.monitoring_gap,
+            "counted_minutes": self.counted_minutes,
+            "excluded_minutes": self.excluded_minutes,
+            "credit_amount": None if self.credit_amount is None else str(self.credit_amount),
+        }
+
+
+@dataclass(frozen=True)
+class MissedAlert:
+    """An outage whose alert went out later than the contract's alert time (or has not gone out yet)."""
+
+    site: str
+    start: dt.datetime
+    clock_start: dt.datetime  # the first failed check, or the end of the maintenance it started in
+    alerted_at: dt.datetime | None
+    alert_minutes: int
+
+    @property
+    def latency(self) -> dt.timedelta | None:
+        return None if self.alerted_at is None else self.alerted_at - self.clock_start
+
+    @property
+    def latency_minutes(self) -> str | None:
+        latency = self.latency
+        return None if latency is None else f"{latency.total_seconds() / 60:.1f}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "start": _instant(self.start),
+            "clock_start": _instant(self.clock_start),
+            "alerted_at": _instant(self.alerted_at),
+            "latency": _duration(self.latency),
+            "alert_minutes": self.alert_minutes,
+        }
+
+
+@dataclass(frozen=True)
 class SlaReport:
     client: str
     year: int
@@ -200,6 +267,14 @@ class SlaReport:
     clocks: tuple[ClockTally, ...]
     incidents: tuple[IncidentLine, ...]
     paused: tuple[PausedTime, ...]
+    uptime: tuple[SiteUptime, ...] = ()
+    credit: dict[str, Any] | None = None  # the contract's month (monitoring.uptime.ContractMonth.as_json)
+    credit_rule: str = ""
+    missed_alerts: tuple[MissedAlert, ...] = ()
+
+    @property
+    def monitoring_gaps(self) -> tuple[SiteUptime, ...]:
+        return tuple(u for u in self.uptime if u.monitoring_gap)
 
     def tally(self, clock: str, priority: str) -> ClockTally:
         return next(t for t in self.clocks if (t.clock, t.priority) == (clock, priority))
@@ -222,6 +297,10 @@ class SlaReport:
             "clocks": [t.as_dict() for t in self.clocks],
             "incidents": [i.as_dict() for i in self.incidents],
             "paused": [p.as_dict() for p in self.paused],
+            "uptime": [u.as_dict() for u in self.uptime],
+            "credit": self.credit,
+            "credit_rule": self.credit_rule,
+            "missed_alerts": [m.as_dict() for m in self.missed_alerts],
         }
 
 
@@ -246,6 +325,7 @@ def sla_report(client: Client, year: int, month: int, now: dt.datetime | None = 
         .order_by("received_at", "id")
     )
     states = {ticket.pk: clocks.evaluate(ticket) for ticket in tickets}
+    month_of_sites = contract_month(contract, year, month, now=now)
     return SlaReport(
         client=client.slug,
         year=year,
@@ -260,7 +340,49 @@ def sla_report(client: Client, year: int, month: int, now: dt.datetime | None = 
         clocks=_tallies(tickets, states, now),
         incidents=tuple(_incident(t, states[t.pk], now) for t in tickets if _is_p1_incident(t)),
         paused=_paused(client, start, min(end, max(now, start))),
+        uptime=_uptime(month_of_sites),
+        credit=month_of_sites.as_json(),
+        credit_rule=month_of_sites.rule,
+        missed_alerts=_missed_alerts(month_of_sites, contract.alert_minutes, now),
     )
+
+
+def _uptime(month_of_sites: ContractMonth) -> tuple[SiteUptime, ...]:
+    rows = []
+    for figures, credit in zip(month_of_sites.sites, month_of_sites.credit.sites, strict=True):
+        data = figures.as_json()
+        rows.append(
+            SiteUptime(
+                site=figures.site.url,
+                name=str(figures.site),
+                uptime=figures.uptime_decimal,
+                coverage=figures.coverage_decimal,
+                monitoring_gap=figures.monitoring_gap,
+                counted_minutes=str(data["counted_minutes"]),
+                excluded_minutes=str(data["excluded_minutes"]),
+                credit_amount=credit.credit_amount,
+            )
+        )
+    return tuple(rows)
+
+
+def _missed_alerts(
+    month_of_sites: ContractMonth, alert_minutes: int, now: dt.datetime
+) -> tuple[MissedAlert, ...]:
+    missed = []
+    for figures in month_of_sites.sites:
+        for outage in figures.outages:
+            if outage.start >= figures.start and outage.missed_alert(alert_minutes, now):
+                missed.append(
+                    MissedAlert(
+                        figures.site.url,
+                        outage.start,
+                        outage.alert_clock_start,
+                        outage.alerted_at,
+                        alert_minutes,
+                    )
+                )
+    return tuple(sorted(missed, key=lambda m: m.start))
 
 
 def _count(tickets: list[Ticket], attribute: str, keys: list[str]) -> dict[str, int]:

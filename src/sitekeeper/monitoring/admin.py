@@ -26,6 +26,7 @@ class MonitorAdmin(admin.ModelAdmin):
         "cert_expires_at",
         "cert_issuer",
     )
+    # Saving runs Monitor.clean(): a prod monitor that cannot alert within the contract's time is refused.
 
 
 @admin.register(Outage)
@@ -34,7 +35,18 @@ class OutageAdmin(admin.ModelAdmin):
     list_filter = ("exclusion",)
     search_fields = ("site__url", "site__client__name", "cause")
     date_hierarchy = "start"
-    readonly_fields = ("monitor", "site", "start", "end", "cause", "priority", "ticket", "alerted_at")
+    readonly_fields = (
+        "monitor",
+        "site",
+        "start",
+        "end",
+        "cause",
+        "priority",
+        "ticket",
+        "alerted_at",
+        "held_until",
+        "held",
+    )
     fields = (*readonly_fields, "exclusion", "exclusion_reason", "tagged_by", "tagged_at")
 
     def has_add_permission(self, request) -> bool:

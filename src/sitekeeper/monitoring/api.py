@@ -1,5 +1,9 @@
 """REST API: GET /api/v1/sites/{site_id}/uptime?month=YYYY-MM — a site's month in figures and its credit.
 
+`uptime` is null with `"coverage": "0"` for a month no probe watched the site (not measured — never 100 %);
+`coverage` is the watched share of the month in percent (a decimal string); `credit` is this site's credit on
+the contract's basis and `contract_credit` the contract's month over all its sites, capped at the fee.
+
 Scoped like the other API routes: a client person's token reaches only their own client's sites (another
 client's site is a 404); agency tokens reach every site. Mounted by api/views.py under /sites.
 """
@@ -18,7 +22,7 @@ from ninja.errors import HttpError
 
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.monitoring import maintenance
-from sitekeeper.monitoring.uptime import month_figures
+from sitekeeper.monitoring.uptime import contract_month, month_figures
 from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["uptime"])
@@ -28,8 +32,9 @@ MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 @router.get("/{int:site_id}/uptime", response={200: dict[str, Any], 404: ErrorOut, 422: ErrorOut})
 def site_uptime(request: HttpRequest, site_id: int, month: str = "") -> dict[str, Any]:
-    """The month's downtime, exclusions, unknown time, exact uptime and service credit (default: this
-    month so far, in the contract's time zone). Minutes are decimal strings; `uptime_exact` is a fraction."""
+    """The month's downtime, exclusions, unknown time, coverage, exact uptime and service credit (default:
+    this month so far, in the contract's time zone). Minutes are decimal strings; `uptime_exact` is a
+    fraction; `uptime` is null when the month was not measured."""
     site = get_object_or_404(visible_sites(request.auth).select_related("client"), pk=site_id)  # type: ignore[attr-defined]
     contract = site.client.contract
     tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
@@ -43,4 +48,7 @@ def site_uptime(request: HttpRequest, site_id: int, month: str = "") -> dict[str
     else:
         today = timezone.now().astimezone(tz).date()
         year, number = today.year, today.month
-    return month_figures(site, year, number).as_json()
+    if contract is None:
+        return month_figures(site, year, number).as_json() | {"contract_credit": None}
+    combined = contract_month(contract, year, number)
+    return combined.figures_for(site).as_json() | {"contract_credit": combined.as_json()}

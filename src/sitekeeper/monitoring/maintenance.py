@@ -1,7 +1,11 @@
 """Maintenance: the contract's weekly window, announced maintenance, and the exclusion intervals they give.
 
 Agreement 2.4, read literally:
-- the standard weekly window is agreed in the contract itself, so each week's occurrence counts as announced;
+- the standard weekly window is agreed in the contract itself, so it needs no announcement — but it excludes
+  downtime only in an occurrence in which maintenance actually happened: a release the update pipeline ran
+  on the site's production in it (audits Release, prod started/finished), maintenance a person logged for
+  it (MaintenanceLog), or maintenance announced for it. An occurrence with none of these excludes nothing:
+  a site that is down in a quiet window is simply down;
 - extended (scheduled) maintenance counts only when announced at least `notice_hours` before it starts
   (MaintenanceWindow.notice_hours, 48 h unless the contract says otherwise);
 - emergency security maintenance counts whenever it was announced (before or during the work);
@@ -16,15 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Q
 
+from sitekeeper.audits.models import Release
 from sitekeeper.contracts.models import Contact, Contract, Site
-from sitekeeper.core.uptime import Span, clip, merge
-from sitekeeper.monitoring.models import MaintenanceAnnouncement
+from sitekeeper.core.uptime import Span, clip, merge, total
+from sitekeeper.monitoring.models import MaintenanceAnnouncement, MaintenanceLog
 from sitekeeper.notify.message import Message
 from sitekeeper.notify.seam import notify, recipients_for_contact
 
@@ -38,13 +43,16 @@ class MaintenanceError(ValueError):
 
 @dataclass(frozen=True)
 class Window:
-    """One maintenance occurrence as UTC instants, excluded up to `max_minutes` of downtime."""
+    """One maintenance occurrence as UTC instants. When `excludes`, up to `max_minutes` of downtime in it is
+    excluded; `reason` says why it does (or why it does not), in words a client can read."""
 
     start: dt.datetime
     end: dt.datetime
     max_minutes: int
     label: str
     kind: str  # "weekly", "scheduled", "emergency_security"
+    excludes: bool = True
+    reason: str = ""
 
 
 def contract_zone(contract: Contract) -> ZoneInfo:
@@ -98,16 +106,67 @@ def announcements_for(site: Site, span: Span) -> list[MaintenanceAnnouncement]:
     )
 
 
-def counted_windows(site: Site, contract: Contract | None, span: Span) -> list[Window]:
-    """Every maintenance occurrence that may exclude downtime of `site` within `span`."""
+def _clock(instant: dt.datetime, tz: ZoneInfo) -> str:
+    return f"{instant.astimezone(tz):%a %d %b %H:%M %Z}"
+
+
+def recorded_maintenance(site: Site, window: Window, tz: ZoneInfo) -> str | None:
+    """What maintenance was recorded in this weekly occurrence, in words; None when nothing was."""
+    lo, hi = window.start, window.end
+    releases = Release.objects.filter(
+        site=site, prod_started_at__lt=hi, prod_started_at__gte=lo - dt.timedelta(days=1)
+    ).order_by("prod_started_at")
+    for release in releases:
+        finished = release.prod_finished_at or release.prod_started_at
+        if finished >= lo:
+            return (
+                f"update release ({release.get_kind_display().lower()}) applied to production from "
+                f"{_clock(release.prod_started_at, tz)} — {release.get_status_display().lower()}"
+            )
+    log = (
+        MaintenanceLog.objects.filter(site=site, start__lt=hi, end__gt=lo).select_related("logged_by").first()
+    )
+    if log is not None:
+        by = f" by {log.logged_by.get_full_name() or log.logged_by}" if log.logged_by else ""
+        return f"maintenance logged{by}: {log.note}"
+    announced = announcements_for(site, (lo, hi))
+    if announced:
+        return f"maintenance announced for it ({announced[0].get_kind_display().lower()})"
+    return None
+
+
+def occurrences(site: Site, contract: Contract | None, span: Span) -> list[Window]:
+    """Every maintenance occurrence of `site` within `span`, each saying whether (and why) it excludes."""
     if contract is None:
         return []
+    tz = contract_zone(contract)
     hours = notice_hours(contract)
-    windows = weekly_windows(contract, span)
+    windows = []
+    for weekly in weekly_windows(contract, span):
+        done = recorded_maintenance(site, weekly, tz)
+        why = done or "no maintenance was recorded in this occurrence, so downtime in it counts"
+        windows.append(replace(weekly, excludes=done is not None, reason=why))
     for item in announcements_for(site, span):
-        if item.contract_id == contract.pk and announced_in_time(item, hours):
-            windows.append(Window(item.start, item.end, item.max_minutes, item.get_kind_display(), item.kind))
+        if item.contract_id != contract.pk:
+            continue
+        in_time = announced_in_time(item, hours)
+        ahead = (item.start - item.announced_at).total_seconds() / 3600
+        if item.kind == MaintenanceAnnouncement.Kind.EMERGENCY:
+            why = "emergency security maintenance, announced"
+        elif in_time:
+            why = f"announced {ahead:.0f} h ahead (at least {hours} h needed)"
+        else:
+            why = (
+                f"announced only {max(ahead, 0):.0f} h ahead: {hours} h are needed, so downtime in it counts"
+            )
+        label = item.get_kind_display()
+        windows.append(Window(item.start, item.end, item.max_minutes, label, item.kind, in_time, why))
     return sorted(windows, key=lambda w: w.start)
+
+
+def counted_windows(site: Site, contract: Contract | None, span: Span) -> list[Window]:
+    """The maintenance occurrences that exclude downtime of `site` within `span`."""
+    return [w for w in occurrences(site, contract, span) if w.excludes]
 
 
 def capped_overlap(outages: Iterable[Span], window: Window) -> list[Span]:
@@ -127,8 +186,44 @@ def maintenance_exclusions(outages: Iterable[Span], windows: Iterable[Window]) -
     outage_list = merge(outages)
     spans: list[Span] = []
     for window in windows:
-        spans.extend(capped_overlap(outage_list, window))
+        if window.excludes:
+            spans.extend(capped_overlap(outage_list, window))
     return merge(spans)
+
+
+@dataclass(frozen=True)
+class WindowEffect:
+    """What one occurrence did to the month: downtime inside it and how much of that it excluded."""
+
+    window: Window
+    downtime: dt.timedelta
+    excluded: dt.timedelta
+
+    @property
+    def downtime_minutes(self) -> str:
+        return _whole_minutes(self.downtime)
+
+    @property
+    def excluded_minutes(self) -> str:
+        return _whole_minutes(self.excluded)
+
+
+def _whole_minutes(delta: dt.timedelta) -> str:
+    """Minutes for a sentence on a page: whole ones as they are, else to a tenth."""
+    seconds = delta.total_seconds()
+    return f"{seconds / 60:.0f}" if seconds % 60 == 0 else f"{seconds / 60:.1f}"
+
+
+def window_effects(outages: Iterable[Span], windows: Iterable[Window]) -> list[WindowEffect]:
+    """Each occurrence with downtime in it: the uptime page's "which occurrence excluded what, and why"."""
+    outage_list = merge(outages)
+    effects = []
+    for window in windows:
+        inside = total(clip(outage_list, (window.start, window.end)))
+        if inside:
+            taken = total(capped_overlap(outage_list, window)) if window.excludes else dt.timedelta(0)
+            effects.append(WindowEffect(window, inside, taken))
+    return effects
 
 
 # Announcing ---------------------------------------------------------------------------------------------

@@ -6,11 +6,16 @@ for a configurable number of days and rolled up into hourly and daily aggregates
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from sitekeeper.access.audit import audited
+from sitekeeper.monitoring.alerting import alert_problem
 
 
 class Kind(models.TextChoices):
@@ -41,6 +46,8 @@ class Monitor(models.Model):
     quorum = models.PositiveSmallIntegerField(default=1, help_text="Locations that must agree it is down")
     cert_warn_days = models.JSONField(default=list, blank=True, help_text="Default [30, 14, 7, 1]")
     enabled = models.BooleanField(default=True)
+    # From here on the site counts as watched (while a probe runs): before it, nothing measured its uptime.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Scheduling and state, written by probes (not audited person changes: saved with update()).
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     claimed_by = models.CharField(max_length=100, blank=True)
@@ -64,6 +71,24 @@ class Monitor(models.Model):
     @property
     def client_id(self) -> int:
         return self.site.client_id
+
+    def clean(self) -> None:
+        """Refuse a production monitor that cannot alert within the contract's time (agreement 1.2)."""
+        super().clean()
+        problem = self.alert_problem()
+        if problem:
+            raise ValidationError(problem)
+
+    def alert_problem(self, alert_minutes: int | None = None) -> str | None:
+        if not self.enabled or self.environment != "prod" or self.site_id is None:
+            return None
+        contract = self.site.client.contract
+        minutes = alert_minutes if alert_minutes is not None else getattr(contract, "alert_minutes", None)
+        if minutes is None:
+            return None
+        return alert_problem(
+            self.interval_seconds, self.confirmations, self.timeout_seconds, minutes, label="This monitor"
+        )
 
 
 class ProbeSession(models.Model):
@@ -147,6 +172,10 @@ class Outage(models.Model):
         "desk.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     alerted_at = models.DateTimeField(null=True, blank=True)
+    # Started inside announced maintenance: nobody is paged until this instant (the maintenance's end or its
+    # maximum length); if the site is still down then, the incident opens and the alert goes out.
+    held_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    held = models.BooleanField(default=False, help_text="Incident and alert still held back")
     exclusion = models.CharField(max_length=24, choices=Exclusion.choices, blank=True)
     exclusion_reason = models.CharField(max_length=500, blank=True)
     tagged_by = models.ForeignKey(
@@ -169,6 +198,23 @@ class Outage(models.Model):
     @property
     def client_id(self) -> int:
         return self.site.client_id
+
+    @property
+    def alert_clock_start(self) -> dt.datetime:
+        """When the alert promise starts: at the first failed check, or when its maintenance hold ends."""
+        return self.held_until if self.held_until and self.held_until > self.start else self.start
+
+    @property
+    def alert_latency(self) -> dt.timedelta | None:
+        return None if self.alerted_at is None else self.alerted_at - self.alert_clock_start
+
+    def missed_alert(self, alert_minutes: int, now: dt.datetime) -> bool:
+        """Did the alert miss the contract's alert time — or is it overdue, still unsent? An outage that ended
+        before the promise started to run (inside its maintenance hold) needed no alert."""
+        limit = dt.timedelta(minutes=alert_minutes)
+        if self.alerted_at is not None:
+            return self.alerted_at - self.alert_clock_start > limit
+        return (self.end or now) - self.alert_clock_start > limit
 
 
 @audited
@@ -204,6 +250,34 @@ class MaintenanceAnnouncement(models.Model):
     @property
     def client_id(self) -> int:
         return self.contract.client_id
+
+
+@audited
+class MaintenanceLog(models.Model):
+    """Maintenance a person performed in one occurrence of the contract's weekly window (agreement 2.4).
+
+    With it (or a pipeline release, or an announcement) downtime in that occurrence is excluded up to the
+    window's maximum length; without any of them, it counts."""
+
+    site = models.ForeignKey("contracts.Site", on_delete=models.CASCADE, related_name="maintenance_logs")
+    start = models.DateTimeField(help_text="The window occurrence's start")
+    end = models.DateTimeField(help_text="The window occurrence's end")
+    note = models.CharField(max_length=500, help_text="What was done, shown to the client")
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    logged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [models.UniqueConstraint(fields=["site", "start"], name="one_log_per_occurrence")]
+
+    def __str__(self) -> str:
+        return f"maintenance on {self.site} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def client_id(self) -> int:
+        return self.site.client_id
 
 
 @audited

@@ -4,8 +4,14 @@ A monitor is down when its latest run of consecutive failed checks (across locat
 is at least `confirmations` long and comes from at least `quorum` locations (never more than are probing). The
 outage starts at the run's first failed check and ends at the first success after it. Each outage opens a
 service-desk incident and alerts the escalation list (and, for P1, the client's emergency contact) at once,
-so the alert goes out one interval or so after the start — well inside the agreement's five minutes. While an
-announced maintenance covers the site the outage is still recorded (uptime excludes it) but nobody is paged.
+so the alert goes out one interval or so after the start — inside the contract's alert time when the monitor's
+configuration allows it (monitoring/alerting.py refuses one that cannot).
+
+An outage that starts inside announced maintenance is recorded and shown to staff at once as "down during
+maintenance", but the incident and the pages are held until the maintenance ends — or its maximum length is
+used up, whichever comes first (`held_until`). If the site is still down then, the incident opens and the
+alert goes out at that moment: the probe's next check of the site does it (`evaluate`), and a periodic task
+catches any the probes did not (monitoring/tasks.py). A conditional UPDATE of `held` makes it exactly once.
 """
 
 from __future__ import annotations
@@ -36,15 +42,30 @@ LIVE_SESSION = dt.timedelta(minutes=2)  # a probe session that beat this recentl
 TIMELINE_CHECKS = 20  # checks listed in the incident's note
 
 
-def under_maintenance(site: Site, at: dt.datetime) -> bool:
-    """Is an announced maintenance covering this site at `at`? (Empty site list: the whole contract.)"""
-    return (
+def _covering(site: Site, at: dt.datetime) -> list[MaintenanceAnnouncement]:
+    return list(
         MaintenanceAnnouncement.objects.filter(
             contract__client_id=site.client_id, start__lte=at, end__gt=at, announced_at__lte=at
         )
         .filter(Q(sites=site) | Q(sites__isnull=True))
-        .exists()
+        .distinct()
     )
+
+
+def under_maintenance(site: Site, at: dt.datetime) -> bool:
+    """Is an announced maintenance covering this site at `at`? (Empty site list: the whole contract.)"""
+    return bool(_covering(site, at))
+
+
+def maintenance_hold(site: Site, first: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """Until when announced maintenance holds back the incident of an outage that started at `first`: the
+    maintenance's end, or its maximum length counted from when the outage entered it — whichever is first.
+    None when no maintenance covers it, or the hold is already over."""
+    until = None
+    for item in {*_covering(site, first), *_covering(site, now)}:
+        ends = min(item.end, max(item.start, first) + dt.timedelta(minutes=item.max_minutes))
+        until = ends if until is None else max(until, ends)
+    return until if until is not None and until > now else None
 
 
 def live_locations(now: dt.datetime) -> int:
@@ -87,6 +108,8 @@ def evaluate(monitor: Monitor, now: dt.datetime, priority: str = "P1", cause: st
         _set_state(monitor, "up")
         return "up"
     if current is not None:
+        if current.held and current.held_until is not None and current.held_until <= now:
+            release_hold(current, monitor, now)
         return "down"
     if run["count"] < monitor.confirmations or run["locations"] < needed_locations(monitor, now):
         return "suspect"
@@ -115,12 +138,37 @@ def start(monitor: Monitor, first: dt.datetime, priority: str, cause: str, now: 
     except IntegrityError:
         return None  # one open outage per monitor: someone else opened it a moment ago
     _set_state(monitor, "down")
-    if under_maintenance(site, first) or under_maintenance(site, now):
-        logger.info("monitor %s down during announced maintenance: no incident, no alert", monitor.pk)
+    hold = maintenance_hold(site, first, now)
+    if hold is not None:
+        Outage.objects.filter(pk=outage.pk).update(held_until=hold, held=True)
+        outage.held_until, outage.held = hold, True
+        logger.info("monitor %s down during announced maintenance: paging held until %s", monitor.pk, hold)
         return outage
     open_incident(outage, monitor)
     alert(outage, monitor, now)
     return outage
+
+
+def release_hold(outage: Outage, monitor: Monitor, now: dt.datetime) -> bool:
+    """The maintenance is over and the site is still down: open the incident and alert, exactly once (the
+    probe and the periodic task may both try; the conditional UPDATE lets one of them through)."""
+    if not Outage.objects.filter(pk=outage.pk, held=True, end__isnull=True).update(held=False):
+        return False
+    outage.held = False
+    open_incident(outage, monitor)
+    alert(outage, monitor, now)
+    return True
+
+
+def release_due_holds(now: dt.datetime) -> int:
+    """Open the incidents of every outage still down after its maintenance hold (the periodic backstop)."""
+    released = 0
+    due = Outage.objects.filter(held=True, end__isnull=True, held_until__lte=now).select_related(
+        "monitor", "site", "site__client"
+    )
+    for outage in due:
+        released += release_hold(outage, outage.monitor, now)
+    return released
 
 
 def service_user() -> User:
@@ -149,6 +197,12 @@ def timeline(monitor: Monitor, since: dt.datetime, until: dt.datetime | None = N
 def open_incident(outage: Outage, monitor: Monitor) -> None:
     site = outage.site
     subject = f"{site} is down: {outage.cause}"[:200]
+    held = ""
+    if outage.held_until is not None:
+        held = (
+            f" It went down during announced maintenance and was still down when the maintenance (or its "
+            f"maximum length) ended at {outage.held_until:%Y-%m-%d %H:%M:%S} UTC."
+        )
     ticket = services.file_request(
         site.client,
         channel="monitor",
@@ -158,9 +212,10 @@ def open_incident(outage: Outage, monitor: Monitor) -> None:
         environment=monitor.environment,
         subject=subject,
         description=f"Monitor {monitor} failed {monitor.confirmations} consecutive checks "
-        f"since {outage.start:%Y-%m-%d %H:%M:%S} UTC: {outage.cause}",
+        f"since {outage.start:%Y-%m-%d %H:%M:%S} UTC: {outage.cause}.{held}",
         steps=f"Open {monitor.url} (automated {monitor.get_kind_display()} check).",
-        received_at=outage.start,
+        # A held outage became an incident when the maintenance ended, not when the site went down in it.
+        received_at=outage.alert_clock_start,
     )
     services.add_message(
         ticket, timeline(monitor, outage.start), channel="monitor", author=service_user(), internal=True
@@ -178,9 +233,14 @@ def recipients(outage: Outage, event: str) -> list[Recipient]:
 
 
 def alert(outage: Outage, monitor: Monitor, now: dt.datetime) -> None:
+    after = ""
+    if outage.held_until is not None:
+        after = (
+            f"Still down after announced maintenance ended at {outage.held_until:%Y-%m-%d %H:%M:%S} UTC.\n"
+        )
     message = Message(
         subject=f"[{outage.priority}] DOWN: {outage.site} — {outage.cause}"[:200],
-        text=f"{monitor} has been down since {outage.start:%Y-%m-%d %H:%M:%S} UTC.\n"
+        text=f"{monitor} has been down since {outage.start:%Y-%m-%d %H:%M:%S} UTC.\n{after}"
         f"Cause: {outage.cause}\nTicket: #{outage.ticket_id or '-'}",
         event="monitor.down",
         data={"outage": outage.pk, "site": outage.site_id, "start": outage.start, "cause": outage.cause},
@@ -201,7 +261,8 @@ def close(outage: Outage) -> None:
     if end is None:
         return
     outage.end = end
-    outage.save(update_fields=["end"])
+    outage.held = False  # back up inside its maintenance: nothing more to hold, nobody to page
+    outage.save(update_fields=["end", "held"])
     if outage.ticket_id is None:
         return
     ticket = outage.ticket

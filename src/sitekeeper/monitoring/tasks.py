@@ -1,13 +1,16 @@
-"""huey tasks of monitoring: the hourly rollup of raw check results (`sitekeeper worker` runs them)."""
+"""huey tasks of monitoring (`sitekeeper worker` runs them): the hourly rollup of raw check results, the
+release of maintenance holds (a site still down after its maintenance), and telling staff once about sites
+nobody monitors."""
 
 from __future__ import annotations
 
 import logging
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from sitekeeper.monitoring import rollup
+from sitekeeper.monitoring import gaps, outages, rollup
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +22,21 @@ def rollup_every_hour() -> None:
     """Roll raw check results up into hourly and daily rows; delete raw rows past the retention."""
     summary = rollup.run()
     logger.info("monitoring rollup: %s", summary)
+
+
+# Every minute: the probe releases a hold on its next check of the site, this catches one no probe checked
+# (e.g. all probes stopped). Releasing is exactly once (conditional UPDATE + the notify key).
+@db_periodic_task(crontab(minute="*"), expires=50)
+def release_maintenance_holds() -> None:
+    """Open the incident and alert for each outage still down when its maintenance ended."""
+    released = outages.release_due_holds(timezone.now())
+    if released:
+        logger.info("monitoring: %d outage(s) still down after maintenance: incidents opened", released)
+
+
+@db_periodic_task(crontab(minute="20"), expires=3000)
+def tell_staff_about_unmonitored_sites() -> None:
+    """Sites in service without an enabled production monitor: the escalation list hears once per site."""
+    sent = gaps.tell_staff()
+    if sent:
+        logger.info("monitoring: %d notice(s) about unmonitored sites", sent)

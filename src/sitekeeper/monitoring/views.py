@@ -30,20 +30,22 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.models import AGENCY_ROLES
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.service import sites_in_service
 from sitekeeper.core.credits import to_decimal
 from sitekeeper.core.uptime import month_bounds
 from sitekeeper.desk.models import State, Ticket
-from sitekeeper.monitoring import maintenance
+from sitekeeper.monitoring import gaps, maintenance
 from sitekeeper.monitoring.models import (
     CheckResult,
     Exclusion,
     MaintenanceAnnouncement,
+    MaintenanceLog,
     Monitor,
     Outage,
     Rollup,
     StatusPage,
 )
-from sitekeeper.monitoring.uptime import daily_bar, month_figures, span_uptime
+from sitekeeper.monitoring.uptime import contract_month, daily_bar, month_figures, span_figures
 from sitekeeper.web.permissions import agency_required, client_sites
 from sitekeeper.web.views import portal_view
 
@@ -65,6 +67,29 @@ class ExclusionForm(forms.Form):
         if data.get("exclusion") and not (data.get("reason") or "").strip():
             raise forms.ValidationError("Give the reason the client will read, e.g. the provider's incident.")
         return data
+
+
+class MaintenanceLogForm(forms.Form):
+    """Maintenance performed in a past weekly window occurrence that has nothing recorded yet."""
+
+    occurrence = forms.ChoiceField(choices=())
+    note = forms.CharField(
+        max_length=500, widget=forms.TextInput, help_text="What was done (the client reads it)"
+    )
+
+    def __init__(self, *args: object, occurrences: list[maintenance.Window], zone, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.by_key = {w.start.isoformat(): w for w in occurrences}
+        self.fields["occurrence"].choices = [
+            (key, f"{w.start.astimezone(zone):%a %d %b %Y %H:%M}–{w.end.astimezone(zone):%H:%M %Z}")
+            for key, w in self.by_key.items()
+        ]
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"].strip()
+        if not note:
+            raise forms.ValidationError("Say what was done; the client reads it on the uptime page.")
+        return note
 
 
 class AnnounceForm(forms.Form):
@@ -154,13 +179,37 @@ def response_chart(site: Site, now: dt.datetime, days: int = CHART_DAYS) -> Char
     )
 
 
+LOG_WEEKS = 8  # the staff can log maintenance for weekly occurrences this far back
+
+
+def unlogged_occurrences(site: Site, now: dt.datetime) -> list[maintenance.Window]:
+    """Past weekly window occurrences of the last weeks with no maintenance recorded (newest first)."""
+    contract = site.client.contract
+    windows = maintenance.occurrences(site, contract, (now - dt.timedelta(weeks=LOG_WEEKS), now))
+    return [w for w in reversed(windows) if w.kind == "weekly" and not w.excludes and w.start <= now]
+
+
+def outage_rows(outages: list[Outage], contract, now: dt.datetime) -> list[Outage]:
+    """Outages with what the pages say about them: held for maintenance, alert latency, missed promise."""
+    minutes = contract.alert_minutes if contract else None
+    for item in outages:
+        item.during_maintenance = item.end is None and item.held
+        item.latency_minutes = (
+            None if item.alert_latency is None else round(item.alert_latency.total_seconds() / 60, 1)
+        )
+        item.alert_missed = minutes is not None and item.missed_alert(minutes, now)
+        item.alert_minutes = minutes
+    return outages
+
+
 def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
     now = timezone.now()
     contract = site.client.contract
     tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
     today = now.astimezone(tz).date()
     year, month = _month_arg(request, today)
-    figures = month_figures(site, year, month, now=now)
+    combined = contract_month(contract, year, month, now=now) if contract else None
+    figures = combined.figures_for(site) if combined else month_figures(site, year, month, now=now)
     history = [
         month_figures(site, y, m, now=now)
         for y, m in _previous_months(today.year, today.month, MONTHS_SHOWN)
@@ -168,9 +217,15 @@ def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
     ]
     bar = daily_bar(site, now=now)
     monitors = list(site.monitors.order_by("environment", "kind", "url"))
+    uptime_90, coverage_90 = span_figures(site, now=now)
+    outage_rows(figures.outages, contract, now)
     return {
         "site": site,
         "contract": contract,
+        "combined": combined,
+        "several_sites": combined is not None and len(combined.sites) > 1,
+        "contract_rows": list(zip(combined.sites, combined.credit.sites, strict=True)) if combined else [],
+        "credit_rule": figures.credit_rule,
         "staff": staff,
         "figures": figures,
         "history": history,
@@ -179,13 +234,16 @@ def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
         "states": STATES,
         "chart": response_chart(site, now),
         "monitors": monitors,
+        "prod_monitors": [m for m in monitors if m.enabled and m.environment == "prod"],
         "open_outages": [o for o in figures.outages if o.end is None],
         "upcoming": maintenance.upcoming_for_site(site, now),
         "windows": list(contract.maintenance_windows.all()) if contract else [],
         "zone": tz.key,
         "now": now,
         "months": [f"{y:04d}-{m:02d}" for y, m in _previous_months(today.year, today.month, 12)],
-        "uptime_90": _pct(span_uptime(site, now=now)),
+        "uptime_90": _pct(uptime_90),
+        "coverage_90": _pct(coverage_90),
+        "gap_90": coverage_90 < 99,
     }
 
 
@@ -202,8 +260,29 @@ def _pct(value: Fraction | None) -> str | None:
     return None if value is None else str(to_decimal(value, Decimal("0.001")))
 
 
+def _with_zone(outages: list[Outage], now: dt.datetime) -> list[Outage]:
+    """Each outage in its own contract's zone (the overview lists several clients)."""
+    for item in outages:
+        contract = item.site.client.contract
+        item.zone = maintenance.contract_zone(contract).key if contract else "UTC"
+        outage_rows([item], contract, now)
+    return outages
+
+
+def site_month_rows(now: dt.datetime) -> list[dict]:
+    """This month so far for every site in service: uptime with its coverage (not measured: no figure)."""
+    rows = []
+    for site in sorted(sites_in_service(now), key=lambda s: (s.client.name, s.url)):
+        contract = site.client.contract
+        today = contract.today(now)
+        figures = month_figures(site, today.year, today.month, now=now)
+        rows.append({"site": site, "figures": figures, "zone": figures.zone})
+    return rows
+
+
 @agency_required
 def staff_overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     monitors = Monitor.objects.select_related("site", "site__client").order_by(
         "site__client__name", "site__url", "environment", "kind"
     )
@@ -212,16 +291,29 @@ def staff_overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "monitoring/staff_overview.html",
-        {"monitors": monitors, "open_outages": open_outages, "recent": recent},
+        {
+            "monitors": monitors,
+            "open_outages": _with_zone(list(open_outages), now),
+            "recent": _with_zone(list(recent), now),
+            "unmonitored": gaps.unmonitored_sites(now),
+            "site_rows": site_month_rows(now),
+            "now": now,
+        },
     )
 
 
 @agency_required
 def staff_site_uptime(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    if request.method == "POST":  # the page's own form: maintenance performed in a window occurrence
+        return log_maintenance(request, site)
     context = uptime_context(request, site, staff=True)
     context["announce_form"] = AnnounceForm()
     context["exclusion_form"] = ExclusionForm()
+    zone = maintenance.contract_zone(site.client.contract) if site.client.contract else dt.UTC
+    context["log_form"] = MaintenanceLogForm(
+        occurrences=unlogged_occurrences(site, context["now"]), zone=zone
+    )
     return render(request, "monitoring/site_uptime.html", context)
 
 
@@ -249,7 +341,39 @@ def tag_outage(request: HttpRequest, pk: int) -> HttpResponse:
     outage.tagged_at = timezone.now() if exclusion else None
     outage.save(update_fields=["exclusion", "exclusion_reason", "tagged_by", "tagged_at"])
     label = outage.get_exclusion_display() if exclusion else "no exclusion (counts as downtime)"
-    messages.success(request, f"Outage from {outage.start:%Y-%m-%d %H:%M} UTC tagged: {label}.")
+    contract = outage.site.client.contract
+    zone = maintenance.contract_zone(contract) if contract else dt.UTC
+    messages.success(
+        request, f"Outage from {outage.start.astimezone(zone):%Y-%m-%d %H:%M %Z} tagged: {label}."
+    )
+    return redirect(back)
+
+
+def log_maintenance(request: HttpRequest, site: Site) -> HttpResponse:
+    """Record maintenance performed in a weekly window occurrence (audited: saved in the request, so the
+    audit middleware records the person). From then on downtime in that occurrence is excluded, up to the
+    window's maximum length."""
+    back = reverse("staff_site_uptime", args=[site.pk])
+    contract = site.client.contract
+    if contract is None:
+        messages.error(request, "This site has no contract, so it has no maintenance window.")
+        return redirect(back)
+    zone = maintenance.contract_zone(contract)
+    form = MaintenanceLogForm(request.POST, occurrences=unlogged_occurrences(site, timezone.now()), zone=zone)
+    if not form.is_valid():
+        messages.error(
+            request, "Not logged: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
+        return redirect(back)
+    window = form.by_key[form.cleaned_data["occurrence"]]
+    MaintenanceLog.objects.create(
+        site=site, start=window.start, end=window.end, note=form.cleaned_data["note"], logged_by=request.user
+    )
+    messages.success(
+        request,
+        f"Maintenance logged for the window of {window.start.astimezone(zone):%a %d %b %Y %H:%M %Z}: "
+        "downtime in it is now excluded up to the window's maximum length.",
+    )
     return redirect(back)
 
 
@@ -304,19 +428,24 @@ def status_page(request: HttpRequest, slug: str) -> HttpResponse:
         states = {m.state for m in prod}
         state = "down" if "down" in states else "up" if states == {"up"} else "unknown"
         upcoming = maintenance.upcoming_for_site(site, now, days=7)
+        uptime, coverage = span_figures(site, now=now)
         rows.append(
             {
                 "name": site.name or site.url,
                 "state": state,
-                "uptime": _pct(span_uptime(site, now=now)),
+                "state_label": "not monitored" if not prod else state,
+                "uptime": _pct(uptime),
+                "coverage": _pct(coverage),
                 "bar": daily_bar(site, now=now),
                 "maintenance": upcoming,
             }
         )
+    contract = page.client.contract
+    zone = maintenance.contract_zone(contract).key if contract else "UTC"
     return render(
         request,
         "monitoring/status.html",
-        {"page": page, "rows": rows, "now": now, "states": STATES},
+        {"page": page, "rows": rows, "now": now, "states": STATES, "zone": zone},
     )
 
 
