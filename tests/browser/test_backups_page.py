@@ -50,3 +50,33 @@ def test_portal_backups_page(live_server, page, screenshot, catalogue: Catalogue
     page.locator("form.export").first.get_by_role("button", name="Request").click()
     expect(page.locator("main")).to_contain_text("Download requested")
     screenshot("portal-backups-site")
+
+
+@pytest.mark.usefixtures("engineer")
+@pytest.mark.parametrize("width", [1366, 390])
+def test_portal_site_without_backups_says_so_plainly(live_server, page, screenshot, owner, width):
+    """Issue 12, item 1: a site with no backup set up never looks fine. The client reads that backups are
+    not set up yet and that the agency is arranging it — nothing green, no horizontal scrolling on a phone;
+    the staff page flags it as the agency's problem."""
+    site = owner.client.sites.get()
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, "owner")
+    page.goto(f"{live_server.url}/portal/backups/site/{site.pk}/")
+    notice = page.locator("#backup-gap")
+    expect(notice).to_contain_text("Backups are not set up yet for this site — we are arranging it.")
+    expect(page.locator("main .flag-ok, main .ok-box")).to_have_count(0)
+    expect(page.locator("#last-verified")).to_have_count(0)
+    screenshot(f"portal-backups-not-set-up-{width}")
+    # Nothing on the page's own content runs past the viewport (the shared top bar is the layout's own).
+    overflowing = page.evaluate(
+        "[...document.querySelectorAll('main *')]"
+        ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).map(e => e.tagName)"
+    )
+    assert overflowing == []
+    page.goto(f"{live_server.url}/portal/backups/")
+    expect(page.locator("main")).to_contain_text("not set up yet")
+    page.context.clear_cookies()
+    log_in(page, live_server, "engineer")
+    page.goto(f"{live_server.url}/staff/backups/site/{site.pk}/")
+    expect(page.locator("#backup-gap")).to_contain_text("No backup source — agency action needed")
+    screenshot(f"staff-backups-no-source-{width}")

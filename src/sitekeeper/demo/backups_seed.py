@@ -1,7 +1,10 @@
 """Demo backups, made with the real restic: the bakery's shop front (a small WordPress-shaped tree, a SQLite
-database under SITEKEEPER_HOME/demo-sites) backed up on three days, in three layers, into a local repository —
-flagged "not off-site", as a copy next to prod is — then a restore test with its evidence; the law firm's site
-has a backup that failed (its folder is missing), with its P2 incident.
+database under SITEKEEPER_HOME/demo-sites) backed up on the last three days — data and code every day (the
+agreement's "daily automated backups, full site + database"; the theme changed on the middle day), config
+once (it did not change) — into a local repository, flagged "not off-site", as a copy next to prod is; then a
+restore test with its evidence. The law firm's site has a backup that failed (its folder is missing), with
+its P2 incident. Every other demo site has no backup set up: the portal says so plainly and the staff pages
+flag it as the agency's to fix.
 
 Call `seed_backups(now)` after the contracts exist. Safe to call twice: a site with backup settings is left
 alone. Without restic installed it says so and seeds nothing (the rest of the demo works).
@@ -42,7 +45,8 @@ def _site(url: str) -> Site | None:
 
 
 def _make_tree(root: Path, day: int) -> None:
-    """A small WordPress-shaped site; `day` changes a little content, as a live site does."""
+    """A small WordPress-shaped site; `day` changes a little content, as a live site does, and from day 2 the
+    theme is a new version (a small code change between daily code snapshots)."""
     uploads = root / "wp-content" / "uploads" / "2026" / "11"
     uploads.mkdir(parents=True, exist_ok=True)
     (root / "wp-content" / "themes" / "bakery").mkdir(parents=True, exist_ok=True)
@@ -50,7 +54,10 @@ def _make_tree(root: Path, day: int) -> None:
         "<?php define('WP_USE_THEMES', true); require __DIR__ . '/wp-blog-header.php';\n"
     )
     (root / "wp-config.php").write_text("<?php\ndefine('DB_NAME', 'bakery');\ndefine('WP_DEBUG', false);\n")
-    (root / "wp-content" / "themes" / "bakery" / "style.css").write_text("/* Theme Name: Bakery */\nbody{}\n")
+    version = "1.1" if day >= 2 else "1.0"
+    (root / "wp-content" / "themes" / "bakery" / "style.css").write_text(
+        f"/* Theme Name: Bakery\nVersion: {version} */\nbody{{}}\n"
+    )
     for i in range(day + 3):
         (uploads / f"bread-{i}.jpg").write_bytes(bytes([i % 251]) * (40_000 + 1_000 * i))
     with sqlite3.connect(root / "bakery.sqlite3") as conn:
@@ -93,10 +100,12 @@ def seed_backups(now: dt.datetime) -> BackupsSeed:
     _sources(bakery, stage, "stage")
     stage.mkdir(parents=True, exist_ok=True)
     runs = 0
+    # 01:00 UTC on each of the last three days whose 01:00 has passed: nothing dated after `now`.
+    last = now if now.hour >= 1 else now - dt.timedelta(days=1)
     for days_ago in (2, 1, 0):
         _make_tree(prod, 3 - days_ago)
-        at = (now - dt.timedelta(days=days_ago)).replace(hour=1, minute=0, second=0, microsecond=0)
-        layers = [Layer.DATA] + ([Layer.CODE, Layer.CONFIG] if days_ago == 2 else [])
+        at = (last - dt.timedelta(days=days_ago)).replace(hour=1, minute=0, second=0, microsecond=0)
+        layers = [Layer.DATA, Layer.CODE] + ([Layer.CONFIG] if days_ago == 2 else [])
         for layer in layers:
             run = jobs.backup(
                 bakery, layer, slot=f"{layer}-{at.date().isoformat()}", trigger="schedule", at=at
