@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from pypdf import PdfReader
 
 from sitekeeper.contracts.models import Client, Contract, Plan, Site
-from sitekeeper.contracts.render import render_agreement, term_end
+from sitekeeper.contracts.render import render_agreement
 from tests.conftest import make_client
 
 PLAN_WORDS = {
@@ -75,44 +75,53 @@ def test_markdown_carries_the_business_plan_values(acme):
         "**Plan Start Date:** 1 January 2026",
         "**Client:** Acme GmbH Ltd",
         "☒ **Business**",
-        "Representative (product owner): Acme GmbH Owner, owner@acme.test",
+        "Representative: Acme GmbH Owner, product owner, owner@acme.test",
         (
             "| 1 | https://acme.test (Acme GmbH website) | WordPress | — | "
             "Production: https://acme.test; Stage: https://stage.acme.test |"
         ),
-        "| Backup retention | Per plan | 90 days (Business plan) |",
+        "| Backup retention | Per plan | Starter: 30 days / Professional: 60 / Business: 90 / Enterprise:",
+        "Backups are kept for 90 days under the Business plan.",
         "| Uptime monitoring | 24/7 | Alert within 5 minutes of downtime detection |",
-        "| Update frequency | Weekly |",
-        "| Content update hours / month | 4 hrs |",
-        "| Security level | Advanced + WAF |",
-        "| Support channel | Dedicated line |",
-        "| Response time (standard issues) | 4 business hours |",
-        "| Emergency response (P1) | 4 hours |",
-        "| Monthly performance call | 30 min |",
-        "| Uptime SLA | 99.9% |",
+        "| Service | Starter | Professional | **Business** | Enterprise |",
+        "| Update frequency | Monthly batch | Bi-weekly | Weekly | Weekly + emergency |",
+        "| Content update hours / month | 1 hr | 2 hrs | 4 hrs | 8+ hrs |",
+        "| Security level | Standard | Advanced | Advanced + WAF | Advanced + WAF + scheduling |",
+        "| Support channel | Email + Chat | Email + Chat + Phone | Dedicated line | per Schedule A |",
+        "| Response time (standard issues) | 2 business days | 1 business day | 4 business hours |",
+        "| Emergency response (P1) | Next business day | Same business day | 4 hours | 1 hour |",
+        "| Monthly performance call | — | — | 30 min | Quarterly review |",
+        "| Uptime SLA | 99.0% | 99.5% | 99.9% | 99.95% |",
         "| P1 — Critical | 4 hours (24/7) | counted around the clock",
         "| P2 — High | 8 business hours | 8 h of business time, counted only within business hours |",
         "| P3 — Medium | 2 business days | 2 × 9 h (one business day) = 18 h of business time",
-        "- Monday–Friday: 09:00–18:00",
-        "- Saturday–Sunday: closed",
-        "time zone **Europe/Berlin**",
+        "Business hours: Monday–Friday, 09:00–18:00, Agency's local time zone: Europe/Berlin.",
+        "Monday–Friday, 09:00–18:00; Saturday–Sunday, closed.",
         "public holidays of Germany (DE)",
-        "- Closures: 31 December 2026",
-        "After-hours emergency escalation (P1) is available on the Business plan",
-        "| Business | 99.9% | Monthly | Service credit: 20 % of the monthly fee per started 0.1 % below",
-        "shall not exceed the monthly plan fee (900.00 EUR)",
+        "Closures: 31 December 2026.",
+        "After-hours emergency escalation (P1) is available on Business and Enterprise plans via",
+        "On the Business plan a P1 is counted around the clock (24/7)",
+        "| **Business** | 99.9% | Monthly | Service credit: 20% of monthly fee per 0.1% below SLA |",
+        "Service credit under this Agreement: 20 % of the monthly fee per started 0.1 % below the SLA",
+        "SLA credit cap: Total credits in any month shall not exceed the monthly plan fee. Credits are",
+        "capped at that month's fee (EUR 900.00)",
         "- Scheduled maintenance windows (notified 48 hours in advance)",
         "Standard window: Tuesday, 23:00–02:00 (ending the next day), Europe/Berlin — maximum 30 minutes",
-        "Monthly Fee: **900.00 EUR**/month",
-        "Additional work: 95.00 EUR/hour, recorded in units of 15 minutes",
+        "Plan: Business Monthly Fee: EUR 900.00/month (exclusive of applicable taxes)",
+        "is invoiced at EUR 95.00/hour, approved by the Client",
+        "Time is recorded in units of 15 minutes, each entry rounded up",
         "Due within 15 calendar days of invoice date",
-        "1.5%/month simple interest",
-        "earns a 10% discount on the plan fee (9,720.00 EUR per year); not elected",
-        'initial term of 3 months ("Minimum Term", until 31 March 2026)',
+        "- Auto-billing via the payment method on file is available and recommended",
+        "(1.5%/month interest, service suspension)",
+        "Late interest: 1.5 % × 12 ÷ 365 per day",
+        "Not elected in this Agreement (the annual fee would be EUR 9,720.00",
+        'initial term of 3 months ("Minimum Term").',
+        "The Minimum Term runs from 1 January 2026 up to and including 31 March 2026.",
         "with 30 calendar days' written notice",
         "effective at the end of the billing cycle following the notice period",
         "a 30-day data transition period",
-        "plan's retention period (90 days)",
+        "(e) The Agency is not liable for any issues arising from the Client's failure",
+        "The plan's retention period under (e): 90 days (Business plan).",
     ):
         assert expected in md, expected
 
@@ -123,25 +132,42 @@ def test_markdown_for_each_plan(berlin_calendar, slug):
     md = render_agreement(contract_of(client), "md")
     retention, hours, channel, targets = PLAN_WORDS[slug]
     plan = Plan.objects.get(slug=slug)
-    assert f"| Backup retention | Per plan | {retention} ({plan.name} plan) |" in md
-    assert f"| Content update hours / month | {hours} |" in md
-    assert f"| Support channel | {channel} |" in md
+    assert f"Backups are kept for {retention} under the {plan.name} plan." in md
+    assert f"Included hours: {hours} per calendar month" in md
+    assert f" | {channel} |" in md
+    assert f"| Priority | {plan.name} | Exact reading |" in md  # the plan's own readings, beside table 2.2
     for priority, words in zip(("P1", "P2", "P3", "P4"), targets, strict=True):
         assert f"| {priority} — " in md
         assert f" | {words} | " in md, words
-    assert ("available on the" in md) is plan.after_hours_emergency
+    assert (f"On the {plan.name} plan a P1 is counted around the clock" in md) is plan.after_hours_emergency
+
+
+def test_markdown_enterprise_without_schedule_a_says_no_remedy_is_agreed(berlin_calendar):
+    client = make_client("initech", "Initech", "enterprise", berlin_calendar)
+    md = render_agreement(contract_of(client), "md")
+    assert "Remedy under this Agreement: remedy per Schedule A — not agreed in this contract." in md
+    assert "Schedule A of this Agreement" not in md
 
 
 def test_markdown_enterprise_prints_schedule_a(berlin_calendar):
     client = make_client("umbrella", "Umbrella Corp", "enterprise", berlin_calendar)
-    md = render_agreement(contract_of(client), "md")
-    assert "| Uptime SLA | 99.95% |" in md
+    contract = contract_of(client)
+    # Enterprise's remedy is "per Schedule A": this contract agrees its table.
+    contract.credit_table = [
+        {"below": "99.95", "percent": "10"},
+        {"below": "99.9", "percent": "25"},
+        {"below": "99.5", "percent": "50"},
+        {"below": "99.0", "percent": "100"},
+    ]
+    contract.save()
+    md = render_agreement(contract, "md")
+    assert "| **Enterprise** | 99.95% | Monthly | Custom remedy per Schedule A |" in md
     assert "below 99.95 %: 10 % of the fee; below 99.9 %: 25 % of the fee" in md
-    assert "(Schedule A)" in md
-    assert "| 99.95% | 10% |" in md
-    assert "| 99.0% | 100% |" in md
-    assert "reach the on-call engineer via the channel agreed in Schedule A" in md
-    assert "| Monthly performance call | Quarterly review |" in md
+    assert "Schedule A of this Agreement — the lowest threshold the monthly uptime falls below applies:" in md
+    assert "> | 99.95% | 10% |" in md
+    assert "> | 99.0% | 100% |" in md
+    assert "pages the on-call engineer at once" in md
+    assert "| Service | Starter | Professional | Business | **Enterprise** |" in md
 
 
 def test_starter_reading_of_next_cycle_names_the_batch_day(globex):
@@ -150,8 +176,8 @@ def test_starter_reading_of_next_cycle_names_the_batch_day(globex):
         "| P4 — Low | next monthly cycle | by close of business on the day of the next monthly update" in md
     )
     assert "(the 2nd Tuesday of each month)" in md
-    assert "not part of the Starter plan" in md
-    assert "| Uptime SLA | 99.0% |" in md
+    assert "The Starter plan has no after-hours emergency escalation" in md
+    assert "| **Starter** | 99.0% | Monthly | Service credit: 10% of monthly fee per 1% below SLA |" in md
 
 
 def test_every_figure_follows_the_contract(acme):
@@ -173,16 +199,19 @@ def test_every_figure_follows_the_contract(acme):
     )
     md = render_agreement(Contract.objects.get(pk=contract.pk), "md")
     for expected in (
-        "Monthly Fee: **1,234.50 EUR**/month",
-        "120.00 EUR/hour",
+        "Monthly Fee: EUR 1,234.50/month",
+        "EUR 120.00/hour",
         "units of 30 minutes",
-        'initial term of 6 months ("Minimum Term", until 30 June 2026)',
+        'initial term of 6 months ("Minimum Term").',
+        "up to and including 30 June 2026.",
         "with 45 calendar days' written notice",
         "Alert within 7 minutes",
-        "elected annual pre-payment: 10% discount on the plan fee, 13,332.60 EUR per year",
+        "The alert promise (7 minutes)",
+        "Elected: one invoice per annual term of EUR 13,332.60",
         "Standard window: Thursday, 01:00–03:00, Europe/Berlin — maximum 45 minutes",
-        "| Backup retention | Per plan | 120 days (Business plan) |",
-        "**Resolution targets.**",
+        "Business: 120 / Enterprise",
+        "Backups are kept for 120 days",
+        "Resolution (time from receipt until the request is resolved) targets of the Business plan:",
         "| P1 — Critical | next business day | by close of business on the first business day after",
         "(the last Friday of each month)",
     ):
@@ -218,7 +247,10 @@ def test_html_is_a_full_document_with_print_css(acme):
     assert html.startswith("<!DOCTYPE html>")
     assert "size: A4" in html
     assert '<dd class="doc-id">WBL-CTR-MNT-ACME-v1.0</dd>' in html
-    assert "<td>Uptime SLA</td><td>99.9%</td>" in html
+    assert '<td>Uptime SLA</td><td>99.0%</td><td>99.5%</td><td class="chosen">99.9%</td>' in html
+    assert (
+        '<aside class="reading"><p class="reading-title"><strong>How this is measured:</strong></p>' in html
+    )
 
 
 # --- pdf -----------------------------------------------------------------------------------------------
@@ -240,10 +272,12 @@ def test_pdf_text_carries_the_agreement(acme):
         "8 business hours",
         "2 business days",
         "3 business days",
-        "900.00 EUR",
+        "EUR 900.00",
         "Tuesday, 23:00–02:00",
         "maximum 30 minutes",
         "20 % of the monthly fee per started 0.1 % below the SLA",
+        "How this is measured:",
+        "up to and including 31 March 2026",
         "Europe/Berlin",
     ):
         assert expected in text, expected
@@ -257,7 +291,7 @@ def test_pdf_for_starter_has_its_targets(globex):
         "30 days",
         "next business day",
         "next monthly cycle",
-        "250.00 EUR",
+        "EUR 250.00",
     ):
         assert expected in text, expected
 
@@ -301,12 +335,15 @@ def test_render_agreement_rejects_unknown_formats(acme):
 @pytest.mark.parametrize(
     ("start", "months", "last_day"),
     [
-        (dt.date(2026, 1, 1), 3, dt.date(2026, 3, 31)),
-        (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)),  # no 31 February: the month's last day
-        (dt.date(2026, 1, 31), 3, dt.date(2026, 4, 30)),
-        (dt.date(2026, 11, 15), 3, dt.date(2027, 2, 14)),
-        (dt.date(2024, 2, 29), 12, dt.date(2025, 2, 28)),
+        (dt.date(2026, 1, 1), 3, "31 March 2026"),
+        (dt.date(2026, 1, 31), 1, "28 February 2026"),  # no 31 February: the month's last day
+        (dt.date(2026, 1, 31), 3, "30 April 2026"),
+        (dt.date(2026, 11, 15), 3, "14 February 2027"),
+        (dt.date(2024, 2, 29), 12, "28 February 2025"),
     ],
 )
-def test_minimum_term_end(start, months, last_day):
-    assert term_end(start, months) == last_day
+def test_minimum_term_end_is_the_contracts(acme, start, months, last_day):
+    """Issue 12.10: the agreement prints `contract.minimum_term_end` (core.term), the last day counted in."""
+    Contract.objects.filter(client=acme).update(start=start, minimum_term_months=months)
+    md = render_agreement(Contract.objects.get(client=acme), "md")
+    assert f"up to and including {last_day}." in md

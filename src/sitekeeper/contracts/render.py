@@ -1,9 +1,11 @@
 """The client's agreement rendered from its contract: Markdown, HTML, or PDF (WeasyPrint from the HTML).
 
-The structure and the fixed wording follow `maintenance-agreement-template.txt`; every figure comes from the
-contract, its plan, its calendar and its windows, and every SLA target is printed both in the agreement's
-words and with the exact reading the software counts by, so the client reads the same rule the clocks run.
-The templates only lay out what `agreement_context()` computed; they hold no numbers of their own.
+The rendered agreement *is* the agreement: every sentence of `maintenance-agreement-template.txt` is printed
+word for word (templates/contracts/agreement-clauses.txt holds sections 1–11 as the template words them),
+with its placeholders filled from the contract, its plan, its calendar and its windows. sitekeeper's exact
+readings — how each figure is counted — are printed beside the clause as marked notes ("How this is
+measured: …"), never by changing the clause's text (tests/contracts/test_render_text.py checks it).
+The templates only lay out what `agreement_context()` computed; they hold no figures of their own.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import datetime as dt
 import itertools
 import re
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from sitekeeper.contracts.models import PRIORITIES, CalendarVersion, Contact, Contract, Plan
+from sitekeeper.contracts.models import PRIORITIES, Contact, Contract, Plan
 from sitekeeper.core.calendar import BusinessCalendar
-from sitekeeper.core.credits import minor_unit, to_decimal
+from sitekeeper.core.credits import NO_REMEDY, basis_amount, minor_unit, to_decimal
 from sitekeeper.core.targets import MonthlyBatch, Target, parse_target
+from sitekeeper.web.presenters import contract_credit_rule  # the one wording of a contract's credit rule
 
 FORMATS = ("md", "html", "pdf")
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "contracts"
 AGREEMENT_VERSION = "1.0"  # of the agreement's wording; bump it when the templates' clauses change
+NOTE_TITLE = "How this is measured:"
 
 # The agency's identity as the agreement prints it; a deployment overrides it with SITEKEEPER_AGENCY.
 DEFAULT_AGENCY = {
@@ -35,29 +40,18 @@ DEFAULT_AGENCY = {
     "code": "WBL",
     "support_email": "support@webility.local",
     "legal_email": "legal@webility.local",
+    "address": "",
+    # 2.2 "[emergency contact method: phone / dedicated Slack]"; 10 "Governing law", "Exclusive jurisdiction".
+    "emergency_method": "phone (the Agency's on-call line)",
+    "governing_law": "as agreed in Schedule A",
+    "jurisdiction": "as agreed in Schedule A",
 }
 
-# The agreement's fixed terms (DESIGN.md "Billing" and "Term", and the template's clauses). They are the same
-# for every contract today; they live here, named, so the templates never type a number.
+# The template's bracketed figures that are the same for every contract today.
 TERMS: dict[str, Any] = {
-    "invoice_due_days": 15,
-    "late_interest_percent": Decimal("1.5"),
-    "annual_discount_percent": Decimal("10"),
-    "price_notice_days": 60,
-    "transition_days": 30,
-    "agency_notice_days": 30,
-    "nonpayment_days": 15,
-    "client_change_notice_hours": 48,
-    "maintenance_notice_hours": 48,
-    "incident_notice_hours": 24,
     "onboarding_business_days": 5,
     "monitoring_setup_business_days": 10,
-    "confidentiality_years": 5,
-    "negotiation_business_days": 15,
-    "force_majeure_days": 30,
 }
-
-CANCELLATION_READING = "effective at the end of the billing cycle following the notice period"
 
 PRIORITY_TEXT = {
     "P1": (
@@ -94,31 +88,24 @@ PRIORITY_TEXT = {
     ),
 }
 
-SLA_EXCLUSIONS = (
-    "Scheduled maintenance windows (notified {maintenance_notice_hours} hours in advance)",
-    "Emergency security maintenance (notified as soon as practicable)",
-    "Hosting provider infrastructure failures outside the Agency's control",
-    "Force Majeure events (see Section 11)",
-    "Actions taken by the Client or third parties authorized by the Client",
-    "Third-party platform outages (Shopify, Stripe, payment gateways, social media APIs, etc.)",
-    "DDoS attacks exceeding the mitigation capacity of the hosting plan",
-    "Failure of domain DNS propagation caused by Client-controlled domain registrar",
-    "Website inaccessibility caused by the Client's own code changes or CMS actions",
-    "Client's failure to renew domain registration or third-party subscriptions",
-)
-
 PAUSE_REASONS = (
-    "waiting for the Client's access, information or approval",
-    "a third-party outage",
-    "an incomplete request (until it is completed)",
-    "an unauthorized change by the Client (Section 3.2 (b))",
-    "access revoked or expired (Section 3.2 (c))",
+    "the Client's access, information or approval",
+    "the end of a third-party outage",
+    "the missing details of an incomplete request from the Client",
+    "the end of a disruption caused by an unauthorized change (Section 3.2 (b))",
+    "access revoked or expired to be restored (Section 3.2 (c))",
 )
 
 CLOCK_TEXT = {
-    "resolution": "Resolution time = time from receipt until the request is resolved.",
-    "recovery": "Recovery time (incidents) = time from receipt until the critical function is restored, "
-    "e.g. by a rollback or a workaround.",
+    "response": "Response",
+    "resolution": "Resolution (time from receipt until the request is resolved)",
+    "recovery": "Recovery, incidents (time from receipt until the critical function is restored, e.g. by a "
+    "rollback or a workaround)",
+}
+
+CANCELLATION_READINGS = {
+    "cycle_of_notice_end": "the end of the calendar month in which the notice period ends",
+    "cycle_after_notice_end": "the end of the calendar month after the one in which the notice period ends",
 }
 
 LEAD_IN = re.compile(r"^(\([a-z]\) [^:]{1,60}:) (.+)$")
@@ -133,7 +120,9 @@ def render_agreement(contract: Contract, fmt: str) -> str | bytes:
         raise ValueError(f"agreement format {fmt!r}: expected one of {', '.join(FORMATS)}")
     context = agreement_context(contract)
     if fmt == "md":
-        return render_to_string("contracts/agreement.md", markdown_safe(context))
+        safe = markdown_safe(context)
+        safe["body"] = "".join(section_markdown(section) for section in safe["sections"])
+        return render_to_string("contracts/agreement.md", safe)
     html = render_to_string("contracts/agreement.html", context)
     if fmt == "html":
         return html
@@ -152,55 +141,36 @@ def agency() -> dict[str, str]:
 
 # --- the context ---------------------------------------------------------------------------------------
 def agreement_context(contract: Contract) -> dict[str, Any]:
-    plan, version = contract.plan, contract.calendar.current
-    cal = version.to_core()
+    plans = list(Plan.objects.order_by("rank", "slug"))
     return {
         "doc_id": document_id(contract),
         "agency": agency(),
         "terms": TERMS,
+        "note_title": NOTE_TITLE,
         "contract": contract,
         "start": long_date(contract.start),
         "client": client_context(contract),
-        "plan": plan,
-        "escalation_channel": escalation_channel(plan),
-        "tiers": [{"name": p.name, "chosen": p.pk == plan.pk} for p in Plan.objects.order_by("rank", "slug")],
-        "sites": sites_context(contract),
-        "standard_services": standard_services(contract),
-        "plan_services": plan_services(plan),
-        "priorities": [priority_context(code) for code in PRIORITIES],
-        "response": clock_rows(contract, "response", cal),
-        "other_clocks": [
-            {"name": clock, "text": CLOCK_TEXT[clock], "rows": clock_rows(contract, clock, cal)}
-            for clock in ("resolution", "recovery")
-            if any(plan.target(clock, p) for p in PRIORITIES)
-        ],
-        "pause_reasons": PAUSE_REASONS,
-        "hours": hours_context(version, cal),
-        "uptime": uptime_context(contract),
-        "windows": windows_context(contract, version.timezone),
-        "fees": fees_context(contract),
-        "term": term_context(contract),
-        "clauses": clauses(contract),
+        "plan": contract.plan,
+        "tiers": [{"name": p.name, "chosen": p.pk == contract.plan_id} for p in plans],
+        "sections": clauses(contract, plans),
     }
 
 
-def clauses(contract: Contract) -> dict[str, dict[str, Any]]:
-    """The fixed clauses (sections 3, 4, 6, 8–11) with their placeholders filled, keyed by section number."""
-    fees = fees_context(contract)
-    rate = f"{fees['hourly_rate']}/hour" if fees["hourly_rate"] else "the Agency's current hourly rate"
-    values = {
-        **TERMS,
-        "rate": rate,
-        "monthly_fee": fees["monthly_fee"],
-        "retention_days": contract.plan.backup_retention_days,
-    }
+def clauses(contract: Contract, plans: list[Plan] | None = None) -> list[dict[str, Any]]:
+    """Sections 1–11: the template's clauses with their placeholders filled, and the notes beside them."""
+    plans = plans if plans is not None else list(Plan.objects.order_by("rank", "slug"))
+    cal = contract.calendar.current.to_core()
+    blocks = computed_blocks(contract, plans, cal)
     text = (TEMPLATE_DIR / "agreement-clauses.txt").read_text(encoding="utf-8")
-    return {section["number"]: section for section in parse_clauses(text, values)}
+    return parse_clauses(text, clause_values(contract, plans, cal), blocks)
 
 
-def parse_clauses(text: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """'# N Title' starts a section, '## …' a subheading, '- …' a list item; any other line is a paragraph.
-    Lines starting with ';' are comments; {name} placeholders are filled from `values`."""
+def parse_clauses(
+    text: str, values: dict[str, Any], blocks: dict[str, list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """'# N Title' starts a section, '## …' a subheading, '- …' a list item, '| … |' a table row, '@name' a
+    computed block, '> …' a note item; any other line is a paragraph. Lines starting with ';' are comments;
+    {name} placeholders are filled from `values`."""
     sections: list[dict[str, Any]] = []
     for raw in text.splitlines():
         line = raw.strip()
@@ -211,108 +181,366 @@ def parse_clauses(text: str, values: dict[str, Any]) -> list[dict[str, Any]]:
             number, _, title = line[2:].partition(" ")
             sections.append({"number": number, "title": title, "blocks": []})
             continue
-        blocks = sections[-1]["blocks"]
-        if line.startswith("- "):
-            if not blocks or blocks[-1]["kind"] != "ul":
-                blocks.append({"kind": "ul", "text": "", "items": [], "lead": ""})
-            blocks[-1]["items"].append(line[2:])
-        else:
-            kind = "h" if line.startswith("## ") else "p"
-            blocks.append({"kind": kind, "text": line.removeprefix("## "), "items": [], "lead": ""})
-            lead = LEAD_IN.match(line)
-            if kind == "p" and lead:  # "(a) New features: …" → the lead-in is printed bold
-                blocks[-1].update(lead=lead.group(1), text=lead.group(2))
+        _add_line(sections[-1]["blocks"], line, blocks or {})
     return sections
 
 
-def escalation_channel(plan: Plan) -> str:
-    # Enterprise leaves the channel blank in table 1.3: it is agreed in Schedule A.
-    return plan.channels_label if plan.support_channels else "the channel agreed in Schedule A"
+def _add_line(blocks: list[dict[str, Any]], line: str, computed: dict[str, list[dict[str, Any]]]) -> None:
+    last = blocks[-1] if blocks else None
+    if line.startswith("@"):
+        blocks.extend(computed[line[1:]])
+    elif line.startswith("> "):
+        item = line[2:].strip()
+        if not item:  # a reading that does not apply to this contract (its value is empty)
+            return
+        if last is None or last["kind"] != "note":
+            blocks.append(note_block())
+        blocks[-1]["parts"].append({"kind": "p", "text": item})
+    elif line.startswith("|"):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if all(set(cell) <= {"-", ":"} for cell in cells):
+            return  # the Markdown header rule
+        if last is None or last["kind"] != "table":
+            blocks.append(table_block(cells, []))
+        else:
+            last["rows"].append(cells)
+    elif line.startswith("- "):
+        if last is None or last["kind"] != "ul":
+            blocks.append({"kind": "ul", "items": []})
+        blocks[-1]["items"].append(line[2:])
+    elif line.startswith("## "):
+        blocks.append({"kind": "h", "text": line[3:]})
+    else:
+        lead = LEAD_IN.match(line)  # "(a) New features: …" → the lead-in is printed bold
+        blocks.append(
+            {"kind": "p", "lead": lead.group(1) if lead else "", "text": lead.group(2) if lead else line}
+        )
 
 
-def client_context(contract: Contract) -> dict[str, Any]:
-    client = contract.client
-    contacts = {c.role: c for c in client.contacts.all()}
+def note_block(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "note", "title": NOTE_TITLE, "parts": list(parts)}
+
+
+def table_block(head: list[str], rows: list[list[str]], css: str = "", chosen: int | None = None) -> dict:
+    """`chosen`: index of the column of this contract's plan (printed bold)."""
+    return {"kind": "table", "head": head, "rows": rows, "css": css, "chosen": chosen}
+
+
+# --- Markdown of the sections (the HTML is laid out by _clauses.html) ----------------------------------
+def section_markdown(section: dict[str, Any]) -> str:
+    out = [f"\n## {section['number']}. {section['title']}\n"]
+    for block in section["blocks"]:
+        out.append("\n" + "\n".join(block_markdown(block)) + "\n")
+    return "".join(out)
+
+
+def block_markdown(block: dict[str, Any]) -> list[str]:
+    kind = block["kind"]
+    if kind == "h":
+        return [f"### {block['text']}"]
+    if kind == "p":
+        return [f"**{block['lead']}** {block['text']}" if block["lead"] else block["text"]]
+    if kind == "ul":
+        return [f"- {item}" for item in block["items"]]
+    if kind == "table":
+        return table_markdown(block)
+    lines = [f"**{block['title']}**", ""]
+    for part in block["parts"]:
+        lines += [f"- {part['text']}"] if part["kind"] == "p" else ["", *table_markdown(part), ""]
+    return [f"> {line}".rstrip() for line in lines]
+
+
+def table_markdown(table: dict[str, Any]) -> list[str]:
+    def bold(cells: list[str], column: int | None) -> list[str]:
+        return [f"**{cell}**" if i == column and cell else cell for i, cell in enumerate(cells)]
+
+    head = bold(table["head"], table["chosen"])
+    rows = [
+        bold(row, 0 if index == table.get("chosen_row") else None) for index, row in enumerate(table["rows"])
+    ]
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+# --- placeholders --------------------------------------------------------------------------------------
+def clause_values(contract: Contract, plans: list[Plan], cal: BusinessCalendar) -> dict[str, Any]:
+    plan, version, firm = contract.plan, contract.calendar.current, agency()
+    currency = contract.currency.upper()
     return {
-        "name": client.name,
-        "legal_name": client.legal_name or client.name,
-        "address": client.address,
-        "product_owner": contacts.get(Contact.Role.PRODUCT_OWNER),
-        "emergency": contacts.get(Contact.Role.EMERGENCY),
+        **TERMS,
+        "agency_name": firm["name"],
+        "support_email": firm["support_email"],
+        "governing_law": firm["governing_law"],
+        "jurisdiction": firm["jurisdiction"],
+        "emergency_method": firm["emergency_method"],
+        "plan_name": plan.name,
+        "retention_days": plan.backup_retention_days,
+        "retention_by_plan": retention_by_plan(plans),
+        "alert_minutes": contract.alert_minutes,
+        "rate": fee(contract.hourly_rate, currency)
+        if contract.hourly_rate is not None
+        else "the Agency's current rate",
+        "content_hours": plan.content_hours_label,
+        "billing_unit": contract.billing_unit_minutes,
+        "timezone": version.timezone,
+        "calendar_version": version.number,
+        "business_hours": f"{business_days(cal)}, Agency's local time zone: {version.timezone}",
+        "business_days": business_days(cal, closed=True),
+        "holidays": holidays_words(version.holiday_country, version.holiday_subdivision),
+        "closures": ", ".join(long_date(dt.date.fromisoformat(str(d))) for d in sorted(version.closures))
+        or "none",
+        "business_day": duration(cal.business_day_length()),
+        "after_hours_plans": " and ".join(p.name for p in plans if p.after_hours_emergency) or "no",
+        "pause_reasons": ", ".join(PAUSE_REASONS[:-1]) + " or " + PAUSE_REASONS[-1],
+        "after_hours_reading": after_hours_reading(plan, firm["emergency_method"]),
+        "remedy_reading": remedy_reading(contract),
+        "credit_cap_reading": credit_cap_reading(contract),
+        "currency": currency,
+        "amount": amount_text(contract.monthly_fee, currency),
+        "payment_method": "the payment method on file",
+        "annual_reading": annual_reading(contract),
+        "minimum_months": contract.minimum_term_months,
+        "start": long_date(contract.start),
+        "minimum_term_end": long_date(contract.minimum_term_end),
+        "notice_days": contract.notice_days,
+        "cancellation_reading": cancellation_reading(contract),
+        "notice_on_record": notice_on_record(contract),
     }
 
 
-def sites_context(contract: Contract) -> list[dict[str, Any]]:
+def retention_by_plan(plans: list[Plan]) -> str:
+    """'Starter: 30 days / Professional: 60 / Business: 90 / Enterprise: 365', as table 1.2 words it."""
+    parts = [f"{p.name}: {p.backup_retention_days}" for p in plans]
+    if parts:
+        parts[0] += " days"
+    return " / ".join(parts)
+
+
+def business_days(cal: BusinessCalendar, closed: bool = False) -> str:
+    """'Monday–Friday, 09:00–18:00' (consecutive weekdays with the same hours grouped); `closed`: with the
+    days without business hours too."""
+    rows = [(days, spans) for days, spans in weekly_rows(cal) if closed or spans != "closed"]
+    return "; ".join(f"{days}, {spans}" for days, spans in rows) or "none"
+
+
+def after_hours_reading(plan: Plan, method: str) -> str:
+    if not plan.after_hours_emergency:
+        return (
+            f"The {plan.name} plan has no after-hours emergency escalation: every target, P1 included, is "
+            "counted in business hours."
+        )
+    return (
+        f"On the {plan.name} plan a P1 is counted around the clock (24/7), nights, weekends and holidays "
+        "included. A P1 received — or raised to P1 — outside business hours pages the on-call engineer at "
+        f"once, via {method}, without waiting for any warning."
+    )
+
+
+def remedy_reading(contract: Contract) -> str:
+    rule = contract.credit_rule()
+    if rule is None:
+        return f"Remedy under this Agreement: {NO_REMEDY}. No service credit is computed."
+    return (
+        f"Service credit under this Agreement: {contract_credit_rule(contract)}. The shortfall below the SLA "
+        "and the steps are computed exactly (no rounding of the uptime first)."
+    )
+
+
+def credit_cap_reading(contract: Contract) -> str:
+    monthly, currency = contract.monthly_fee, contract.currency.upper()
+    if contract.credit_rule() is None:
+        return "With no remedy agreed, there is no credit to cap."
+    sites = contract.client.sites.count()
+    if contract.credit_basis == Contract.CreditBasis.FULL_FEE:
+        basis = f"Each website's credit is a percentage of the full monthly fee ({fee(monthly, currency)})."
+    else:
+        count = max(sites, 1)
+        share = to_decimal(basis_amount(Fraction(monthly), count, "fee_share"), minor_unit(currency))
+        basis = (
+            "Each website's credit is a percentage of its share of the monthly fee: "
+            f"{fee(monthly, currency)} ÷ {count} covered website(s) = {fee(share, currency)}."
+        )
+    return (
+        f"{basis} The credits of all the Agreement's websites in a calendar month are added up, and the "
+        f"total is capped at that month's fee ({fee(monthly, currency)}). Credits are a deduction on the "
+        "next invoice; any excess is carried as a credit balance."
+    )
+
+
+def annual_reading(contract: Contract) -> str:
+    currency = contract.currency.upper()
+    annual = fee(contract.monthly_fee * 12 * Decimal("0.9"), currency)
+    if not contract.annual_prepayment:
+        return f"Not elected in this Agreement (the annual fee would be {annual}: 12 × the fee − 10 %)."
+    return (
+        f"Elected: one invoice per annual term of {annual} (12 × the fee − 10 %). On an upgrade the unused "
+        "part of the term, pro rata by days, becomes a credit balance for the new plan."
+    )
+
+
+def cancellation_reading(contract: Contract) -> str:
+    when = CANCELLATION_READINGS.get(contract.cancellation_reading, contract.cancellation_reading)
+    annual = (
+        " and, with annual pre-payment, not before the end of the annual term"
+        if contract.annual_prepayment
+        else ""
+    )
+    return (
+        f"Notice may be given at any time; the notice period ends {contract.notice_days} calendar days after "
+        f"the day of notice. The cancellation is effective at {when} — never before the end of the month in "
+        f"which the Minimum Term ends{annual}."
+    )
+
+
+def notice_on_record(contract: Contract) -> str:
+    dates = contract.cancellation()
+    if dates is None:
+        return ""
+    return (
+        f"Notice on record: given on {long_date(contract.notice_given_on)}; the notice period ends "  # type: ignore[arg-type]
+        f"{long_date(dates.notice_period_end)}; the cancellation is effective on "
+        f"{long_date(dates.effective_date)} (the last day of service); backups can be downloaded until "
+        f"{long_date(dates.transition_end)}."
+    )
+
+
+# --- computed blocks: the tables whose rows come from the plans, the sites and the windows -------------
+def computed_blocks(contract: Contract, plans: list[Plan], cal: BusinessCalendar) -> dict[str, list[dict]]:
+    chosen = next((i + 1 for i, p in enumerate(plans) if p.pk == contract.plan_id), None)
+    names = [p.name for p in plans]
+    return {
+        "sites": [sites_table(contract)],
+        "plan_services": [table_block(["Service", *names], plan_service_rows(plans), "plans", chosen)],
+        "priorities": [priorities_table()],
+        "response_times": [table_block(["Priority", *names], response_rows(plans), "plans", chosen)],
+        "readings": [readings_note(contract, cal)],
+        "uptime_remedies": uptime_blocks(contract, plans, chosen),
+        "windows": [windows_list(contract)],
+    }
+
+
+def sites_table(contract: Contract) -> dict[str, Any]:
     sites = contract.client.sites.prefetch_related("environments").order_by("url")
-    return [
-        {
-            "number": number,
-            "url": site.url,
-            "name": site.name,
-            "platform": site.get_platform_display(),
-            "hosting": site.hosting or "—",
-            "environments": [
-                {"kind": env.get_kind_display(), "url": env.url}
+    rows = [
+        [
+            str(number),
+            f"{site.url} ({site.name})" if site.name else site.url,
+            site.get_platform_display(),
+            site.hosting or "—",
+            "; ".join(
+                f"{env.get_kind_display()}: {env.url}"
                 for env in sorted(site.environments.all(), key=lambda env: ENV_ORDER.get(env.kind, 9))
-            ],
-        }
+            )
+            or "—",
+        ]
         for number, site in enumerate(sites, start=1)
     ]
+    head = ["#", "Website URL", "Platform / CMS", "Hosting Location", "Environments"]
+    return table_block(head, rows or [["—", "no website registered yet", "", "", ""]], "sites")
 
 
-def standard_services(contract: Contract) -> list[tuple[str, str, str]]:
-    plan, name = contract.plan, agency()["name"]
-    retention, cadence = plan.backup_retention_days, plan.get_update_cadence_display()
+def plan_service_rows(plans: list[Plan]) -> list[list[str]]:
+    def row(label: str, value: Any) -> list[str]:
+        return [label, *(value(p) for p in plans)]
+
     return [
-        ("Automated backups", "Daily", "Full site + database; off-site storage"),
-        ("Backup retention", "Per plan", f"{retention} days ({plan.name} plan)"),
-        ("Backup integrity test", "Monthly", "Restore test to verify backup usability"),
-        ("Security scanning", "Continuous", "Malware, file integrity, known vulnerability monitoring"),
-        ("SSL certificate monitoring", "Continuous", "Auto-renewal alert + configuration verification"),
-        ("Uptime monitoring", "24/7", f"Alert within {contract.alert_minutes} minutes of downtime detection"),
-        (
-            "Core / plugin / theme updates",
-            f"Per plan cadence: {cadence}",
-            "Staged on test/staging environment first, then deployed",
-        ),
-        ("Broken link scan", "Monthly", "Reported in monthly report"),
-        ("Performance audit", "Monthly", "Lighthouse / PageSpeed score tracking with trend"),
-        ("Monthly report", "Monthly", "Summary of all actions taken, metrics, recommendations"),
-        ("Dedicated account contact", "Ongoing", f"Named {name} contact for all plan communication"),
+        row("Update frequency", lambda p: p.get_update_cadence_display()),
+        row("Content update hours / month", lambda p: p.content_hours_label),
+        row("Security level", lambda p: p.get_security_level_display()),
+        row("Support channel", lambda p: p.channels_label),
+        row("Response time (standard issues)", lambda p: words(p.standard_response)),
+        row("Emergency response (P1)", lambda p: words(p.target("response", "P1") or "")),
+        row("Monthly performance call", lambda p: p.get_performance_call_display()),
+        row("Uptime SLA", lambda p: f"{percent(p.uptime_sla)}%"),
     ]
 
 
-def plan_services(plan: Plan) -> list[tuple[str, str]]:
+def priorities_table() -> dict[str, Any]:
+    rows = [
+        [f"{code} — {name}", definition, examples]
+        for code, (name, definition, examples) in PRIORITY_TEXT.items()
+    ]
+    return table_block(["Priority", "Definition", "Examples"], rows, "priorities")
+
+
+def response_rows(plans: list[Plan]) -> list[list[str]]:
+    """Table 2.2: each priority's response target in every plan, in the agreement's words."""
     return [
-        ("Update frequency", plan.get_update_cadence_display()),
-        ("Content update hours / month", plan.content_hours_label),
-        ("Security level", plan.get_security_level_display()),
-        ("Support channel", plan.channels_label),
-        ("Response time (standard issues)", words(plan.standard_response)),
-        ("Emergency response (P1)", words(plan.target("response", "P1") or "")),
-        ("Monthly performance call", plan.get_performance_call_display()),
-        ("Uptime SLA", f"{percent(plan.uptime_sla)}%"),
+        [priority_label(code), *(words(p.target("response", code) or "") for p in plans)]
+        for code in PRIORITIES
     ]
 
 
-def priority_context(code: str) -> dict[str, str]:
-    name, definition, examples = PRIORITY_TEXT[code]
-    return {"code": code, "label": f"{code} — {name}", "definition": definition, "examples": examples}
+def priority_label(code: str) -> str:
+    return f"{code} — {PRIORITY_TEXT[code][0]}"
 
 
-def clock_rows(contract: Contract, clock: str, cal: BusinessCalendar) -> list[dict[str, str]]:
+def readings_note(contract: Contract, cal: BusinessCalendar) -> dict[str, Any]:
+    """The exact reading of each of the plan's targets, one table per clock the plan sets."""
+    plan, parts = contract.plan, []
+    for clock in ("response", "resolution", "recovery"):
+        if clock != "response" and not any(plan.target(clock, p) for p in PRIORITIES):
+            continue
+        parts.append({"kind": "p", "text": f"{CLOCK_TEXT[clock]} targets of the {plan.name} plan:"})
+        head = ["Priority", plan.name, "Exact reading"]
+        parts.append(table_block(head, clock_rows(contract, clock, cal), "targets"))
+    return note_block(*parts)
+
+
+def clock_rows(contract: Contract, clock: str, cal: BusinessCalendar) -> list[list[str]]:
     rows = []
     for code in PRIORITIES:
         text = contract.plan.target(clock, code)
         target = parse_target(text) if text else None
         rows.append(
-            {
-                "priority": priority_context(code)["label"],
-                "words": target.describe() if target else "no target",
-                "reading": reading(target, cal, contract.batch_rule()) if target else "—",
-            }
+            [
+                priority_label(code),
+                target.describe() if target else "no target",
+                reading(target, cal, contract.batch_rule()) if target else "—",
+            ]
         )
     return rows
+
+
+def uptime_blocks(contract: Contract, plans: list[Plan], chosen: int | None) -> list[dict[str, Any]]:
+    rows = [[p.name, f"{percent(p.uptime_sla)}%", "Monthly", remedy_words(p)] for p in plans]
+    head = ["Plan", "Uptime Guarantee", "Measurement", "SLA Breach Remedy"]
+    blocks = [table_block(head, rows, "remedies", None)]
+    if chosen is not None:
+        blocks[0]["chosen_row"] = chosen - 1
+    rule = contract.credit_rule()
+    if rule is not None and rule.kind == "table":
+        schedule = table_block(
+            ["Monthly uptime below", "Credit (% of the monthly fee)"],
+            [[f"{percent(to_decimal(r.below))}%", f"{to_decimal(r.percent)}%"] for r in rule.table],
+            "schedule-a",
+        )
+        intro = "Schedule A of this Agreement — the lowest threshold the monthly uptime falls below applies:"
+        blocks.append(note_block({"kind": "p", "text": intro}, schedule))
+    return blocks
+
+
+def remedy_words(plan: Plan) -> str:
+    """Table 2.3's remedy column in the agreement's words, from the plan's figures."""
+    if plan.credit_kind != "steps" or plan.credit_rate is None or plan.credit_step is None:
+        return "Custom remedy per Schedule A"
+    return (
+        f"Service credit: {plain(plan.credit_rate)}% of monthly fee per {plain(plan.credit_step)}% below SLA"
+    )
+
+
+def windows_list(contract: Contract) -> dict[str, Any]:
+    zone = contract.calendar.current.timezone
+    items = [
+        f"Standard window: {window.get_weekday_display()}, {window.start:%H:%M}–{window.end:%H:%M}"
+        f"{' (ending the next day)' if window.end <= window.start else ''}, {zone} — maximum "
+        f"{window.max_minutes} minutes"
+        for window in contract.maintenance_windows.order_by("weekday", "start")
+    ]
+    return {"kind": "ul", "items": items or ["Standard window: none agreed in this contract"]}
 
 
 # --- readings in words ---------------------------------------------------------------------------------
@@ -357,17 +585,6 @@ def batch_words(batch: MonthlyBatch) -> str:
     return f"the {ORDINALS[batch.nth]} {weekday} of each month"
 
 
-def hours_context(version: CalendarVersion, cal: BusinessCalendar) -> dict[str, Any]:
-    return {
-        "rows": weekly_rows(cal),
-        "timezone": version.timezone,
-        "holidays": holidays_words(version.holiday_country, version.holiday_subdivision),
-        "closures": [long_date(dt.date.fromisoformat(str(d))) for d in sorted(version.closures)],
-        "business_day": duration(cal.business_day_length()),
-        "version": version.number,
-    }
-
-
 def weekly_rows(cal: BusinessCalendar) -> list[tuple[str, str]]:
     """Consecutive weekdays with the same hours on one row: ('Monday–Friday', '09:00–18:00')."""
     rows = []
@@ -394,57 +611,28 @@ def holidays_words(country: str, subdivision: str) -> str:
     return f"public holidays of {place}{f', subdivision {subdivision}' if subdivision else ''}"
 
 
-def uptime_context(contract: Contract) -> dict[str, Any]:
-    plan, rule = contract.plan, contract.credit_rule()
+def client_context(contract: Contract) -> dict[str, Any]:
+    client = contract.client
+    contacts = {c.role: c for c in client.contacts.all()}
     return {
-        "sla": percent(plan.uptime_sla),
-        "remedy": rule.describe(),
-        "schedule_a": rule.kind == "table",
-        "table": [
-            {"below": percent(to_decimal(r.below)), "percent": to_decimal(r.percent)} for r in rule.table
-        ],
-        "exclusions": [text.format(**TERMS) for text in SLA_EXCLUSIONS],
+        "name": client.name,
+        "legal_name": client.legal_name or client.name,
+        "address": client.address,
+        "product_owner": contacts.get(Contact.Role.PRODUCT_OWNER),
+        "emergency": contacts.get(Contact.Role.EMERGENCY),
+        "particulars": particulars(client.address, contacts),
     }
 
 
-def windows_context(contract: Contract, zone: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "weekday": window.get_weekday_display(),
-            "span": f"{window.start:%H:%M}–{window.end:%H:%M}",
-            "overnight": window.end <= window.start,
-            "zone": zone,
-            "max_minutes": window.max_minutes,
-            "notice_hours": window.notice_hours,
-        }
-        for window in contract.maintenance_windows.order_by("weekday", "start")
-    ]
-
-
-def fees_context(contract: Contract) -> dict[str, Any]:
-    fee, currency = contract.monthly_fee, contract.currency
-    discount = TERMS["annual_discount_percent"]
-    annual = fee * 12 * (100 - discount) / 100
-    return {
-        "monthly_fee": money(fee, currency),
-        "hourly_rate": money(contract.hourly_rate, currency) if contract.hourly_rate is not None else None,
-        "billing_unit": contract.billing_unit_minutes,
-        "annual_prepayment": contract.annual_prepayment,
-        "annual_fee": money(annual, currency),
-        "discount": plain(discount),
-        "interest": plain(TERMS["late_interest_percent"]),
-    }
-
-
-def term_context(contract: Contract) -> dict[str, Any]:
-    return {
-        "start": long_date(contract.start),
-        "minimum_months": contract.minimum_term_months,
-        "minimum_end": long_date(term_end(contract.start, contract.minimum_term_months)),
-        "notice_days": contract.notice_days,
-        "cancellation_reading": CANCELLATION_READING,
-        "transition_days": TERMS["transition_days"],
-    }
+def particulars(address: str, contacts: dict[str, Contact]) -> str:
+    """The template's '[Registered Address, Representative: Name, Title, Email]', from the client's record."""
+    parts = [" ".join(address.split()) if address else "registered address: not on record"]
+    owner, emergency = contacts.get(Contact.Role.PRODUCT_OWNER), contacts.get(Contact.Role.EMERGENCY)
+    if owner:
+        parts.append(f"Representative: {owner.name}, product owner, {owner.email}")
+    if emergency:
+        parts.append(f"emergency contact: {emergency.name}, {emergency.phone or emergency.email}")
+    return "; ".join(parts)
 
 
 # --- small formatters ----------------------------------------------------------------------------------
@@ -462,9 +650,20 @@ def plain(value: Decimal) -> str:
 
 
 def money(amount: Decimal, currency: str) -> str:
+    """'900.00 EUR' (the `sla` command's way; the agreement prints `fee()`)."""
+    return f"{amount_text(amount, currency)} {currency.upper()}"
+
+
+def fee(amount: Decimal, currency: str) -> str:
+    """'EUR 900.00': as 5.1 words it, '[CURRENCY] [AMOUNT]'."""
+    return f"{currency.upper()} {amount_text(amount, currency)}"
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """900 → '900.00' (in the currency's minor unit, thousands separated)."""
     unit = minor_unit(currency)
     places = 0 if unit == 1 else 2
-    return f"{Decimal(amount).quantize(unit):,.{places}f} {currency.upper()}"
+    return f"{Decimal(amount).quantize(unit):,.{places}f}"
 
 
 def duration(length: dt.timedelta) -> str:
@@ -477,17 +676,6 @@ def duration(length: dt.timedelta) -> str:
 
 def long_date(day: dt.date) -> str:
     return f"{day.day} {stdcal.month_name[day.month]} {day.year}"
-
-
-def term_end(start: dt.date, months: int) -> dt.date:
-    """Last day of a term of `months` starting on `start` (counted in): the day before the same day
-    `months` later, or that month's last day when it has no such day (31 January + 1 month → 28 February)."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    last = stdcal.monthrange(year, month)[1]
-    if start.day > last:
-        return dt.date(year, month, last)
-    return dt.date(year, month, start.day) - dt.timedelta(days=1)
 
 
 def markdown_safe(value: Any) -> Any:
