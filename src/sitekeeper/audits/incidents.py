@@ -218,6 +218,9 @@ def plain_state(incident: SecurityIncident, now: dt.datetime | None = None) -> s
     clock = deadline(incident, now)
     if incident.client_notified_at is not None:
         return f"We informed you on {when(incident.client_notified_at)} and are handling it."
+    if clock.state == "breached":
+        return (f"We are checking it. Our notice to you was due by {when(clock.due)} (24 hours from "
+                "detection, clause 6.3) and is late.")  # fmt: skip
     return (f"We are checking it now and will inform you by {when(clock.due)} at the latest "
             "(24 hours from detection, clause 6.3).")  # fmt: skip
 
