@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from sitekeeper.access.models import AuditEntry
+from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.models import (
     Calendar,
     CalendarVersion,
@@ -28,6 +29,7 @@ MODELS = (
     MaintenanceWindow,
     Site,
     Environment,
+    HealthConfig,
     AuditEntry,
 )
 

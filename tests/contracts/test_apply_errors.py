@@ -180,7 +180,6 @@ def test_sla_targets_and_credit_tables_are_checked_by_the_contract_arithmetic(tm
             "plans.business.response_targets.P2: SLA target '8 hours': expected Nm, Nh, Nbh, Nbd (N ≥ 1), "
             "same_bd, next_bd or next_cycle"
         ),
-        "plans.business.credit_kind: a table credit rule needs at least one row (below, percent)",
         (
             "plans.enterprise.credit_table: credit table row {'below': '101', 'percent': '10'}: "
             "'below' must be 0..100 and 'percent' not negative"

@@ -12,7 +12,9 @@ What the file means for the database (docs/contract-file.md says the same for us
 - clients, calendars and plans missing from the file are left alone (a file may describe a subset);
 - a plan entry changes only the fields it lists; a calendar whose rules change gets a new version (tickets
   keep the version they arrived under), and an unchanged calendar gets none;
-- a row is saved only when a value differs, so applying the same file twice changes nothing.
+- a row is saved only when a value differs, so applying the same file twice changes nothing;
+- a site's `link_scan` limits live in its audits HealthConfig row (created when the file sets limits);
+- warnings (a table plan's contract with no Schedule A agreed) do not stop the file; errors do.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from django.db import DatabaseError, models, transaction
 from django.db.models import Max, ProtectedError, RestrictedError
 
 from sitekeeper.access.audit import acting_as
+from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.models import (
     Calendar,
     CalendarVersion,
@@ -46,8 +49,9 @@ from sitekeeper.contracts.models import (
 from sitekeeper.contracts.schema import PLAN, WEEKDAYS, schema_issues
 from sitekeeper.contracts.yamlio import Document, Issue, JsonPath, LoadError, format_path, load
 from sitekeeper.core.calendar import BusinessCalendar, CalendarError, parse_interval
-from sitekeeper.core.credits import CreditError, CreditRule
+from sitekeeper.core.credits import NO_REMEDY, CreditError, CreditRule
 from sitekeeper.core.targets import MonthlyBatch, TargetError, parse_target
+from sitekeeper.monitoring.alerting import contract_alert_problems
 
 PLAN_FIELDS: tuple[str, ...] = tuple(PLAN["properties"])
 DECIMAL_PLAN_FIELDS = frozenset({"content_hours", "uptime_sla", "credit_rate", "credit_step"})
@@ -69,8 +73,11 @@ CONTRACT_OPTIONAL = (
     "billing_unit_minutes",
     "credit_rounding",
     "credit_table",
+    "credit_basis",
     "annual_prepayment",
     "notice_days",
+    "notice_given_on",
+    "cancellation_reading",
     "update_batch",
     "alert_minutes",
     "status",
@@ -94,6 +101,7 @@ class ApplyError(Exception):
 class ApplyResult:
     changes: list[str]  # one line per created, updated or deleted row, in the order they were made
     applied: bool  # True when changes were written (never on a dry run)
+    warnings: list[str] = field(default_factory=list)  # "file:line: key: warning: …"; applied all the same
 
 
 def apply_file(
@@ -105,7 +113,8 @@ def apply_file(
     except LoadError as exc:
         raise ApplyError(exc.errors) from exc
     with acting_as(user=user, label=actor_label), transaction.atomic():
-        issues = validate(document)
+        warnings: list[Issue] = []
+        issues = validate(document, warnings)
         if issues:
             raise ApplyError(document.render_all(issues))
         writer = Writer(document, dry_run=dry_run)
@@ -113,7 +122,11 @@ def apply_file(
             sync_document(writer, document.data)
         except DatabaseError as exc:  # a constraint the checks did not foresee, or a protected row
             raise ApplyError([writer.failure(exc)]) from exc
-    return ApplyResult(changes=writer.changes, applied=bool(writer.changes) and not dry_run)
+    return ApplyResult(
+        changes=writer.changes,
+        applied=bool(writer.changes) and not dry_run,
+        warnings=document.render_all(warnings),
+    )
 
 
 # --- values: the file's text as model values --------------------------------------------------------------
@@ -185,6 +198,8 @@ def contract_values(spec: dict[str, Any], client: Client, refs: Refs) -> dict[st
         values[name] = spec.get(name, model_default(Contract, name))
     values["hourly_rate"] = decimal(values["hourly_rate"])
     values["credit_table"] = credit_table(values["credit_table"])
+    if values["notice_given_on"] is not None:
+        values["notice_given_on"] = dt.date.fromisoformat(values["notice_given_on"])
     values["update_batch"] = " ".join(str(values["update_batch"]).lower().split())
     return values
 
@@ -491,6 +506,24 @@ def sync_sites(writer: Writer, path: JsonPath, client: Client, specs: list[dict[
     sites = sync_rows(writer, rows)
     for (_, where), spec in zip(rows.wanted, specs, strict=True):
         sync_environments(writer, where, sites[(spec["url"],)], spec)
+        sync_link_scan(writer, where, sites[(spec["url"],)], spec)
+
+
+def sync_link_scan(writer: Writer, path: JsonPath, site: Site, spec: dict[str, Any]) -> None:
+    """The site's link-scan limits; a key left out takes its default, like every optional key. A site with
+    no limits in the file and no settings row keeps the defaults without a row (a scan creates it)."""
+    stored = HealthConfig.objects.filter(site=site).first() if site.pk else None
+    limits = spec.get("link_scan")
+    if limits is None and stored is None:
+        return
+    limits = limits or {}
+    values = {
+        "site": site,
+        "link_max_pages": limits.get("max_pages", model_default(HealthConfig, "link_max_pages")),
+        "link_max_depth": limits.get("max_depth", model_default(HealthConfig, "link_max_depth")),
+    }
+    writer.where = (*path, "link_scan")
+    writer.upsert(HealthConfig, stored, values, f"link-scan limits {site.url}")
 
 
 def sync_environments(writer: Writer, path: JsonPath, site: Site, spec: dict[str, Any]) -> None:
@@ -511,8 +544,9 @@ def sync_environments(writer: Writer, path: JsonPath, site: Site, spec: dict[str
 # --- checking what the schema cannot ----------------------------------------------------------------------
 
 
-def validate(document: Document) -> list[Issue]:
-    """Every problem in the file: its shape (schema), then references, rules and arithmetic."""
+def validate(document: Document, warnings: list[Issue] | None = None) -> list[Issue]:
+    """Every problem in the file: its shape (schema), then references, rules and arithmetic. What is
+    allowed but worth a person's attention is added to `warnings`."""
     if document.data is None:
         return [Issue((), "the file is empty; expected calendars, plans and/or clients")]
     issues = [*document.issues, *schema_issues(document.data)]
@@ -520,6 +554,8 @@ def validate(document: Document) -> list[Issue]:
         checker = Checker(document.data, broken=[issue.path for issue in issues])
         checker.run()
         issues.extend(checker.issues)
+        if warnings is not None:
+            warnings.extend(checker.warnings)
     return issues
 
 
@@ -542,10 +578,14 @@ class Checker:
     data: dict[str, Any]
     broken: list[JsonPath]
     issues: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
     stored_plans: dict[str, Plan] = field(default_factory=dict)
 
     def add(self, path: JsonPath, message: str) -> None:
         self.issues.append(Issue(path, message))
+
+    def warn(self, path: JsonPath, message: str) -> None:
+        self.warnings.append(Issue(path, f"warning: {message}"))
 
     def value(self, path: JsonPath, default: Any = None) -> Any:
         value: Any = self.data
@@ -676,6 +716,14 @@ class Checker:
             name: spec[name] if name in spec else getattr(stored, name) if stored else defaults[name]
             for name in _CREDIT_KEYS
         }
+        if merged["credit_kind"] == "table" and not merged["credit_table"]:
+            # Allowed: Schedule A may be agreed contract by contract (Enterprise ships without a table).
+            self.warn(
+                (*path, given[0]) if given else path,
+                "a table plan without a credit_table: its contracts have no remedy (no credit computed) "
+                "unless each agrees its own credit_table",
+            )
+            return
         try:
             CreditRule.from_data(
                 kind=merged["credit_kind"],
@@ -688,11 +736,17 @@ class Checker:
 
     def plan_credit_kind(self, slug: Any) -> str | None:
         """The credit kind a plan will have once the file is applied."""
+        return self.plan_setting(slug, "credit_kind")
+
+    def plan_setting(self, slug: Any, name: str) -> Any:
+        """A plan's value of `name` once the file is applied (None for an unknown plan)."""
         file_plan = self.value(("plans", slug)) if isinstance(slug, str) else None
-        if isinstance(file_plan, dict) and "credit_kind" in file_plan:
-            return file_plan["credit_kind"]
+        if isinstance(file_plan, dict) and name in file_plan:
+            return file_plan[name]
         stored = self.stored_plans.get(slug) if isinstance(slug, str) else None
-        return stored.credit_kind if stored else None
+        if stored is not None:
+            return getattr(stored, name)
+        return model_default(Plan, name) if isinstance(file_plan, dict) else None
 
 
 @dataclass
@@ -775,6 +829,9 @@ class ClientChecker:
                 self.add((*path, "update_batch"), str(exc))
         if sound((*path, "credit_table"), list) and value((*path, "credit_table")):
             self.contract_table((*path, "credit_table"), plan)
+        self.remedy(path, plan)
+        self.notice(path)
+        self.alert_promise(path)
         seen: dict[Any, JsonPath] = {}
         for position, window in self.checker.entries((*path, "maintenance_windows")):
             where = (*path, "maintenance_windows", position)
@@ -783,6 +840,73 @@ class ClientChecker:
                 self.unique(seen, natural, where, f"maintenance window {' '.join(natural)}")
                 if window["start"] == window["end"]:
                     self.add((*where, "end"), "the window ends when it starts")
+
+    def remedy(self, path: JsonPath, plan: Any) -> None:
+        """A table plan (Enterprise: "per Schedule A") whose contract agrees no table has no remedy: allowed,
+        since Schedule A may be agreed later, but said, because no credit will be computed meanwhile."""
+        if self.checker.plan_credit_kind(plan) != "table" or self.checker.value((*path, "credit_table")):
+            return
+        if self.checker.plan_setting(plan, "credit_table"):
+            return
+        client = self.checker.value(path[:-1])
+        self.checker.warn(
+            path,
+            f"{client.get('name')} ({client.get('slug')}) is on plan '{plan}', whose remedy is per "
+            f"Schedule A, and agrees no credit_table: no service credit will be computed ({NO_REMEDY})",
+        )
+
+    def notice(self, path: JsonPath) -> None:
+        """A contract under notice is `status: cancelling` with the day notice was given (7.3)."""
+        spec = self.checker.value(path)
+        if self.broken(path, "notice_given_on", str) or self.broken(path, "status", str):
+            return  # a shape error says what is wrong with it
+        status = spec.get("status", Contract.Status.ACTIVE)
+        given = spec.get("notice_given_on")
+        if status == Contract.Status.CANCELLING and given is None:
+            self.add(
+                (*path, "status"),
+                "a contract under notice needs notice_given_on, the day notice was given: its effective "
+                "date (the last day of service) counts from it",
+            )
+        elif given is not None and status in {Contract.Status.ACTIVE, Contract.Status.DRAFT}:
+            self.add(
+                (*path, "notice_given_on"),
+                f"notice given on {given} but status is {status}: a contract under notice has status "
+                "cancelling (terminated once it has ended)",
+            )
+        start = spec.get("start")
+        early = (
+            given is not None
+            and self.checker.sound((*path, "start"), str)
+            and dt.date.fromisoformat(given) < dt.date.fromisoformat(start)
+        )
+        if early:
+            self.add((*path, "notice_given_on"), f"notice given on {given}, before the start {start}")
+
+    def broken(self, path: JsonPath, key: str, kind: type) -> bool:
+        """The contract gives `key` but with a shape error (already reported)."""
+        return key in self.checker.value(path) and not self.checker.sound((*path, key), kind)
+
+    def alert_promise(self, path: JsonPath) -> None:
+        """A changed alert time must be one every monitor of the client's sites can keep (1.2), checked
+        before anything is written, so the whole file is refused."""
+        spec = self.checker.value(path)
+        slug = self.checker.value((*path[:-1], "slug"))
+        if self.broken(path, "alert_minutes", int) or not isinstance(slug, str):
+            return
+        client = Client.objects.filter(slug=slug).first()
+        if client is None or spec.get("status") == Contract.Status.TERMINATED:
+            return  # a new client has no monitors yet; an ended contract promises nothing
+        minutes = spec.get("alert_minutes", model_default(Contract, "alert_minutes"))
+        stored = current_contract(client, spec)
+        if stored is not None and stored.alert_minutes == minutes:
+            return
+        contract = stored or Contract(client=client, alert_minutes=minutes)
+        given = "alert_minutes" in spec
+        where = (*path, "alert_minutes") if given else path
+        prefix = "" if given else f"alert_minutes left out, so the default {minutes} min: "
+        for problem in contract_alert_problems(contract, minutes):
+            self.add(where, prefix + problem)
 
     def contract_table(self, path: JsonPath, plan: Any) -> None:
         try:

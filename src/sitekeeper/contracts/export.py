@@ -12,6 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.apply import (
     CONTRACT_OPTIONAL,
     ENV_KINDS,
@@ -103,7 +104,9 @@ def _builtin_value(defaults: dict[str, Any], name: str) -> Any:
 
 
 def _clients() -> list[dict[str, Any]]:
-    clients = Client.objects.order_by("slug").prefetch_related("contacts", "sites__environments")
+    clients = Client.objects.order_by("slug").prefetch_related(
+        "contacts", "sites__environments", "sites__health"
+    )
     return [_client(client) for client in clients]
 
 
@@ -165,7 +168,26 @@ def _site(site: Site) -> dict[str, Any]:
     }
     if environments:
         entry["environments"] = environments
+    link_scan = _link_scan(site)
+    if link_scan:
+        entry["link_scan"] = link_scan
     return entry
+
+
+LINK_SCAN = (("max_pages", "link_max_pages"), ("max_depth", "link_max_depth"))
+
+
+def _link_scan(site: Site) -> dict[str, int]:
+    """The limits that differ from the defaults `apply` gives a key left out."""
+    try:
+        config = site.health
+    except HealthConfig.DoesNotExist:
+        return {}
+    return {
+        key: getattr(config, name)
+        for key, name in LINK_SCAN
+        if getattr(config, name) != model_default(HealthConfig, name)
+    }
 
 
 def _non_empty(instance: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -187,5 +209,8 @@ def _with_dates(data: dict[str, Any]) -> dict[str, Any]:
             calendar["closures"] = [dt.date.fromisoformat(day) for day in calendar["closures"]]
     for client in data.get("clients", []):
         if "contract" in client:
-            client["contract"]["start"] = dt.date.fromisoformat(client["contract"]["start"])
+            contract = client["contract"]
+            for name in ("start", "notice_given_on"):
+                if name in contract:
+                    contract[name] = dt.date.fromisoformat(contract[name])
     return data

@@ -304,11 +304,33 @@ CONTRACT = _object(
         ),
         "credit_table": _p(
             _ref("credit_table"),
-            "This contract's own Schedule A table, replacing the plan's; [] or omitted: the plan's.",
+            "This contract's own Schedule A table, replacing the plan's; [] or omitted: the plan's. On a "
+            "table plan (Enterprise) with neither, no remedy is agreed: no credit is computed; apply warns.",
             [{"below": "99.95", "percent": "10"}],
+        ),
+        "credit_basis": _p(
+            {"enum": ["fee_share", "full_fee"]},
+            "What each site's service credit is a percent of: `fee_share` (default), the monthly fee ÷ the "
+            "number of the client's sites, or `full_fee`, the whole fee. Either way the month's credits over "
+            "all sites are capped at the monthly fee (2.3).",
+            "fee_share",
+            "full_fee",
         ),
         "annual_prepayment": _p({"type": "boolean"}, "Paid a year ahead (10 % discount).", False),
         "notice_days": _p(_integer(0, 365), "Client cancellation notice in days (default 30).", 30),
+        "notice_given_on": _p(
+            _ref("date"),
+            "Day the client gave notice of cancellation (7.3); give it with `status: cancelling`. The "
+            "effective date counts from it (notice_days, cancellation_reading, the minimum term) and every "
+            "service runs until then. Omitted: no notice given.",
+            "2026-05-12",
+        ),
+        "cancellation_reading": _p(
+            {"enum": ["cycle_of_notice_end", "cycle_after_notice_end"]},
+            "When notice takes effect: `cycle_of_notice_end` (default), at the end of the calendar month in "
+            "which the notice period ends, or `cycle_after_notice_end`, at the end of the month after it.",
+            "cycle_of_notice_end",
+        ),
         "update_batch": _p(
             _text(20),
             "Day of the monthly update batch: '1st'..'4th' or 'last' + weekday, or 'day N' (1..28). "
@@ -319,7 +341,8 @@ CONTRACT = _object(
         "alert_minutes": _p(_integer(1, 1440), "Uptime alerts go out within N minutes (default 5).", 5),
         "status": _p(
             {"enum": ["draft", "active", "cancelling", "terminated"]},
-            "Contract status (default active).",
+            "Contract status (default active). A contract under notice is `cancelling` with "
+            "`notice_given_on`; it stays in service until its effective date.",
             "active",
         ),
         "maintenance_windows": _p(
@@ -352,6 +375,25 @@ SITE = _object(
             ),
             "Environments by kind; prod defaults to the site's url.",
             {"stage": "https://stage.acme.test"},
+        ),
+        "link_scan": _p(
+            _object(
+                {
+                    "max_pages": _p(
+                        _integer(1, 1_000_000),
+                        "Same-site pages the scan reads at most (default 5000); a scan that reaches the "
+                        "limit is reported incomplete, with how many URLs were left unchecked.",
+                        20000,
+                    ),
+                    "max_depth": _p(
+                        _integer(0, 100),
+                        "Clicks from the start page the scan follows at most (default 6).",
+                        8,
+                    ),
+                }
+            ),
+            "Limits of the monthly broken-link scan (1.2) for this site; a key left out takes its default.",
+            {"max_pages": 20000, "max_depth": 8},
         ),
     },
     required=("url", "platform"),

@@ -56,6 +56,18 @@ ContractLoader.add_implicit_resolver(
 )
 
 
+def _timestamp_or_text(loader: ContractLoader, node: yaml.ScalarNode) -> Any:
+    """A date-shaped scalar that is no real date (2026-02-30) stays text, so the schema reports it at its
+    key ("is not a date") instead of the whole file failing to load."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+ContractLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 @dataclass(frozen=True, order=True)
 class Issue:
     """One problem in a contract file, at a JSON path."""

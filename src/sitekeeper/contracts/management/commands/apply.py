@@ -14,7 +14,7 @@ from sitekeeper.contracts.apply import ApplyError, apply_file
 class Command(BaseCommand):
     help = (
         "Create or update calendars, plans, clients, contracts, contacts and sites from a YAML contract "
-        "file, all or nothing. Prints one line per change; errors name the file, line and key."
+        "file, all or nothing. Prints one line per change; errors and warnings name the file, line and key."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,6 +35,8 @@ class Command(BaseCommand):
             raise CommandError(f"{errors} in {file}; nothing was applied") from exc
         for line in result.changes:
             self.stdout.write(line)
+        for line in result.warnings:  # applied all the same; said on stderr so stdout stays the diff
+            self.stderr.write(self.style.WARNING(line))
         self.stdout.write(self._summary(len(result.changes), dry_run))
 
     def _user(self, username: str) -> Any:
