@@ -188,10 +188,13 @@ def test_outside_business_hours_p2_waits_for_the_opening_and_p1_pages_at_once(ac
     monday = berlin(2026, 11, 30, 9)
     assert reload(p2).next_check_at == monday
 
+    # P1 received after hours on Business: on-call is paged at once (2.2), not only at the 75 % warning.
+    assert run_pass(berlin(2026, 11, 27, 20, 1)).pages == 1
     assert run_pass(berlin(2026, 11, 27, 23)).warnings == 1  # P1 on Business: paged at 23:00
     assert run_pass(berlin(2026, 11, 28, 0)).breaches == 1
     assert notices(p1) == (
-        expected("response", "warning", "agency", [*LIST, PAGER])
+        expected("emergency", "page", "oncall", [PAGER])
+        + expected("response", "warning", "agency", [*LIST, PAGER])
         + expected("response", "breach", "agency", [*LIST, PAGER])
         + expected("response", "breach", "emergency", ["oncall@acme.test"])
     )

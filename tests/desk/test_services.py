@@ -525,7 +525,8 @@ TIMELINE: list[tuple[str, Change, list[str]]] = [
     (
         "waiting",
         lambda t, p: services.set_state(t, State.WAITING_APPROVAL, actor=p["engineer"]),
-        [Event.Kind.PAUSE, Event.Kind.STATE],
+        # The ticket is P2: its emergency contact is told that we need a decision (3.2d).
+        [Event.Kind.PAUSE, Event.Kind.STATE, Event.Kind.DECISION],
     ),
     (
         "priority proposal",
@@ -583,10 +584,13 @@ def test_recovering_and_reopening_write_events(acme: Client, site: Site, enginee
     services.mark_recovered(incident, actor=engineer)  # already recovered: nothing new
     services.resolve(incident, actor=engineer)
     services.reopen(incident, actor=engineer, why="came back")
-    assert kinds(incident)[-5:] == [
+    # The request is incomplete (no site, steps …): resolving ends its pause, reopening pauses it again.
+    assert kinds(incident)[-7:] == [
         Event.Kind.RECOVERED,
+        Event.Kind.RESUME,
         Event.Kind.RESOLVED,
         Event.Kind.STATE,
         Event.Kind.REOPENED,
         Event.Kind.STATE,
+        Event.Kind.PAUSE,
     ]

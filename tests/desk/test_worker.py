@@ -71,14 +71,22 @@ from sitekeeper.contracts.models import Calendar, CalendarVersion
 from sitekeeper.desk import services
 from tests.conftest import WEEKDAY_HOURS, make_client
 
+from zoneinfo import ZoneInfo
+
+received = timezone.now() - dt.timedelta(hours=5)
+# The office is closed on the days of receipt and of the run, so the P1 always arrives after hours.
+closed = sorted({str(t.astimezone(ZoneInfo("Europe/Berlin")).date()) for t in (received, timezone.now())})
 calendar = Calendar.objects.create(slug="hq", name="Berlin office")
-CalendarVersion.objects.create(calendar=calendar, number=1, timezone="Europe/Berlin", hours=WEEKDAY_HOURS)
+CalendarVersion.objects.create(
+    calendar=calendar, number=1, timezone="Europe/Berlin", hours=WEEKDAY_HOURS, closures=closed
+)
 client = make_client("acme", "Acme GmbH", "business", calendar)
-# P1 on Business (4 h, round the clock): received 5 h ago, so the warning and the breach are both due.
+# P1 on Business (4 h, round the clock): received 5 h ago, so the warning and the breach are both due, and
+# received after hours, so on-call is paged for it too (2.2).
 ticket = services.file_request(
     client, channel="portal", subject="Shop down", description="500 on every page.", type="incident",
     priority="P1", site=client.sites.get(), environment="prod", steps="Open the home page.",
-    received_at=timezone.now() - dt.timedelta(hours=5),
+    received_at=received,
 )
 print("SEEDED", ticket.pk)
 """
@@ -101,11 +109,13 @@ from sitekeeper.notify.models import Delivery
 print("COUNTS", json.dumps({
     "escalations": Escalation.objects.count(),
     "events": Event.objects.filter(kind__in=["warning", "breach"]).count(),
+    "pages": Event.objects.filter(kind="page").count(),
     "deliveries": sorted((d.target, d.status) for d in Delivery.objects.all()),
 }))
 """
 
-EXPECTED_MAIL = {"escalate@agency.test": 1, "pager@agency.test": 1, "oncall@acme.test": 1}
+# The breach to the escalation list, on-call and the client's emergency contact; on-call's after-hours page.
+EXPECTED_MAIL = {"escalate@agency.test": 1, "pager@agency.test": 2, "oncall@acme.test": 1}
 
 
 @pytest.fixture
@@ -231,12 +241,12 @@ def test_a_real_worker_repairs_a_crashed_pass_and_sends_each_notice_once(environ
     crashed = sitekeeper(environment, "shell", "-c", CRASH, check=False)
     assert crashed.returncode == 9, crashed.stderr
     before = json.loads(shell(environment, COUNTS, "COUNTS"))
-    assert before == {"escalations": 0, "events": 0, "deliveries": []}  # the crash left nothing behind
+    assert before == {"escalations": 0, "events": 0, "pages": 0, "deliveries": []}  # the crash left nothing
 
     # The worker runs its periodic tasks once at start, then every minute.
     worker = Worker(environment, tmp_path / "worker-1.log")
     mail = tmp_path / "mail"
-    worker.wait_for(lambda: sum(mail_to(mail).values()) >= len(EXPECTED_MAIL), "sending the notices")
+    worker.wait_for(lambda: sum(mail_to(mail).values()) >= sum(EXPECTED_MAIL.values()), "sending the notices")
     worker.wait_for(lambda: passes_run(worker) >= 1, "the escalation pass")
     assert worker.stop() == 0
     banner = worker.output()
@@ -247,9 +257,13 @@ def test_a_real_worker_repairs_a_crashed_pass_and_sends_each_notice_once(environ
     assert "sitekeeper worker: stopped" in banner
 
     after = json.loads(shell(environment, COUNTS, "COUNTS"))
-    assert after["escalations"] == 2  # the warning, folded into the breach notice, and the breach
+    # The warning, folded into the breach notice, the breach, and the after-hours page.
+    assert after["escalations"] == 3
     assert after["events"] == 1
-    assert after["deliveries"] == sorted([address, "sent"] for address in EXPECTED_MAIL)
+    assert after["pages"] == 1
+    assert after["deliveries"] == sorted(
+        [address, "sent"] for address, count in EXPECTED_MAIL.items() for _ in range(count)
+    )
 
     # A restarted worker runs the pass again and sends nothing more.
     again = Worker(environment, tmp_path / "worker-2.log")

@@ -85,6 +85,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "incomplete": ticket.incomplete,
         "missing_fields": list(ticket.missing_fields),
         "channel": ticket.channel,
+        "detected": ticket.detected,
         "site": ticket.site_id,
         "environment": ticket.environment,
         "received_at": ticket.received_at,

@@ -104,6 +104,11 @@ class TicketOut(Schema):
     incomplete: bool
     missing_fields: list[str]
     channel: str
+    detected: bool = Field(
+        ...,
+        description="Opened by the platform (monitoring, scans, audits, updates): never incomplete, and "
+        "its priority is the agency's, not a client proposal",
+    )
     site: int | None
     environment: str
     received_at: dt.datetime

@@ -135,14 +135,23 @@ def sent_notices(tickets: Sequence[Ticket]) -> dict[int, Sent]:
     return sent
 
 
+# The after-hours page of a P1 (agreement 2.2) as an escalation check: (clock, kind); its `due` is the
+# instant the request became P1 after hours, so each such episode pages once.
+PAGE_CLOCK = "emergency"
+
+
 def pending_checks(
     ticket: Ticket, states: dict[str, core_clocks.ClockState], sent: Sent | None = None
 ) -> list[tuple[dt.datetime, str, str]]:
-    """(instant, clock, kind) of every warning/breach not yet sent for the current due instants; `sent`
-    is the ticket's entry from sent_notices() (read fresh when not given)."""
+    """(instant, clock, kind) of every warning/breach not yet sent for the current due instants, and of the
+    after-hours page of a P1 not yet sent; `sent` is the ticket's entry from sent_notices() (read fresh when
+    not given)."""
     if sent is None:
         sent = set(ticket.escalations.values_list("clock", "kind", "due"))
     checks = []
+    page_at = ticket.after_hours_p1_at
+    if page_at is not None and (PAGE_CLOCK, Escalation.Kind.PAGE, page_at) not in sent:
+        checks.append((page_at, PAGE_CLOCK, Escalation.Kind.PAGE))
     for name, state in states.items():
         if state.due is None or state.met is not None:
             continue

@@ -1,5 +1,6 @@
-"""The escalation loop: a warning at 75 % of an SLA clock's target, a breach notice at its due instant,
-each sent exactly once however many workers run and whenever one of them crashes.
+"""The escalation loop: a warning at 75 % of an SLA clock's target, a breach notice at its due instant, and
+the on-call page of a P1 that arrived (or was raised to P1) after hours on a plan with after-hours emergency
+cover — each sent exactly once however many workers run and whenever one of them crashes.
 
 One pass (`escalation_pass`, run every minute by the worker, see desk.tasks):
 1. one indexed query (on next_check_at) picks the tickets whose next check has come, in batches;
@@ -21,6 +22,11 @@ One pass (`escalation_pass`, run every minute by the worker, see desk.tasks):
    business opening for held notices (one UPDATE for the batch).
 Rows, events, deliveries and next_check_at commit together or not at all: a crash before the commit leaves
 nothing behind, next_check_at is still in the past, and the next pass sends the notice — exactly once.
+
+After-hours page (agreement 2.2): desk.services sets `after_hours_p1_at` when a request becomes P1 outside the
+contract calendar's business hours on such a plan; that instant is a check like a due instant, so the next
+pass (within the minute) pages on-call (SITEKEEPER_ONCALL, else the escalation list) and the assignee, with an
+Escalation row (clock "emergency", kind "page", due = that instant) under the same unique constraint.
 
 Business hours: P1 on a plan with after-hours emergency cover pages at any hour (the on-call engineer too);
 every other notice waits for the next opening of the contract's calendar (the current version), and its
@@ -47,7 +53,7 @@ from sitekeeper.contracts.models import CalendarVersion, Contact
 from sitekeeper.core.calendar import BusinessCalendar
 from sitekeeper.core.clocks import ClockState
 from sitekeeper.desk import clocks, oncall
-from sitekeeper.desk.models import Escalation, Event, Priority, Ticket
+from sitekeeper.desk.models import Escalation, Event, Pause, PauseReason, Priority, Ticket
 from sitekeeper.notify import Message, Recipient, batched, notify, recipients_for_contact
 
 logger = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ BATCH = 100  # tickets per transaction: row locks are held for a fraction of a s
 CLOSING_GRACE = dt.timedelta(minutes=15)
 WARNING = Escalation.Kind.WARNING
 BREACH = Escalation.Kind.BREACH
+PAGE = Escalation.Kind.PAGE
 
 Check = tuple[dt.datetime, str, str]  # (instant, clock, kind), as desk.clocks.pending_checks gives them
 
@@ -67,6 +74,7 @@ class Summary:
     tickets: int = 0  # claimed and evaluated
     warnings: int = 0  # warning notices sent
     breaches: int = 0  # breach notices sent
+    pages: int = 0  # after-hours P1 pages sent
     held: int = 0  # notices waiting for the next business opening
     already_sent: int = 0  # tickets where another worker inserted a notice first (retried next pass)
     skipped: int = 0  # locked by another worker, or no longer due when claimed
@@ -75,7 +83,7 @@ class Summary:
 
     @property
     def sent(self) -> int:
-        return self.warnings + self.breaches
+        return self.warnings + self.breaches + self.pages
 
     def add(self, outcome: Counter[str]) -> None:
         for name, count in outcome.items():
@@ -86,7 +94,8 @@ class Summary:
 
     def __str__(self) -> str:
         return (
-            f"{self.tickets} tickets checked, {self.warnings} warnings and {self.breaches} breaches sent, "
+            f"{self.tickets} tickets checked, {self.warnings} warnings, {self.breaches} breaches and "
+            f"{self.pages} after-hours pages sent, "
             f"{self.held} held for business hours, {self.already_sent} already sent, {self.skipped} skipped, "
             f"{self.failed} failed in {self.seconds:.3f} s"
         )
@@ -250,6 +259,7 @@ def _escalate(ticket: Ticket, states: dict[str, ClockState], sent: clocks.Sent, 
         _send_all(work, reached, states, run)
         work.outcome["warnings"] += sum(event.kind == Event.Kind.WARNING for event in work.events)
         work.outcome["breaches"] += sum(event.kind == Event.Kind.BREACH for event in work.events)
+        work.outcome["pages"] += sum(event.kind == Event.Kind.PAGE for event in work.events)
     # Whatever was reached is now sent; anything held waits for the opening (a later check before the
     # opening would be held too: same ticket, same rule).
     later = [check[0] for check in pending if check[0] > now]
@@ -265,11 +275,36 @@ def _send_all(work: _Work, reached: list[Check], states: dict[str, ClockState], 
     ticket = work.ticket
     breached = {clock for _, clock, kind in reached if kind == BREACH}
     for instant, clock, kind in reached:
+        if kind == PAGE:
+            row = Escalation(ticket=ticket, clock=clock, kind=kind, due=instant, at=run.now)
+            work.rows.append(row)
+            work.events.append(_page(work, row, run))
+            continue
         row = Escalation(ticket=ticket, clock=clock, kind=kind, due=states[clock].due, at=run.now)
         work.rows.append(row)
         if kind == WARNING and clock in breached:
             continue  # late: the breach notice of the same clock, sent now, says it all
         work.events.append(_announce(work, row, states[clock], instant, run))
+
+
+def _page(work: _Work, row: Escalation, run: _Pass) -> Event:
+    """The on-call page of a P1 after hours: on-call and the assignee, at once. The client sees on the
+    request that the on-call engineer was alerted."""
+    ticket = work.ticket
+    event = "ticket.page"
+    recipients = _unique(run.rota("oncall", event) + run.user(ticket.assignee, event))
+    if recipients:
+        work.notices.append((recipients, page_message(ticket, row), f"{notice_key(row)}:oncall"))
+    else:
+        logger.warning("%s after-hours P1: nobody on call to page", ticket.reference)
+    return Event(
+        ticket=ticket,
+        kind=Event.Kind.PAGE,
+        at=run.now,
+        actor_label="sitekeeper",
+        data={"since": row.due.isoformat(), "notified": ["oncall"] if recipients else []},
+        public=bool(recipients),
+    )
 
 
 def _announce(work: _Work, row: Escalation, state: ClockState, reached: dt.datetime, run: _Pass) -> Event:
@@ -412,6 +447,58 @@ def client_message(ticket: Ticket, row: Escalation) -> Message:
     return Message(subject=subject, text=text, event=f"ticket.{row.kind}", data=_data(ticket, row))
 
 
+def page_message(ticket: Ticket, row: Escalation) -> Message:
+    """The on-call page: what, whose, since when (in the contract's zone) — enough to act from a phone."""
+    since = _local(ticket, row.due)
+    site = f"Site: {ticket.site}" if ticket.site_id else "Site: —"
+    text = "\n".join(
+        [
+            f"{ticket.reference}: {ticket.subject}",
+            f"Client: {ticket.client.name} ({ticket.contract.plan.name}, after-hours emergency cover)",
+            site,
+            f"P1 since: {since}",
+            f"Assignee: {ticket.assignee.username if ticket.assignee else 'nobody (unassigned)'}",
+            "",
+            (
+                "A P1 request arrived outside business hours: the agreement (2.2) promises after-hours "
+                "emergency escalation. Please take it now."
+            ),
+        ]
+    )
+    subject = f"[{ticket.reference}] P1 after hours: {ticket.subject}"[:200]
+    return Message(subject=subject, text=text, event="ticket.page", data=_data(ticket, row))
+
+
+def decision_message(ticket: Ticket, pause: Pause, note: str) -> Message:
+    """To the client's emergency contacts (3.2d): the agency needs their decision on a P1/P2 request."""
+    what = "approval" if pause.reason == PauseReason.WAITING_APPROVAL else "information"
+    level = "critical (P1)" if ticket.priority == Priority.P1 else "high-priority (P2)"
+    where = f" on {ticket.site}" if ticket.site_id else ""
+    request = f"{level} request {ticket.reference} “{ticket.subject}”{where}"
+    lines = [f"We need your {what} to go on with the {request}."]
+    if note:
+        lines += ["", f"What we need: {note}"]
+    lines += [
+        "",
+        (
+            "Please answer on the request in the portal, or reply to the request's e-mail. You receive this "
+            "because you are the emergency contact for urgent requests; the service-level clocks wait for "
+            "your answer."
+        ),
+    ]
+    return Message(
+        subject=f"[{ticket.reference}] Your decision is needed: {ticket.subject}"[:200],
+        text="\n".join(lines),
+        event="ticket.decision",
+        data={
+            "ticket": ticket.reference,
+            "client": ticket.client.slug,
+            "priority": ticket.priority,
+            "waiting_for": what,
+        },
+    )
+
+
 def _data(ticket: Ticket, row: Escalation) -> dict[str, object]:
     return {
         "ticket": ticket.reference,
@@ -424,6 +511,12 @@ def _data(ticket: Ticket, row: Escalation) -> dict[str, object]:
 
 
 # --- business hours -----------------------------------------------------------------------------------
+def in_business_hours(cal: BusinessCalendar, instant: dt.datetime) -> bool:
+    """Within one of the day's business-hour intervals (no grace): what "outside business hours" of the
+    after-hours emergency cover is measured against."""
+    return any(start <= instant < end for start, end in cal.intervals(cal.local_date(instant)))
+
+
 def is_open(cal: BusinessCalendar, now: dt.datetime) -> bool:
     """Within business hours, or less than CLOSING_GRACE after a closing."""
     today = cal.local_date(now)

@@ -68,6 +68,11 @@ class Channel(models.TextChoices):
     MONITOR = "monitor", "Monitoring"
 
 
+# Requests the platform opened itself (monitoring, backup checks, security scans, health audits, the update
+# pipeline all file on the monitor channel): nobody proposed their priority and nothing is missing from them.
+DETECTED_CHANNELS = frozenset({Channel.MONITOR})
+
+
 def _new_token() -> str:
     return secrets.token_hex(5)
 
@@ -130,6 +135,12 @@ class Ticket(models.Model):
     )
     first_response_at = models.DateTimeField(null=True, blank=True)
     recovered_at = models.DateTimeField(null=True, blank=True)
+    after_hours_p1_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the request became P1 outside business hours on a plan with after-hours emergency "
+        "cover: on-call is paged once for it (agreement 2.2)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,6 +165,11 @@ class Ticket(models.Model):
     def is_open(self) -> bool:
         return self.state not in {State.RESOLVED, State.CLOSED}
 
+    @property
+    def detected(self) -> bool:
+        """Opened by the platform (a probe, a scan, an audit, the update pipeline), not by a person."""
+        return self.channel in DETECTED_CHANNELS
+
 
 class Event(models.Model):
     """The ticket's timeline: every state change, pause, priority change, reply, clock event. Append-only."""
@@ -176,6 +192,8 @@ class Event(models.Model):
         WARNING = "warning"
         BREACH = "breach"
         ATTACHMENT = "attachment"
+        PAGE = "page"  # on-call paged for a P1 after hours
+        DECISION = "decision"  # the client's emergency contact told that we need a decision
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
@@ -278,11 +296,13 @@ class TimeEntry(models.Model):
 
 
 class Escalation(models.Model):
-    """One warning or breach notice. The unique constraint makes sending exactly-once across workers."""
+    """One warning, breach notice or after-hours page. The unique constraint makes sending exactly-once
+    across workers. A page's `clock` is "emergency" and its `due` the instant the request became P1."""
 
     class Kind(models.TextChoices):
         WARNING = "warning"
         BREACH = "breach"
+        PAGE = "page"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations")
     clock = models.CharField(max_length=12)

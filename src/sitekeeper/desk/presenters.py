@@ -14,7 +14,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sitekeeper.core.clocks import ClockState
-from sitekeeper.desk.models import Event, Message, Pause, PauseReason, Priority, RequestType, State, Ticket
+from sitekeeper.desk.models import (
+    DETECTED_CHANNELS,
+    Event,
+    Message,
+    Pause,
+    PauseReason,
+    Priority,
+    RequestType,
+    State,
+    Ticket,
+)
 from sitekeeper.web.presenters import describe_target
 
 # Agreement 2.1: definition and examples of each priority, shown beside the choice.
@@ -112,6 +122,29 @@ def when(instant: dt.datetime, tz: ZoneInfo, now: dt.datetime | None = None) -> 
 
 def zone_of(ticket: Ticket) -> ZoneInfo:
     return ZoneInfo(ticket.calendar_version.timezone)
+
+
+def moment(instant: dt.datetime, tz: ZoneInfo) -> str:
+    """'Tue 15 Dec 2026, 15:30 (Europe/Berlin)': a date and time that stands on its own, zone named."""
+    local = instant.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} ({tz.key})"
+
+
+def received(ticket: Ticket) -> str:
+    """When the request was received — the one way every list, page, API-facing text and acknowledgement
+    shows it: in the zone of the calendar it arrived under (the contract's), with the zone named. (Load the
+    tickets with select_related("calendar_version") in lists.)"""
+    return moment(ticket.received_at, zone_of(ticket))
+
+
+DETECTED_ORIGIN = "Detected by monitoring (sitekeeper's automated checks)"
+
+
+def origin(ticket: Ticket) -> str:
+    """Where the request came from: detected by the platform, or filed by a person through a channel."""
+    if ticket.detected:
+        return DETECTED_ORIGIN
+    return f"Filed via {ticket.get_channel_display().lower()}"
 
 
 @dataclass(frozen=True)
@@ -330,6 +363,8 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
     kind = event.kind
     if kind == Event.Kind.RECEIVED:
         channel = data.get("channel", "")
+        if channel in DETECTED_CHANNELS:
+            return ("Detected by monitoring — request opened by sitekeeper", "")
         return (f"Request received{f' via {channel}' if channel else ''}", "")
     if kind == Event.Kind.STATE:
         return (f"State: {_state_label(data.get('from', ''))} → {_state_label(data.get('to', ''))}", "")
@@ -374,7 +409,26 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
         return (f"SLA {word}{f': {clock}' if clock else ''}", note)
     if kind == Event.Kind.ATTACHMENT:
         return ("File attached:", "")
+    if kind == Event.Kind.PAGE:
+        if client:
+            return ("Our on-call engineer was alerted at once (after-hours emergency cover)", "")
+        return (
+            "On-call paged: P1 after hours",
+            "Notified: " + (", ".join(data.get("notified") or []) or "nobody"),
+        )
+    if kind == Event.Kind.DECISION:
+        return _decision_words(data, client)
     return (kind, "")
+
+
+def _decision_words(data: dict[str, Any], client: bool) -> tuple[str, str]:
+    what = "approval" if data.get("reason") == PauseReason.WAITING_APPROVAL else "information"
+    notified = data.get("notified") or []
+    if client:
+        return (f"Your emergency contact was told that we need your {what}", "")
+    if not notified:
+        return (f"No emergency contact on record to tell that we need the client's {what}", "")
+    return (f"Emergency contact told that we need the client's {what}", "Notified: " + ", ".join(notified))
 
 
 def timeline(

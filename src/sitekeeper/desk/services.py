@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from sitekeeper.access.models import User
-from sitekeeper.contracts.models import Client, Contact, Site
-from sitekeeper.desk import clocks
+from sitekeeper.contracts.models import Client, Contact, Contract, Site
+from sitekeeper.desk import clocks, escalation, presenters
 from sitekeeper.desk.models import (
+    DETECTED_CHANNELS,
     PAUSING_STATES,
     Event,
     Message,
@@ -29,6 +30,7 @@ from sitekeeper.desk.models import (
     Ticket,
     TimeEntry,
 )
+from sitekeeper.notify import notify
 
 # What a correctly submitted request carries (the guide: "breach only for a correctly submitted request").
 REQUIRED_FIELDS = ("type", "priority", "site", "environment", "subject", "description")
@@ -42,6 +44,10 @@ CLASSIFICATION_QUESTIONS = {
     "external_change": "Did external conditions change (third-party API, browser, law)?",
     "initiated_by": "Who initiated the change (client, agency, third party)?",
 }
+# Agreement 3.2(d): for P1 and P2 the client's emergency contact must be able to make decisions, so a wait
+# for the client's decision on one of those tells them.
+DECISION_STATES = {State.WAITING_APPROVAL: "approval", State.WAITING_INFO: "information"}
+DECISION_PRIORITIES = {Priority.P1, Priority.P2}
 
 
 class DeskError(ValueError):
@@ -124,7 +130,11 @@ def file_request(
     received_at: dt.datetime | None = None,
     allow_incomplete: bool = True,
 ) -> Ticket:
-    """Accept a request. Missing required fields: accepted, marked incomplete, clocks paused until done."""
+    """Accept a request. Missing required fields: accepted, marked incomplete, clocks paused until done.
+
+    A request the platform detected (the monitor channel: probes, backup checks, scans, audits, the update
+    pipeline) is never incomplete and its priority is the platform's, confirmed — nobody proposed it.
+    """
     contract = client.contract
     if contract is None:
         raise DeskError(f"client {client.slug!r} has no current contract")
@@ -139,12 +149,13 @@ def file_request(
         "steps": steps,
     }
     _check_choices(values)
-    missing = missing_fields(values)
+    detected = channel in DETECTED_CHANNELS
+    missing = [] if detected else missing_fields(values)
     if missing and not allow_incomplete:
         raise DeskError("missing required fields: " + ", ".join(missing))
     at = _now(received_at)
     by_agency = requester_user is not None and requester_user.is_agency
-    ticket = Ticket.objects.create(
+    ticket = Ticket(
         client=client,
         contract=contract,
         calendar_version=contract.calendar.current,
@@ -152,8 +163,8 @@ def file_request(
         environment=environment,
         type=type or RequestType.QUESTION,
         priority=priority or DEFAULT_PRIORITY,
-        proposed_priority=priority,
-        priority_confirmed=by_agency and bool(priority),
+        proposed_priority="" if detected else priority,
+        priority_confirmed=detected or (by_agency and bool(priority)),
         subject=subject or "(no subject)",
         description=description,
         steps=steps,
@@ -164,6 +175,8 @@ def file_request(
         incomplete=bool(missing),
         missing_fields=missing,
     )
+    _track_p1(ticket, "", at)
+    ticket.save(force_insert=True)
     _event(ticket, Event.Kind.RECEIVED, at, requester_user, channel=channel, contact=requester)
     if missing:
         Pause.objects.create(
@@ -183,7 +196,10 @@ def file_request(
 
 
 def acknowledgement(ticket: Ticket) -> str:
-    """The automatic acknowledgement (it does not count as a response)."""
+    """The automatic acknowledgement (it does not count as a response). For a request the platform opened,
+    what was detected, where and when — the client has nothing to send us."""
+    if ticket.detected:
+        return detected_acknowledgement(ticket)
     text = f"We received your request {ticket.reference}: {ticket.subject}."
     if ticket.missing_fields:
         text += (
@@ -194,6 +210,17 @@ def acknowledgement(ticket: Ticket) -> str:
     return text
 
 
+def detected_acknowledgement(ticket: Ticket) -> str:
+    """'sitekeeper detected: <what> on <site> at <when, zone named>. We are on it; …' in plain words."""
+    what = ticket.subject.rstrip(".")
+    site = str(ticket.site) if ticket.site is not None else ""
+    where = f" on {site}" if site and site not in what else ""
+    return (
+        f"sitekeeper detected: {what}{where} at {presenters.received(ticket)}. "
+        f"We opened request {ticket.reference} for it and are on it; you do not need to do anything."
+    )
+
+
 def _present(ticket: Ticket) -> dict[str, Any]:
     """The ticket's required fields as given; a type or priority still marked missing holds a default
     (question, P3) used for the clocks, not an answer, so it still counts as missing."""
@@ -201,8 +228,9 @@ def _present(ticket: Ticket) -> dict[str, Any]:
 
 
 def _update_missing(ticket: Ticket, at: dt.datetime, actor: User | None, **data: Any) -> None:
-    """Re-derive what is missing, save, write the completion event; end the pause once nothing is."""
-    ticket.missing_fields = missing_fields(_present(ticket))
+    """Re-derive what is missing, save, write the completion event; end the pause once nothing is.
+    (Nothing is ever missing from a request the platform detected.)"""
+    ticket.missing_fields = [] if ticket.detected else missing_fields(_present(ticket))
     ticket.incomplete = bool(ticket.missing_fields)
     ticket.save()
     if not ticket.incomplete:
@@ -242,9 +270,11 @@ def complete_request(
     given = {name: value for name, value in values.items() if name in ALL_FIELDS and value}
     _check_choices(given)
     _check_client(ticket.client_id, given.get("site"), None, actor)
+    previous = ticket.priority
     filled, proposed = _fill(ticket, given, by_agency=actor is not None and actor.is_agency)
     if not filled and not proposed:
         return ticket
+    _track_p1(ticket, previous, at)
     data: dict[str, Any] = {"filled": filled}
     if proposed:
         data["proposed"] = proposed
@@ -254,11 +284,54 @@ def complete_request(
 
 
 def _close_state_pauses(ticket: Ticket, at: dt.datetime) -> None:
-    reasons = list(PAUSING_STATES.values())
-    for pause in ticket.pauses.filter(end__isnull=True, reason__in=reasons):
+    _close_pauses(ticket, at, list(PAUSING_STATES.values()))
+
+
+def _close_pauses(ticket: Ticket, at: dt.datetime, reasons: list[str] | None = None) -> None:
+    """End the open pauses (of these reasons; all when None) at `at`, each with a resume event."""
+    pauses = ticket.pauses.filter(end__isnull=True)
+    if reasons is not None:
+        pauses = pauses.filter(reason__in=reasons)
+    for pause in pauses:
         pause.end = max(at, pause.start)
         pause.save(update_fields=["end"])
         _event(ticket, Event.Kind.RESUME, at, reason=pause.reason)
+
+
+def pages_after_hours(contract: Contract, at: dt.datetime) -> bool:
+    """Agreement 2.2: a P1 at `at` needs the on-call engineer now — the plan has after-hours emergency cover
+    and `at` is outside the business hours of the contract's calendar (nights, weekends, holidays)."""
+    if not contract.plan.after_hours_emergency:
+        return False
+    return not escalation.in_business_hours(contract.calendar.current.to_core(), at)
+
+
+def _track_p1(ticket: Ticket, previous: str, at: dt.datetime) -> None:
+    """Keep `after_hours_p1_at` (not saved here): set when the request becomes P1 after hours on a plan
+    with after-hours cover (the escalation loop pages on-call for it, once), cleared when it is no longer P1.
+    """
+    if ticket.priority != Priority.P1:
+        ticket.after_hours_p1_at = None
+    elif previous != Priority.P1:
+        ticket.after_hours_p1_at = at if pages_after_hours(ticket.contract, at) else None
+
+
+def _tell_emergency_contacts(ticket: Ticket, pause: Pause, actor: User | None, note: str) -> None:
+    """A P1/P2 request now waits for the client's decision: their emergency contacts hear it at once, once
+    per wait (the pause is the wait; its id is the notify key)."""
+    event = "ticket.decision"
+    recipients = escalation.emergency_contacts(ticket, event)
+    if recipients:
+        notify(recipients, escalation.decision_message(ticket, pause, note), key=f"desk:decision:{pause.pk}")
+    _event(
+        ticket,
+        Event.Kind.DECISION,
+        pause.start,
+        actor,
+        public=bool(recipients),
+        reason=pause.reason,
+        notified=[recipient.label for recipient in recipients],
+    )
 
 
 @transaction.atomic
@@ -286,12 +359,15 @@ def set_state(
     previous = ticket.state
     _close_state_pauses(ticket, at)
     reason = PAUSING_STATES.get(State(state))
+    pause = None
     if reason is not None:
-        Pause.objects.create(ticket=ticket, reason=reason, start=at, note=note)
+        pause = Pause.objects.create(ticket=ticket, reason=reason, start=at, note=note)
         _event(ticket, Event.Kind.PAUSE, at, actor, reason=str(reason), note=note)
     ticket.state = state
     ticket.save(update_fields=["state", "updated_at"])
     _event(ticket, Event.Kind.STATE, at, actor, **{"from": previous, "to": state, "note": note})
+    if pause is not None and state in DECISION_STATES and ticket.priority in DECISION_PRIORITIES:
+        _tell_emergency_contacts(ticket, pause, actor, note)
     clocks.recompute(ticket)
     return ticket
 
@@ -377,7 +453,8 @@ def change_priority(
         return ticket
     previous = ticket.priority
     ticket.priority, ticket.priority_confirmed = priority, True
-    ticket.save(update_fields=["priority", "priority_confirmed", "updated_at"])
+    _track_p1(ticket, previous, at)
+    ticket.save(update_fields=["priority", "priority_confirmed", "after_hours_p1_at", "updated_at"])
     _event(ticket, Event.Kind.PRIORITY, at, actor, **{"from": previous, "to": priority, "why": why})
     clocks.recompute(ticket)
     return ticket
@@ -403,12 +480,14 @@ def mark_recovered(
 def resolve(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, note: str = "") -> Ticket:
     """Resolved: the resolution clock is met (and the response and recovery clocks, if they were not).
 
-    A closed request was resolved when it was closed; resolving it again would move that instant.
+    Every open pause ends here, whatever its reason: nothing is paused on a request that is done (a pause
+    running on would be charged to the client in the SLA report). A closed request was resolved when it was
+    closed; resolving it again would move that instant.
     """
     at = _at(ticket, at)
     if not ticket.is_open:
         return ticket
-    _close_state_pauses(ticket, at)
+    _close_pauses(ticket, at)
     previous, ticket.state = ticket.state, State.RESOLVED
     ticket.save(update_fields=["state", "updated_at"])
     _event(ticket, Event.Kind.RESOLVED, at, actor, note=note)
@@ -419,7 +498,8 @@ def resolve(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None
 
 @transaction.atomic
 def reopen(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, why: str = "") -> Ticket:
-    """Reopening resumes the resolution clock; the time it stood resolved does not count."""
+    """Reopening resumes the resolution clock; the time it stood resolved does not count. A request that is
+    still incomplete is paused again for its missing details (resolving ended that pause)."""
     at = _at(ticket, at)
     if ticket.state not in {State.RESOLVED, State.CLOSED}:
         raise DeskError("only a resolved or closed request can be reopened")
@@ -427,6 +507,12 @@ def reopen(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None,
     ticket.save(update_fields=["state", "updated_at"])
     _event(ticket, Event.Kind.REOPENED, at, actor, why=why)
     _event(ticket, Event.Kind.STATE, at, actor, **{"from": previous, "to": State.OPEN, "note": why})
+    if ticket.incomplete:
+        missing = list(ticket.missing_fields)
+        Pause.objects.create(
+            ticket=ticket, reason=PauseReason.INCOMPLETE, start=at, note="Missing: " + ", ".join(missing)
+        )
+        _event(ticket, Event.Kind.PAUSE, at, reason=PauseReason.INCOMPLETE, missing=missing)
     clocks.recompute(ticket)
     return ticket
 

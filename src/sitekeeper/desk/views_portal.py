@@ -64,7 +64,11 @@ def requests_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [
-        (ticket, presenters.summary(ticket, now, client=True, open_pause_reason=ticket.pause_reason))
+        (
+            ticket,
+            presenters.summary(ticket, now, client=True, open_pause_reason=ticket.pause_reason),
+            presenters.received(ticket),
+        )
         for ticket in page.object_list
     ]
     today = timezone.localdate()
@@ -356,6 +360,8 @@ def ticket_context(ticket: Ticket, *, client: bool) -> dict[str, Any]:
     return {
         "now": now,
         "tz": tz.key,
+        "received": presenters.received(ticket),
+        "origin": presenters.origin(ticket),
         "states": states,
         "clock_lines": presenters.clock_lines(ticket, states, pauses, now, client=client),
         "pauses": [
