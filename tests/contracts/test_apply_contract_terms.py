@@ -5,6 +5,7 @@ alert promise checked against the client's monitors before anything is written."
 from __future__ import annotations
 
 import datetime as dt
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -348,3 +349,32 @@ def test_the_apply_command_names_the_file_and_key_of_a_broken_promise(tmp_path, 
     with pytest.raises(CommandError, match=r"1 error in acme\.yaml; nothing was applied"):
         call_command("apply", "acme.yaml", stdout=StringIO(), stderr=err)
     assert "acme.yaml:13: clients[0].contract.alert_minutes: monitor “Home page”" in err.getvalue()
+
+
+def admin_form(instance: Contract | None, **changes: object):
+    from sitekeeper.contracts.admin import ContractForm
+
+    base = instance or contract()
+    data = {
+        field.name: getattr(base, field.attname)
+        for field in Contract._meta.concrete_fields
+        if field.editable and field.name != "id"
+    }
+    data.update(changes)
+    data["credit_table"] = json.dumps(data["credit_table"])
+    return ContractForm(data=data, instance=instance)
+
+
+def test_the_admin_refuses_an_alert_time_the_monitors_cannot_keep(monitored):
+    form = admin_form(contract(), alert_minutes=2)
+    assert not form.is_valid()
+    (message,) = form.errors["alert_minutes"]
+    assert message.startswith(
+        "monitor “Home page” of https://acme.test cannot alert within the contract's 2 min"
+    )
+
+
+def test_the_admin_accepts_an_alert_time_the_monitors_can_keep(monitored):
+    form = admin_form(contract(), alert_minutes=3)
+    assert form.is_valid(), form.errors
+    assert form.save().alert_minutes == 3

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 
@@ -17,6 +19,7 @@ from sitekeeper.contracts.models import (
     Plan,
     Site,
 )
+from sitekeeper.monitoring.alerting import contract_alert_problems
 
 
 @admin.register(Plan)
@@ -119,8 +122,27 @@ class MaintenanceWindowInline(admin.TabularInline):
     extra = 0
 
 
+class ContractForm(forms.ModelForm):
+    class Meta:
+        model = Contract
+        fields = "__all__"  # noqa: DJ007 — the admin edits every setting of a contract
+
+    def clean_alert_minutes(self) -> int:
+        """A new or changed alert time must be one every monitor of the client's sites can keep (1.2), as
+        `apply` checks it; the message names each monitor and its numbers."""
+        minutes = self.cleaned_data["alert_minutes"]
+        client = self.cleaned_data.get("client")
+        if client is None or (self.instance.pk and self.instance.alert_minutes == minutes):
+            return minutes
+        problems = contract_alert_problems(Contract(client=client, alert_minutes=minutes), minutes)
+        if problems:
+            raise ValidationError(problems)
+        return minutes
+
+
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
+    form = ContractForm
     list_display = ("client", "plan", "status", "start", "monthly_fee", "currency", "calendar")
     list_filter = ("status", "plan", "currency")
     list_select_related = ("client", "plan", "calendar")
