@@ -323,3 +323,63 @@ def test_a_client_without_contract_or_a_month_out_of_range(acme: Client) -> None
     nobody = Client.objects.create(slug="nobody", name="Nobody")
     with pytest.raises(ReportError, match="no current contract"):
         sla_report(nobody, 2026, 2, now=NOW)
+
+
+# Uptime in the report (issue 12 items 1 and 12): per site with coverage; unmeasured; monitoring gaps -----
+
+
+@pytest.mark.django_db
+def test_uptime_per_site_with_coverage_and_a_monitoring_gap(acme: Client, owner: User) -> None:
+    from django.test import Client as HttpClient
+
+    from sitekeeper.contracts.models import Site
+    from sitekeeper.monitoring.models import Monitor, Outage, ProbeSession
+
+    site = acme.sites.get()
+    monitor = Monitor.objects.create(site=site, url=site.url, created_at=utc(2025, 1, 1))
+    # February 2026 in Berlin: 31 Jan 23:00 → 28 Feb 23:00 UTC = 672 h; the probes missed 10 h of it.
+    ProbeSession.objects.create(
+        location="fra",
+        instance="p:1",
+        started_at=utc(2026, 1, 1),
+        last_beat_at=utc(2026, 2, 10),
+        stopped_at=utc(2026, 2, 10),
+    )
+    ProbeSession.objects.create(
+        location="fra", instance="p:2", started_at=utc(2026, 2, 10, 10), last_beat_at=NOW, stopped_at=NOW
+    )
+    # 2 h down: 100 × (1 − 120 / 40,320) = 99.7024 % → shortfall 0.1976 → 2 steps → 40 % of 450.00 (2 sites).
+    Outage.objects.create(
+        monitor=monitor, site=site, start=utc(2026, 2, 12, 10), end=utc(2026, 2, 12, 12), cause="x"
+    )
+    Site.objects.create(client=acme, url="https://shop.acme.test", name="Acme shop", platform="other")
+    report = sla_report(acme, 2026, 2, now=NOW)
+    measured, shop = report.uptime
+    assert (measured.uptime, measured.coverage) == (Decimal("99.7024"), Decimal("98.5119"))  # 662 / 672 h
+    assert measured.monitoring_gap is True
+    assert measured.credit_amount == Decimal("180.00")
+    assert (shop.uptime, shop.coverage, shop.monitoring_gap, shop.credit_amount) == (
+        None,
+        Decimal(0),
+        True,
+        None,
+    )
+    assert report.credit["credit_amount"] == "180.00"
+    data = json.loads(json.dumps(report.as_dict()))
+    assert data["uptime"][1] == {
+        "site": "https://shop.acme.test",
+        "name": "Acme shop",
+        "uptime": None,
+        "coverage": "0",
+        "monitoring_gap": True,
+        "counted_minutes": "0",
+        "excluded_minutes": "0",
+        "credit_amount": None,
+    }
+    http = HttpClient()
+    http.force_login(owner)
+    page = http.get("/portal/requests/sla/2026-02/").content.decode()
+    assert page.count('data-flag="monitoring-gap"') == 3  # two sites flagged, and the note explaining it
+    assert "not measured" in page
+    assert "99.7024 %" in page
+    assert "Service credit for the month: <strong>180.00 EUR</strong>" in page

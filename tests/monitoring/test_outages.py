@@ -129,3 +129,50 @@ def test_alert_within_five_minutes_and_recovery(acme, admin, server, capsys) -> 
             f"\n[measured] alert delay {delay:.2f} s after the first failed check; "
             f"outage {(outage.end - outage.start).total_seconds():.2f} s"
         )
+
+
+def test_still_down_after_maintenance_opens_the_incident_then(acme, admin, engineer, server) -> None:
+    """Issue 12 item 5, end to end: the real probe against a loopback server answering 500. The outage starts
+    inside announced maintenance: held, shown to staff as "down during maintenance", nobody paged. When the
+    maintenance ends with the site still down, the probe's next check opens the incident and alerts — within
+    the contract's alert time of the maintenance's end, exactly once."""
+    from django.test import Client as HttpClient
+
+    from sitekeeper.monitoring.outages import release_due_holds
+
+    now = timezone.now()
+    ends = now + dt.timedelta(seconds=6)
+    MaintenanceAnnouncement.objects.create(
+        contract=acme.contract,
+        start=now - dt.timedelta(minutes=5),
+        end=ends,
+        max_minutes=120,
+        announced_at=now - dt.timedelta(days=3),
+    )
+    monitor = make_monitor(acme, server.url + "/500", confirmations=2, timeout_seconds=2)
+    # Phase 1, inside the maintenance: down and held.
+    asyncio.run(Probe("a", interval_override=0.5, flush_every=0.1, lookahead=0.3).run(duration=2.5))
+    assert timezone.now() < ends
+    outage = Outage.objects.get(monitor=monitor)
+    assert (outage.held, outage.held_until, outage.ticket_id) == (True, ends, None)
+    assert not Delivery.objects.exists()
+    staff = HttpClient()
+    staff.force_login(engineer)
+    assert "down during maintenance" in staff.get("/staff/monitoring/").content.decode()
+    # Phase 2: the maintenance ends during this run, the site still answers 500.
+    asyncio.run(Probe("a", interval_override=0.5, flush_every=0.1, lookahead=0.3).run(duration=6))
+    outage.refresh_from_db()
+    assert outage.end is None
+    assert outage.held is False
+    assert outage.ticket is not None
+    assert outage.ticket.received_at == ends
+    latency = outage.alert_latency
+    assert dt.timedelta(0) <= latency <= dt.timedelta(minutes=acme.contract.alert_minutes)
+    assert not outage.missed_alert(acme.contract.alert_minutes, timezone.now())
+    targets = set(Delivery.objects.filter(key=f"outage:{outage.pk}:down").values_list("target", flat=True))
+    assert targets == {"admin@people.test", "oncall@acme.test"}
+    # Exactly once: more checks and the periodic task add nothing.
+    probe_once()
+    assert release_due_holds(timezone.now()) == 0
+    assert Delivery.objects.filter(key__startswith=f"outage:{outage.pk}:").count() == 2
+    assert outage.ticket.__class__.objects.filter(channel="monitor").count() == 1

@@ -102,3 +102,74 @@ def test_staff_pages_render(monitor, site, engineer):
     assert "ongoing" in page
     assert "Announce maintenance" in page
     assert dt.date(2026, 4, 9).strftime("%Y-%m-%d") in page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_times_on_monitoring_pages_are_in_the_contracts_zone_and_name_it(monitor, site, owner, acme):
+    """Issue 12 item 15: announced maintenance was labelled Europe/Berlin but shown in UTC."""
+    from sitekeeper.monitoring.models import MaintenanceAnnouncement, StatusPage
+
+    watch(utc(2026, 3, 1), NOW)
+    MaintenanceAnnouncement.objects.create(
+        contract=acme.contract,
+        start=utc(2026, 4, 14, 20),
+        end=utc(2026, 4, 14, 22),
+        max_minutes=60,
+        announced_at=utc(2026, 4, 10),
+    )
+    outage(monitor, utc(2026, 4, 2, 10), utc(2026, 4, 2, 11))
+    text = login(owner).get(f"/portal/sites/{site.pk}/uptime/").content.decode()
+    assert "Tue 14 Apr 2026 22:00 CEST – Wed 15 Apr 00:00 CEST" in text  # 20:00 UTC, shown in Berlin time
+    assert "Thu 2 Apr 12:00 CEST" in text  # the outage, too
+    StatusPage.objects.create(client=acme, slug="acme", enabled=True)
+    status = HttpClient().get("/status/acme/").content.decode()
+    assert "Tue 14 Apr 22:00 CEST" in status
+    assert "times in Europe/Berlin" in status
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_log_maintenance_performed_in_a_window_occurrence(monitor, site, engineer, owner):
+    """Issue 12 item 4: maintenance a person did in a weekly occurrence, logged from the staff page (audited):
+    downtime in it is then excluded up to the window's maximum (30 min), and the page says why."""
+    from sitekeeper.monitoring.models import MaintenanceLog
+    from sitekeeper.monitoring.uptime import month_figures
+
+    watch(utc(2026, 3, 1), NOW)
+    outage(monitor, utc(2026, 4, 7, 21, 10), utc(2026, 4, 7, 21, 50))  # Tue 7 Apr 23:10–23:50 CEST
+    assert month_figures(site, 2026, 4).counted == dt.timedelta(minutes=40)
+    staff = login(engineer)
+    page = staff.get(f"/staff/monitoring/sites/{site.pk}/").content.decode()
+    assert "Tue 07 Apr 2026 23:00–02:00 CEST" in page
+    assert "no maintenance was recorded in this occurrence, so downtime in it counts" in page
+    assert login(owner).post(f"/staff/monitoring/sites/{site.pk}/", {}).status_code == 403
+    response = staff.post(
+        f"/staff/monitoring/sites/{site.pk}/",
+        {"occurrence": "2026-04-07T21:00:00+00:00", "note": "Database server restarted for a kernel update"},
+    )
+    assert response.status_code == 302
+    log = MaintenanceLog.objects.get()
+    assert (log.start, log.end, log.logged_by) == (utc(2026, 4, 7, 21), utc(2026, 4, 8), engineer)
+    entry = AuditEntry.objects.get(model="monitoring.MaintenanceLog", object_pk=str(log.pk))
+    assert entry.actor == engineer
+    figures = month_figures(site, 2026, 4)
+    assert (figures.excluded, figures.counted) == (dt.timedelta(minutes=30), dt.timedelta(minutes=10))
+    text = login(owner).get(f"/portal/sites/{site.pk}/uptime/").content.decode()
+    assert "40 min down, <b>30 min excluded</b>" in text
+    assert "Database server restarted for a kernel update" in text
+    # Logged once: the occurrence is no longer offered, and a second post for it is refused.
+    again = {"occurrence": "2026-04-07T21:00:00+00:00", "note": "x"}
+    assert again["occurrence"] not in staff.get(f"/staff/monitoring/sites/{site.pk}/").content.decode()
+    staff.post(f"/staff/monitoring/sites/{site.pk}/", again)
+    assert MaintenanceLog.objects.count() == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_api_adds_coverage_and_keeps_its_keys(monitor, site, owner):
+    watch(utc(2026, 3, 1), NOW)  # from 1 March 00:00 UTC: the first hour of March in Berlin is unwatched
+    _, key = ApiToken.issue(owner, "script")
+    http = HttpClient(headers={"authorization": f"Bearer {key}"})
+    data = http.get(f"/api/v1/sites/{site.pk}/uptime?month=2026-03").json()
+    assert data["uptime"] == "100"
+    assert data["coverage"] == "99.8654"  # 742 of 743 h
+    assert data["monitoring_gap"] is False
+    assert data["unknown_minutes"] == "60"

@@ -32,8 +32,9 @@ def unmonitored_sites(now: dt.datetime | None = None) -> list[Site]:
 
 
 def tell_staff(now: dt.datetime | None = None) -> int:
-    """Tell the escalation list once about each unmonitored site (the key makes a second pass a no-op)."""
-    sent = 0
+    """Tell the escalation list once about each unmonitored site (the key makes a second pass send nothing
+    more). Returns the number of sites found unmonitored."""
+    found = 0
     for site in unmonitored_sites(now):
         message = Message(
             subject=f"No uptime monitor: {site} ({site.client.name})"[:200],
@@ -45,5 +46,6 @@ def tell_staff(now: dt.datetime | None = None) -> int:
         )
         recipients = escalation_list(EVENT)
         if recipients:
-            sent += len(notify(recipients, message, key=f"monitor.missing:{site.pk}"))
-    return sent
+            notify(recipients, message, key=f"monitor.missing:{site.pk}")
+        found += 1
+    return found

@@ -37,6 +37,6 @@ def release_maintenance_holds() -> None:
 @db_periodic_task(crontab(minute="20"), expires=3000)
 def tell_staff_about_unmonitored_sites() -> None:
     """Sites in service without an enabled production monitor: the escalation list hears once per site."""
-    sent = gaps.tell_staff()
-    if sent:
-        logger.info("monitoring: %d notice(s) about unmonitored sites", sent)
+    found = gaps.tell_staff()
+    if found:
+        logger.info("monitoring: %d site(s) in service without a production monitor", found)
