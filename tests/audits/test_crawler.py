@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given
@@ -120,22 +121,94 @@ def test_external_links_can_be_left_unchecked(site, partner):
     assert not [d for d in result.defects if not d.internal]
 
 
-def test_depth_and_page_limits():
+def _chain_site() -> dict:
     routes = {f"/d/{n}": page(f'<a href="/d/{n + 1}">next</a>') for n in range(10)}
     routes["/"] = redirect("/d/0")
-    with serving(Site(routes)) as site:
+    return routes
+
+
+def test_the_depth_limit_checks_the_last_pages_links_and_names_the_pages_left_unread():
+    """Pages up to the depth are read and every link on them is checked; a page one click further is
+    checked (HEAD) but not read, and that makes the crawl incomplete: its own links are unknown."""
+    with serving(Site(_chain_site())) as site:
         deep = crawl_sync(site.base + "/", CrawlSettings(max_depth=2))
-        fetched = {path for _at, _m, path in site.log}
-        # "/" (depth 0) redirects to /d/0: its links are depth 1 (/d/1), theirs depth 2 (/d/2, fetched,
-        # its own links not followed).
-        assert {"/d/0", "/d/1", "/d/2"} <= fetched
-        assert "/d/3" not in fetched
-        assert not deep.truncated
-        site.log.clear()
+        requests = Counter((method, path) for _at, method, path in site.log)
+    # "/" (depth 0) redirects to /d/0: its links are depth 1 (/d/1), theirs depth 2 (/d/2, read; its link
+    # to /d/3 is checked, /d/3 is not read).
+    assert {("GET", "/d/0"), ("GET", "/d/1"), ("GET", "/d/2"), ("HEAD", "/d/3")} <= set(requests)
+    assert ("GET", "/d/3") not in requests
+    assert not [path for _method, path in requests if path == "/d/4"]
+    assert (deep.pages, deep.depth_limited, deep.truncated, deep.complete) == (3, True, False, False)
+    assert (deep.unread, deep.unread_examples) == (1, [site.base + "/d/3"])
+    assert deep.limits == ["max_depth"]
+
+
+def test_the_page_limit_reads_that_many_pages_checks_their_links_and_counts_the_rest():
+    with serving(Site(_chain_site())) as site:
         limited = crawl_sync(site.base + "/", CrawlSettings(max_pages=3))
-        assert limited.truncated
-        assert limited.pages == 3  # /d/0 (where "/" redirects), /d/1, /d/2: three page links fetched
-        assert "/d/3" not in {path for _at, _m, path in site.log}
+        requests = Counter((method, path) for _at, method, path in site.log)
+    assert limited.pages == 3  # /d/0 (where "/" redirects), /d/1, /d/2
+    assert ("HEAD", "/d/3") in requests
+    assert ("GET", "/d/3") not in requests
+    assert (limited.truncated, limited.depth_limited, limited.unread) == (True, False, 1)
+    assert limited.limits == ["max_pages"]
+
+
+def test_a_site_within_its_limits_is_complete():
+    with serving(Site(_chain_site())) as site:
+        result = crawl_sync(site.base + "/", CrawlSettings(max_pages=10, max_depth=11))
+    assert (result.pages, result.complete, result.unread, result.limits) == (10, True, 0, [])
+
+
+def test_error_targets_do_not_use_up_the_page_limit():
+    """Home links to 12 missing pages and 3 real ones: with a limit of 4 pages every page is read and all 12
+    broken links are found (before: each 404 target took a page of the budget, the scan stopped early)."""
+    links = "".join(f'<a href="/gone/{n}.html">{n}</a>' for n in range(12))
+    routes = {"/": page(links + '<a href="/a/">a</a><a href="/b/">b</a><a href="/c/">c</a>')}
+    routes |= {f"/{name}/": page(f"<p>{name}</p>") for name in "abc"}
+    with serving(Site(routes)) as site:
+        result = crawl_sync(site.base + "/", CrawlSettings(max_pages=4, concurrency=8))
+    assert (result.pages, result.complete, result.unread) == (4, True, 0)
+    assert len(result.broken) == 12
+
+
+def test_slash_and_index_html_are_one_page():
+    """/ and /index.html answer the same bytes: one page (read once, its links followed once, counted once);
+    an index.html whose content differs from its directory's page is a page of its own."""
+    home = page('<a href="index.html">Home</a> <a href="p1.html">One</a> <a href="/docs/index.html">Docs</a>'
+                ' <a href="/docs/">Docs</a> <a href="gone.html">Gone</a>')  # fmt: skip
+    routes = {"/": home, "/index.html": home, "/p1.html": page('<a href="index.html">back</a>'),
+              "/docs/": page("<p>docs</p>"), "/docs/index.html": page("<p>docs, printable</p>")}  # fmt: skip
+    with serving(Site(routes)) as site:
+        result = crawl_sync(site.base + "/", CrawlSettings(max_pages=4))
+    assert (result.pages, result.complete) == (4, True)  # /, /p1.html, /docs/, /docs/index.html
+    (gone,) = result.broken
+    assert (gone.url, gone.page_count) == (site.base + "/gone.html", 1)  # on one page, not on two
+    assert result.notes == [
+        f"1 URL served the same page as another URL of the same directory and counted once "
+        f"(e.g. {site.base}/index.html = {site.base}/)"
+    ]
+
+
+@pytest.mark.parametrize("same_page", [False, True], ids=["other-page", "same-bytes-as-a3"])
+def test_a_page_reached_by_a_shorter_path_after_it_was_left_unread_is_read(same_page):
+    """/far is first found four clicks deep (beyond max_depth 3) and only checked; /d2 links to it too, at
+    depth 3: it is read, and the crawl is complete. Also when /d2 is the same page as /a3 (same bytes, same
+    directory: read once, its links followed from the smaller depth)."""
+    routes = {
+        "/": page('<a href="/a1">a</a><a href="/d1">d</a>'),
+        "/a1": page('<a href="/a2">a</a>'), "/a2": page('<a href="/a3">a</a>'),
+        "/a3": page('<a href="/far">far</a>'),
+        "/d1": lambda _m: (time.sleep(0.3), page('<a href="/d2">d</a>'))[1],  # the short path comes late
+        "/d2": page('<a href="/far">far</a>' if same_page else '<a href="/far">far away</a>'),
+        "/far": page("<p>far</p>"),
+    }  # fmt: skip
+    with serving(Site(routes)) as site:
+        result = crawl_sync(site.base + "/", CrawlSettings(max_depth=3))
+        gets = {path for _at, method, path in site.log if method == "GET"}
+    assert "/far" in gets
+    assert (result.complete, result.unread) == (True, 0)
+    assert result.pages == (6 if same_page else 7)
 
 
 def test_per_host_delay():
@@ -236,6 +309,64 @@ def test_parse_page_links_anchors_base_and_srcset():
         "https://cdn.test/base/f.html": "page",
     }
     assert anchors == {"x", "old"}
+
+
+# Page-relative links: the fast join (no urljoin per link) must give exactly what urljoin + normalize give.
+RELATIVE = [
+    "a.html", "sub/b.html?q=1#f", "../up.html", "./same.html", "../../../top.html", "?only=query", "#frag",
+    "c.html#", "d.html?", "e.html?#x", "p%20q.html", "x:y.html", "/root.html", "/r?#", "//cdn.test/y",
+    "http://Other.TEST:80/x", "a.html#b#c", "sub/./x.html", "sub/../y.html", "..", ".", "a;p.html",
+    "a.html?next=/../x", " spaced.html ", "tab\tbed.html", "back\\slash.html", "#", "ünï.html",
+]  # fmt: skip
+
+
+def _key(raw: str, base: str) -> str | None:
+    normal = normalize(raw, base)
+    if normal is None:
+        return None
+    return f"{normal[0]}#{normal[1]}" if normal[1] else normal[0]
+
+
+@pytest.mark.parametrize("base_href", ["", "/other/deeper/", "../x/y.html?z=1", "https://cdn.test"])
+def test_page_relative_links_are_joined_exactly(base_href):
+    """../, ./, a query, a fragment, a scheme-like first segment, <base href>: the same URLs as urljoin."""
+    anchors = "".join(f'<a href="{raw}">x</a>' for raw in RELATIVE)
+    head = f'<base href="{base_href}">' if base_href else ""
+    url = "https://site.test/dir/page.html?x=1"
+    links, _anchors = parse_page(f"<html><head>{head}</head><body>{anchors}</body></html>".encode(), url)
+    base = urljoin(url, base_href) if base_href else url
+    expected = {_key(raw.replace("\\t", "\t"), base) for raw in RELATIVE} - {None}
+    assert {link for link, _kind in links} == expected
+
+
+def test_plain_page_relative_links_take_no_urljoin(monkeypatch):
+    """On a page of 200 links like href="p0001.html", urljoin runs for none of them (it ran for each)."""
+    calls = Counter()
+    real = crawler.urljoin
+
+    def counting(*args, **kwargs):
+        calls["urljoin"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crawler, "urljoin", counting)
+    body = "".join(f'<a href="p{n:04}.html">{n}</a><a href="p{n:04}.html#s">s</a>' for n in range(200))
+    links, _anchors = parse_page(f"<html><body>{body}</body></html>".encode(), "https://site.test/b/i.html")
+    assert len(links) == 400
+    assert ("https://site.test/b/p0007.html#s", "page") in links
+    assert calls["urljoin"] == 0
+
+
+BASES = st.sampled_from([
+    "https://site.test/", "https://site.test/dir/page.html?x=1", "http://Site.TEST:80/a/b/", "https://h.test",
+    "https://h.test:8443/a;p/b?q#f", "https://user@h.test/x/",
+])  # fmt: skip
+
+
+@given(BASES, st.text(alphabet="ab./?#:%;= \t\\é", max_size=14))
+def test_the_fast_join_is_exact_whenever_it_applies(base, raw):
+    fast = crawler._Joiner(base).fast(raw)
+    if fast is not None:
+        assert fast == _key(raw, base)
 
 
 @pytest.mark.slow

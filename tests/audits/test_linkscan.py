@@ -79,8 +79,9 @@ def test_second_scan_reports_fixed_still_and_new(acme_site, served, partner):
     # The first scan's rows are untouched.
     assert changes(first, served.base)["new"] == changes(first, served.base)["new"] | found["fixed"]
     assert linkscan.summary(acme_site) == {
-        "scan": second.pk, "date": second.finished_at, "url": served.base + "/", "pages": 6, "links": 17,
-        "broken": 3, "new": 1, "still": 2, "fixed": 3, "truncated": False,
+        "scan": second.pk, "date": second.finished_at, "url": served.base + "/", "status": "succeeded",
+        "complete": True, "limits": [], "unread": 0, "pages": 6, "links": 17, "broken": 3, "new": 1,
+        "still": 2, "fixed": 3, "truncated": False, "depth_limited": False,
     }  # fmt: skip
 
 

@@ -1,8 +1,9 @@
 """REST API /api/v1/links: a site's link scans and one scan with its defects.
 
 Scoped like the portal: a client person's token reaches only their own client's sites (another client's site
-or scan is a 404) and only finished (succeeded) scans; agency tokens reach every site and every scan, with
-the failure reason of a failed one. Mounted by api/views.py under /links.
+or scan is a 404) and only scans with results (succeeded, or incomplete: cut short by a limit); agency tokens
+reach every site and every scan, with the failure reason of a failed one. Mounted by api/views.py under
+/links.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pydantic import Field
 from sitekeeper.access.models import User
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.audits import crawler
-from sitekeeper.audits.models import JobStatus, LinkScan
+from sitekeeper.audits.models import LinkScan
+from sitekeeper.audits.models.links import WITH_RESULTS
 from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["links"])
@@ -34,7 +36,11 @@ class ScanOut(Schema):
     start_url: str
     trigger: str
     slot: str
-    status: str
+    status: str = Field(
+        description="queued, running, succeeded (the whole site was scanned), incomplete (a limit left pages "
+        "unread: the links on them were not checked) or failed"
+    )
+    complete: bool = Field(description="True only for a succeeded scan: every page found was read")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -46,7 +52,15 @@ class ScanOut(Schema):
     new: int
     still: int
     fixed: int
-    truncated: bool = Field(description="The page limit stopped the crawl")
+    truncated: bool = Field(description="The page limit left pages unread")
+    depth_limited: bool = Field(description="The depth limit left pages unread")
+    unread: int | None = Field(
+        description="Same-site pages found but not read because of a limit (null: not counted, an old scan)"
+    )
+    unread_examples: list[str] = Field(description="The first 20 of them")
+    max_pages: int | None = Field(description="The page limit this scan ran with")
+    max_depth: int | None = Field(description="The depth limit this scan ran with")
+    duration_seconds: float | None
     previous: int | None = Field(description="The scan this one is compared with")
     progress: dict[str, Any]
     error: str | None = Field(description="Why a failed scan failed (agency tokens only)")
@@ -76,16 +90,19 @@ def _user(request: HttpRequest) -> User:
 
 def _scans(user: User) -> Any:
     scans = LinkScan.objects.filter(site__in=visible_sites(user))
-    return scans if user.is_agency else scans.filter(status=JobStatus.SUCCEEDED)
+    return scans if user.is_agency else scans.filter(status__in=WITH_RESULTS)
 
 
 def _scan_json(scan: LinkScan, staff: bool) -> dict[str, Any]:
     copied = ("environment", "start_url", "trigger", "slot", "status", "created_at", "started_at",
               "finished_at", "pages", "links", "broken", "new", "still", "fixed", "truncated",
-              "progress")  # fmt: skip
+              "depth_limited", "unread", "unread_examples", "duration_seconds", "progress")  # fmt: skip
+    used = scan.settings_used or {}
     return {
         **{name: getattr(scan, name) for name in copied},
         "id": scan.pk, "site": scan.site_id, "previous": scan.previous_id,
+        "complete": scan.status == "succeeded",
+        "max_pages": used.get("max_pages"), "max_depth": used.get("max_depth"),
         "error": scan.error if staff else None,
     }  # fmt: skip
 

@@ -1,11 +1,17 @@
 """The broken-link crawler: asyncio + the project's httpx client, no Django (linkscan.py stores the results).
 
 One run starts at a site's URL and
-- fetches same-site pages (GET) up to a depth and a page limit, parsing only text/html bodies with lexbor
+- reads same-site pages (GET) up to a depth and a page limit, parsing only text/html bodies with lexbor
   (selectolax) for links (<a>, <area>, <iframe>, <img src/srcset>, <source>, <script>, <link rel=stylesheet/
   icon>; <base href> honoured) and for the page's anchors (id=…, <a name=…>);
-- checks every other URL once per run: same-site assets and external links with HEAD, falling back to GET when
-  HEAD is refused or fails (405, 501, any other error status, a broken HEAD response);
+- checks every link on every page it read, once per run: same-site assets, external links and the pages a
+  limit keeps it from reading with HEAD, falling back to GET when HEAD is refused or fails (405, 501, any
+  other error status, a broken HEAD response);
+- counts as pages only the same-site HTML documents it read (2xx text/html): a link target that answers an
+  error, a redirect, or a document byte-for-byte the same as one already read in the same directory (`/` and
+  `/index.html`) is not a page of its own, so none of them uses up the page limit;
+- says when a limit stopped it: a same-site page it found but did not read (beyond the depth, or over the
+  page limit) makes the run incomplete, with how many such pages there were (their own links are unknown);
 - limits requests per host (concurrency, and an optional delay between requests to one host);
 - honours the crawled site's robots.txt (user agent "sitekeeper"): a disallowed same-site URL is never
   fetched; it is reported as "blocked" (a warning, not a broken link) so nobody mistakes it for checked;
@@ -26,6 +32,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import email.utils
+import hashlib
 import re
 import time
 from collections.abc import Iterable
@@ -59,6 +66,8 @@ ERRORS = frozenset({HTTP_ERROR, UNREACHABLE, REDIRECT_LOOP, MISSING_FRAGMENT})
 WARNINGS = frozenset({REDIRECT_CHAIN, BLOCKED})
 
 PAGE, ASSET = "page", "asset"  # what a link points to: a page we may parse, or a resource we only check
+MAX_PAGES, MAX_DEPTH = "max_pages", "max_depth"  # the limits that can leave pages unread
+MAX_UNREAD_LISTED = 20  # unread pages named in the result (the count is exact)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 SKIPPED_FRAGMENTS = frozenset({"", "top"})
@@ -73,7 +82,12 @@ LANE_SIZE = 2  # connections per httpx client (see _Crawler.run)
 LINK_SELECTOR = "a[href], area[href], iframe[src], frame[src], img, source, script[src], link[href]"
 LINK_RELS = frozenset({"stylesheet", "icon", "apple-touch-icon", "mask-icon"})
 ANCHOR_SELECTOR = "[id], a[name]"
-_NOT_PLAIN = re.compile(r"[\s\\]|/\.|#$")  # what normalize() would change in a root-relative link
+# What urljoin + normalize() would change in a link the fast path joins by hand: whitespace, backslashes, ";"
+# (urljoin drops an empty ;params), dot segments (also a harmless "/.well-known": it just takes the slow
+# path), an empty fragment or query; in a page-relative link also a scheme (":") and "//" (urljoin drops
+# the empty segment).
+_NOT_PLAIN = re.compile(r"[\s\\;]|/\.|#$|\?$|\?#")
+_NOT_PLAIN_RELATIVE = re.compile(r"^[/.?#]|[\s\\:;]|//|/\.|#$|\?$|\?#")
 NOT_FETCHED = ("mailto:", "tel:", "javascript:", "data:", "sms:", "callto:", "about:", "blob:")
 
 
@@ -116,16 +130,31 @@ class Defect:
 @dataclass
 class Result:
     start_url: str
-    pages: int  # same-site HTML pages fetched and parsed
+    pages: int  # distinct same-site HTML pages read (errors, redirects and duplicates not counted)
     links: int  # distinct URLs checked
-    truncated: bool  # the page limit stopped the crawl
+    truncated: bool  # the page limit left same-site pages unread
     defects: list[Defect]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    depth_limited: bool = False  # the depth limit left same-site pages unread
+    unread: int = 0  # same-site pages found (their link checked) but not read: their own links are unknown
+    unread_examples: list[str] = field(default_factory=list)  # the first few of them
+    checked: frozenset[str] = frozenset()  # every URL checked (linkscan: a defect not seen again is fixed
+    # only when its URL was checked again)
 
     @property
     def broken(self) -> list[Defect]:
         return [d for d in self.defects if d.is_error]
+
+    @property
+    def complete(self) -> bool:
+        """No limit left a page unread: every link of the site reachable from the start was checked."""
+        return not (self.truncated or self.depth_limited)
+
+    @property
+    def limits(self) -> list[str]:
+        """The limits that stopped the crawl: MAX_PAGES, MAX_DEPTH."""
+        return [name for name, hit in ((MAX_PAGES, self.truncated), (MAX_DEPTH, self.depth_limited)) if hit]
 
 
 @dataclass
@@ -203,14 +232,12 @@ def parse_page(body: bytes, url: str) -> tuple[list[tuple[str, str]], frozenset[
     tree = LexborHTMLParser(body)
     base_node = tree.css_first("base[href]")
     base = urljoin(url, base_node.attributes.get("href") or "") if base_node is not None else url
-    normal_base = normalize(base)
-    origin = "{}://{}".format(*urlsplit(normal_base[0])[:2]) if normal_base else None
+    join = _Joiner(base)
     found: dict[str, str] = {}
     for node in tree.css(LINK_SELECTOR):
         for raw, kind in _node_links(node):
-            if origin and raw[:1] == "/" and raw[1:2] != "/" and not _NOT_PLAIN.search(raw):
-                key = origin + raw  # a plain root-relative link (most of them): no need to parse
-            else:
+            key = join.fast(raw)
+            if key is None:
                 normal = normalize(raw, base)
                 if normal is None:
                     continue
@@ -225,6 +252,39 @@ def parse_page(body: bytes, url: str) -> tuple[list[tuple[str, str]], frozenset[
             if value:
                 anchors.add(value)
     return list(found.items()), frozenset(anchors)
+
+
+class _Joiner:
+    """Joins the plain links of one page by hand: urljoin + normalize cost ~15 µs a link, most of a page's
+    parsing time. Exact only where the result is the same string: a root-relative path ("/a/b.html?q#f"),
+    a page-relative one ("b.html", "sub/c.html?q#f": the base's directory + the link) and a fragment of the
+    page itself ("#f"), each without dot segments, whitespace, backslashes, a scheme or an empty query or
+    fragment. Anything else (../, ./, //host, other schemes…) returns None: the caller takes urljoin."""
+
+    __slots__ = ("directory", "origin", "page")
+
+    def __init__(self, base: str) -> None:
+        normal = normalize(base)
+        self.origin = self.directory = self.page = None
+        if normal is not None:
+            self.page = normal[0]  # without its fragment: "#f" links join to it
+            self.origin = "{}://{}".format(*urlsplit(self.page)[:2])
+            without_query = self.page.split("?", 1)[0]
+            self.directory = without_query[: without_query.rfind("/") + 1]
+
+    def fast(self, raw: str) -> str | None:
+        if self.page is None or not raw:
+            return None
+        first = raw[0]
+        if first == "/":
+            if raw[1:2] != "/" and not _NOT_PLAIN.search(raw):
+                return self.origin + raw  # type: ignore[operator]
+        elif first == "#":
+            if not _NOT_PLAIN.search(raw):
+                return self.page + raw
+        elif not _NOT_PLAIN_RELATIVE.search(raw):
+            return self.directory + raw  # type: ignore[operator]
+        return None
 
 
 def _node_links(node: Any) -> Iterable[tuple[str, str]]:
@@ -264,6 +324,8 @@ class _Hop:
     anchors: frozenset[str] | None = None
     text: str | None = None  # robots.txt only
     tries: int = 1
+    html: bool = False  # the answer's Content-Type is HTML
+    same_as: _Hop | None = None  # the same page, read first at another URL of the same directory
 
 
 @dataclass
@@ -299,7 +361,7 @@ class _Link:
     fragments: dict[str, _Refs] = field(default_factory=dict)
     outcome: _Outcome | None = None
     blocked: bool = False
-    expanded: bool = False
+    unread: str = ""  # MAX_PAGES or MAX_DEPTH: a same-site page that limit kept from being read
 
 
 class _Gate:
@@ -338,8 +400,12 @@ class _Crawler:
         self.hops: dict[tuple[str, str], asyncio.Task[_Hop]] = {}
         self.gates: dict[str, _Gate] = {}
         self.robots: dict[str, asyncio.Task[RobotFileParser | None]] = {}
-        self.page_fetches = 0
-        self.truncated = False
+        self.reading = 0  # page reads in flight, each holding a slot of the page budget
+        self.budget = asyncio.Condition()
+        self.read: set[str] = set()  # the URLs whose HTML was read
+        self.expanded: dict[str, int] = {}  # page read -> the depth its links were followed at
+        self.same_pages: dict[tuple[str, bytes], _Hop] = {}  # (directory, digest of the HTML) -> page read
+        self.duplicates: list[tuple[str, str]] = []  # (URL, the URL of the same page read first)
         self.notes: list[str] = []
         self.excludes = [_exclusion(rule, self.start) for rule in settings.excludes]
         self.group: asyncio.TaskGroup | None = None
@@ -372,13 +438,9 @@ class _Crawler:
             if not internal and not self.settings.check_external:
                 return
             link = self.links[url] = _Link(url, internal, kind if internal else ASSET, depth)
-            self.progress.queued += 1
-            assert self.group is not None  # noqa: S101 - set by run() before the first link
-            self.group.create_task(self._check(link))
+            self._spawn(self._check(link))
         elif link.internal and kind == PAGE and depth < link.depth:
-            link.depth = depth  # reached by a shorter path: its links may now be within the depth
-            if link.outcome is not None:
-                self._expand(link)
+            self._shorter_path(link, depth)
         if page is None:
             return
         if not fragment:
@@ -386,31 +448,106 @@ class _Crawler:
         elif fragment.lower() not in SKIPPED_FRAGMENTS and not fragment.startswith(("!", "/")):
             link.fragments.setdefault(fragment, _Refs()).add(page)
 
+    def _spawn(self, work: Any) -> None:
+        self.progress.queued += 1
+        assert self.group is not None  # noqa: S101 - set by run() before the first link
+        self.group.create_task(work)
+
+    def _shorter_path(self, link: _Link, depth: int) -> None:
+        """A page reached by a shorter path: its links may now be within the depth; one left unread for the
+        depth is read now (one still being checked is read when its check ends: _check_page looks again)."""
+        link.depth = depth
+        if link.outcome is None:
+            return
+        if link.unread == MAX_DEPTH and depth <= self.settings.max_depth:
+            link.unread = ""
+            self._spawn(self._read_later(link))
+        else:
+            self._expand(link)
+
     async def _check(self, link: _Link) -> None:
         try:
             if link.internal and not await self._allowed(link.url):
                 link.blocked = True
                 return
-            if link.kind == PAGE:
-                if self.page_fetches >= self.settings.max_pages:
-                    self.truncated = True
-                    return
-                self.page_fetches += 1
-            link.outcome = await self._resolve(link.url, link.kind)
-            self._expand(link)
+            if link.kind == PAGE:  # same-site (an external link is always an asset: checked, never read)
+                await self._check_page(link)
+            else:
+                link.outcome = await self._resolve(link.url, ASSET)
         finally:
             self.progress.queued -= 1
             self.progress.checked += 1
 
-    def _expand(self, link: _Link) -> None:
-        final = link.outcome.final if link.outcome else None
-        if final is None or final.links is None or link.expanded or link.depth >= self.settings.max_depth:
+    async def _read_later(self, link: _Link) -> None:
+        try:
+            await self._check_page(link)
+        finally:
+            self.progress.queued -= 1
+
+    async def _check_page(self, link: _Link) -> None:
+        """Read the page when the limits allow; otherwise check its link only (HEAD, as an asset) and, when
+        it is an HTML page, note it as unread because of that limit."""
+        if link.depth > self.settings.max_depth:
+            await self._check_only(link, MAX_DEPTH)
+            if link.unread != MAX_DEPTH or link.depth > self.settings.max_depth:
+                return
+            link.unread = ""  # reached by a shorter path while it was checked: read it after all
+        if not await self._reserve():
+            await self._check_only(link, MAX_PAGES)
             return
-        link.expanded = True
+        try:
+            link.outcome = await self._resolve(link.url, PAGE)
+        finally:
+            await self._release()
+        self._expand(link)
+
+    async def _check_only(self, link: _Link, limit: str) -> None:
+        link.outcome = await self._resolve(link.url, ASSET)
+        final = link.outcome.final
+        if final.html and final.status is not None and 200 <= final.status < 300 and not link.outcome.loop:
+            link.unread = limit  # decided in _result: it may be a page read under another link after all
+
+    async def _reserve(self) -> bool:
+        """A slot of the page budget: pages read + reads in flight stay within max_pages. When the reads in
+        flight hold every slot left, wait: one that turns out not to be a page (an error, a redirect to a
+        page already read, a duplicate, not HTML) gives its slot back. False: the budget is spent."""
+        async with self.budget:
+            while self.progress.pages + self.reading >= self.settings.max_pages:
+                if not self.reading:
+                    return False
+                await self.budget.wait()
+            self.reading += 1
+            return True
+
+    async def _release(self) -> None:
+        async with self.budget:
+            self.reading -= 1
+            free = self.settings.max_pages - self.progress.pages - self.reading
+            if not self.reading:
+                self.budget.notify_all()  # the budget is settled: every waiter learns whether it is spent
+            elif free > 0:
+                self.budget.notify(free)  # only as many as can go: waking all of them costs O(n) each time
+
+    def _expand(self, link: _Link) -> None:
+        """Follow the links of a page read (once per page, whichever links led to it; again only to pass on
+        a shorter depth). Every link of every page read is checked; the depth limit decides which of them
+        are read in turn (see _check_page)."""
+        final = link.outcome.final if link.outcome else None
+        if final is not None and final.same_as is not None:
+            final = final.same_as  # its links, from the URL they were read at (maybe at a smaller depth)
+        if final is None or final.links is None:
+            return
         page = final.url
+        before = self.expanded.get(page)
+        if before is not None and before <= link.depth:
+            return
+        self.expanded[page] = link.depth
         counted: set[str] = set()
         for target, kind in final.links:
             url, _, fragment = target.partition("#")
+            if before is not None:  # the same links again, at a smaller depth: no second reference
+                self._found(None, url, "", kind, link.depth + 1)
+                continue
             if url not in counted:  # one page counts once for a URL, whatever fragments it uses
                 counted.add(url)
                 self._found(page, url, "", kind, link.depth + 1)
@@ -509,26 +646,43 @@ class _Crawler:
             async with client.stream("GET", url) as response:
                 hop = self._answer(url, response)
                 wanted = 200 <= response.status_code < 300 and parse in ("page", "body")
-                ctype = response.headers.get("content-type", "").lower()
-                if wanted and (parse == "body" or ctype.startswith(HTML_TYPES)):
+                if wanted and (parse == "body" or hop.html):
                     body = await _read(response, MAX_BODY)
                     if parse == "body":
                         hop.text = body.decode("utf-8", "replace")
                     else:
-                        hop.links, hop.anchors = parse_page(body, url)
-                        self.progress.pages += 1
+                        self._read_page(hop, body)
                 elif int(response.headers.get("content-length") or KEEPALIVE_BODY + 1) <= KEEPALIVE_BODY:
                     await response.aread()
                 return hop, response.headers.get("retry-after")
         except httpx.HTTPError as exc:
             return _Hop(url, error=_message(exc)), None
 
+    def _read_page(self, hop: _Hop, body: bytes) -> None:
+        """Parse a page and count it, unless the same bytes were read at another URL of the same directory
+        (`/` and `/index.html`, `/shop/` and `/shop/index.php`, `/list` and `/list?utm_source=x`): that is the
+        same page — not counted again, and its links (the same, resolved from the same directory) are
+        followed once. Different directories resolve relative links differently: never the same page."""
+        self.read.add(hop.url)
+        directory = hop.url.split("?", 1)[0]
+        directory = directory[: directory.rfind("/") + 1]
+        key = (directory, hashlib.blake2b(body, digest_size=16).digest())
+        same = self.same_pages.get(key)
+        if same is not None:
+            self.duplicates.append((hop.url, same.url))
+            hop.links, hop.anchors, hop.same_as = [], same.anchors, same
+            return
+        hop.links, hop.anchors = parse_page(body, hop.url)
+        self.same_pages[key] = hop
+        self.progress.pages += 1
+
     @staticmethod
     def _answer(url: str, response: httpx.Response) -> _Hop:
         status = response.status_code
         location = response.headers.get("location") if status in REDIRECT_STATUSES else None
         error = "" if status < 400 else (response.reason_phrase or f"HTTP {status}")
-        return _Hop(url, status=status, location=location, error=error)
+        html = response.headers.get("content-type", "").lower().startswith(HTML_TYPES)
+        return _Hop(url, status=status, location=location, error=error, html=html)
 
     # the result ---------------------------------------------------------------------------------------
     def _result(self) -> Result:
@@ -536,16 +690,41 @@ class _Crawler:
         for link in self.links.values():
             defects.extend(self._defects(link))
         defects.sort(key=lambda d: (d.problem, d.url))
-        checked = sum(1 for link in self.links.values() if link.outcome is not None)
+        checked = frozenset(url for url, link in self.links.items() if link.outcome or link.blocked)
+        unread = self._unread()
         return Result(
             start_url=self.start,
             pages=self.progress.pages,
-            links=checked,
-            truncated=self.truncated,
+            links=sum(1 for link in self.links.values() if link.outcome is not None),
+            truncated=MAX_PAGES in unread.values(),
+            depth_limited=MAX_DEPTH in unread.values(),
+            unread=len(unread),
+            unread_examples=sorted(unread)[:MAX_UNREAD_LISTED],
+            checked=checked,
             defects=defects,
             seconds=time.monotonic() - self.progress.started,
-            notes=self.notes,
+            notes=[*self.notes, *self._duplicate_note()],
         )
+
+    def _unread(self) -> dict[str, str]:
+        """Same-site pages left unread by a limit (by final URL, so two links to one page count once), less
+        those read after all (through another link that redirects there)."""
+        unread: dict[str, str] = {}
+        for link in self.links.values():
+            if link.unread and link.outcome is not None:
+                url = link.outcome.final.url
+                if url not in self.read and unread.get(url) != MAX_PAGES:
+                    unread[url] = link.unread  # both limits: the page limit is the one to raise first
+        return unread
+
+    def _duplicate_note(self) -> list[str]:
+        if not self.duplicates:
+            return []
+        url, same = min(self.duplicates)
+        count = len(self.duplicates)
+        urls = f"{count} URL{'s' if count != 1 else ''}"
+        note = f"{urls} served the same page as another URL of the same directory and counted once"
+        return [f"{note} (e.g. {url} = {same})"]
 
     def _defects(self, link: _Link) -> Iterable[Defect]:
         def defect(problem: str, url: str = link.url, refs: _Refs = link.refs, **more: Any) -> Defect:

@@ -4,8 +4,14 @@ previous succeeded scan of the same site and environment (new / still broken / f
 kept as a row of the new scan).
 
 Nothing of an earlier scan is ever changed: a scan that fails (the site cannot be crawled, the worker dies)
-is marked failed with the reason and the previous scan stays the latest succeeded one. The defects of a
-scan are written in one transaction with its final status, so a scan is either complete or has none.
+is marked failed with the reason and the previous scan stays the latest one with results. The defects of a
+scan are written in one transaction with its final status, so a scan has all of its results or none.
+
+A scan that a limit cut short (the site's page or depth limit, or a one-off override) is *incomplete*, not
+succeeded: it found same-site pages it did not read, so the links on them were never checked. Its defects
+are real and stored like any other's; a defect of the previous scan that it did not check again is not
+called fixed (it is left out: nobody looked). Incomplete and succeeded scans are both "scans with results":
+the latest of either is what the pages and the monthly figures show, with the scan's state.
 
 Counts on the scan (`broken`, `new`, `still`, `fixed`) are of broken links only (HTTP errors, unreachable
 URLs, redirect loops, missing #anchors); long redirect chains and links robots.txt keeps us from checking
@@ -25,6 +31,8 @@ from django.db.models import Q
 from sitekeeper.access.models import User
 from sitekeeper.audits import crawler, findings
 from sitekeeper.audits.models import (
+    LINK_MAX_DEPTH,
+    LINK_MAX_PAGES,
     BrokenLink,
     Finding,
     FindingKind,
@@ -34,6 +42,7 @@ from sitekeeper.audits.models import (
     LinkChange,
     LinkProblem,
     LinkScan,
+    LinkScanStatus,
     Severity,
 )
 from sitekeeper.backups.jobs import owner_alive, owner_id
@@ -41,7 +50,9 @@ from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.contracts.models import Site
 
 __all__ = [
+    "Limits",
     "LinkScanError",
+    "check_limits",
     "crawl_settings",
     "execute",
     "latest",
@@ -57,6 +68,9 @@ logger = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=30)  # renewed with every progress write; a scan not heard of for this long died
 PROGRESS_EVERY = 1.0  # seconds between progress writes
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+DONE = (LinkScanStatus.SUCCEEDED, LinkScanStatus.INCOMPLETE, LinkScanStatus.FAILED)
+BOUNDS = {"max_pages": LINK_MAX_PAGES, "max_depth": LINK_MAX_DEPTH}
+Limits = dict[str, int]  # one-off overrides of the site's limits: {"max_pages": N, "max_depth": N}
 
 
 class LinkScanError(RuntimeError):
@@ -73,11 +87,22 @@ def start_url(site: Site, environment: str = "prod") -> str:
     raise LinkScanError(f"{site} has no {environment} environment")
 
 
-def crawl_settings(site: Site) -> crawler.CrawlSettings:
+def check_limits(limits: Limits | None) -> Limits:
+    """The overrides, each within its bounds (LinkScanError naming the bad one otherwise)."""
+    for name, value in (limits or {}).items():
+        low, high = BOUNDS[name]
+        if not low <= value <= high:
+            raise LinkScanError(f"{name.replace('_', '-')} must be between {low} and {high:,}, not {value}")
+    return dict(limits or {})
+
+
+def crawl_settings(site: Site, limits: Limits | None = None) -> crawler.CrawlSettings:
+    """The site's settings (Health settings), with the one-off `limits` in place of its own."""
     config = HealthConfig.for_site(site)
+    limits = check_limits(limits)
     return crawler.CrawlSettings(
-        max_depth=config.link_max_depth,
-        max_pages=config.link_max_pages,
+        max_depth=limits.get("max_depth", config.link_max_depth),
+        max_pages=limits.get("max_pages", config.link_max_pages),
         concurrency=config.link_concurrency,
         delay=config.link_delay_ms / 1000,
         check_external=config.link_check_external,
@@ -111,9 +136,12 @@ def run_scan(
     user: User | None = None,
     now: dt.datetime | None = None,
     environment: str = "prod",
+    limits: Limits | None = None,
 ) -> LinkScan:
-    """Claim and run the scan of (site, slot). A slot already done (succeeded or failed) returns its scan
-    untouched; one another worker is running returns as it is."""
+    """Claim and run the scan of (site, slot), with the site's limits or the one-off `limits`. A slot already
+    done (succeeded, incomplete or failed) returns its scan untouched; one another worker is running returns
+    as it is."""
+    limits = check_limits(limits)
     now = now or dt.datetime.now(dt.UTC)
     scan, _ = LinkScan.objects.get_or_create(
         site=site,
@@ -123,9 +151,9 @@ def run_scan(
             "start_url": start_url(site, environment),
         },
     )  # fmt: skip
-    if scan.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+    if scan.status in DONE:
         return scan
-    return execute(scan)
+    return execute(scan, limits)
 
 
 # -- running one ------------------------------------------------------------------------------------------
@@ -141,13 +169,13 @@ def _claim(scan: LinkScan, now: dt.datetime) -> bool:
     return bool(taken)
 
 
-def execute(scan: LinkScan) -> LinkScan:
+def execute(scan: LinkScan, limits: Limits | None = None) -> LinkScan:
     """Run a queued scan (the worker's task for a scan someone asked for). Returns the scan as it ends."""
     if not _claim(scan, dt.datetime.now(dt.UTC)):
         scan.refresh_from_db()
         return scan
     scan.refresh_from_db()
-    settings = crawl_settings(scan.site)
+    settings = crawl_settings(scan.site, limits)
     try:
         result = _crawl(scan, settings)
         _store(scan, result, settings)
@@ -182,12 +210,12 @@ def _crawl(scan: LinkScan, settings: crawler.CrawlSettings) -> crawler.Result:
 
 
 def _previous(scan: LinkScan) -> LinkScan | None:
-    return (
-        LinkScan.objects.filter(site=scan.site_id, environment=scan.environment, status=JobStatus.SUCCEEDED)
-        .exclude(pk=scan.pk)
-        .order_by("-finished_at", "-pk")
-        .first()
-    )
+    return LinkScan.objects.exclude(pk=scan.pk).latest_of(scan.site_id, scan.environment)
+
+
+def _checked_again(result: crawler.Result, url: str) -> bool:
+    """Whether this run checked the URL of a defect (a missing #anchor: its page)."""
+    return result.complete or url.partition("#")[0] in result.checked
 
 
 def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettings) -> None:
@@ -206,7 +234,7 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
                 pages=defect.pages, page_count=defect.page_count, change=change,
             )  # fmt: skip
         for key, old in before.items():
-            if key not in rows:
+            if key not in rows and _checked_again(result, old.url):
                 rows[key] = BrokenLink(
                     scan=scan, url=old.url, internal=old.internal, problem=old.problem,
                     status_code=old.status_code, error=old.error, redirects=old.redirects, pages=old.pages,
@@ -217,13 +245,16 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
         broken = [row for row in rows.values() if row.problem in crawler.ERRORS]
         counts = {change: sum(1 for row in broken if row.change == change) for change in LinkChange.values}
         LinkScan.objects.filter(pk=scan.pk).update(
-            status=JobStatus.SUCCEEDED,
+            status=LinkScanStatus.SUCCEEDED if result.complete else LinkScanStatus.INCOMPLETE,
             finished_at=dt.datetime.now(dt.UTC),
             lease_until=None,
             previous=previous,
             pages=result.pages,
             links=result.links,
             truncated=result.truncated,
+            depth_limited=result.depth_limited,
+            unread=result.unread,
+            unread_examples=result.unread_examples,
             broken=counts[LinkChange.NEW] + counts[LinkChange.STILL],
             new=counts[LinkChange.NEW],
             still=counts[LinkChange.STILL],
@@ -299,21 +330,26 @@ def reap_stale(now: dt.datetime | None = None) -> list[int]:
 
 # -- reading ----------------------------------------------------------------------------------------------
 def latest(site: Site, *, environment: str = "prod", until: dt.datetime | None = None) -> LinkScan | None:
-    """The site's latest succeeded scan (finished before `until`, when given)."""
-    scans = LinkScan.objects.filter(site=site, environment=environment, status=JobStatus.SUCCEEDED)
+    """The site's latest scan with results, succeeded or incomplete (finished before `until`, when given)."""
+    scans = LinkScan.objects.all()
     if until is not None:
         scans = scans.filter(finished_at__lt=until)
-    return scans.order_by("-finished_at", "-pk").first()
+    return scans.latest_of(site, environment)
 
 
 def summary(site: Site, *, until: dt.datetime | None = None) -> dict[str, Any]:
-    """For the monthly report: the latest succeeded scan's date and figures (zeros and None without one)."""
+    """For the monthly report: the latest scan's date, state and figures. `complete` is False for a scan a
+    limit cut short — then `limits` names the limits and `unread` how many pages found were not read (None:
+    not counted, an old scan), and the report must say the figures cover part of the site. Without any scan
+    `status` is None: "not scanned", never "no broken links"."""
     scan = latest(site, until=until)
     if scan is None:
-        return {"scan": None, "date": None, "url": "", "pages": 0, "links": 0, "broken": 0, "new": 0,
-                "still": 0, "fixed": 0, "truncated": False}  # fmt: skip
+        return {"scan": None, "date": None, "url": "", "status": None, "complete": False, "limits": [],
+                "unread": 0, "pages": 0, "links": 0, "broken": 0, "new": 0, "still": 0, "fixed": 0,
+                "truncated": False, "depth_limited": False}  # fmt: skip
     return {
-        "scan": scan.pk, "date": scan.finished_at, "url": scan.start_url, "pages": scan.pages,
+        "scan": scan.pk, "date": scan.finished_at, "url": scan.start_url, "status": scan.status,
+        "complete": not scan.incomplete, "limits": scan.limits, "unread": scan.unread, "pages": scan.pages,
         "links": scan.links, "broken": scan.broken, "new": scan.new, "still": scan.still, "fixed": scan.fixed,
-        "truncated": scan.truncated,
+        "truncated": scan.truncated, "depth_limited": scan.depth_limited,
     }  # fmt: skip

@@ -1,7 +1,8 @@
-"""Broken-link pages: the staff console per site (its scans, latest first, "scan now" with live progress), one
-scan (defects grouped by change: new, still broken, fixed; each with the pages it is on, status and redirect
-chain); the portal per site (the client's own people: the latest scan and its defects, read-only) and one
-of the site's finished scans.
+"""Broken-link pages: the staff console per site (its scans, latest first, "scan now" with live progress, the
+site's scan limits as a small form), one scan (defects grouped by change: new, still broken, fixed; each with
+the pages it is on, status and redirect chain); the portal per site (the client's own people: the latest scan
+and its defects, read-only) and one of the site's finished scans. A scan a limit cut short says so on every
+one of these pages, with how many pages it left unread (issue 12.16).
 
 Access (tests/web/test_persona_matrix.py checks each route once wired): /staff/health/… agency roles only;
 /portal/health/… the person's own client's sites (client_sites: another client's site or scan is a 404),
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +24,7 @@ from django.views.decorators.http import require_POST
 from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import crawler, linkscan
 from sitekeeper.audits.models import BrokenLink, HealthConfig, JobStatus, LinkChange, LinkScan
+from sitekeeper.audits.models.links import WITH_RESULTS
 from sitekeeper.contracts.models import Site
 from sitekeeper.web.permissions import agency_required, client_sites
 from sitekeeper.web.views import portal_view
@@ -65,12 +68,23 @@ def live_progress(scan: LinkScan) -> dict[str, Any]:
     }
 
 
-def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
+class LimitsForm(forms.ModelForm):
+    """The site's link-scan limits (the model's validators give the bounds; HealthConfig is audited, so the
+    change is recorded with the person who made it)."""
+
+    class Meta:
+        model = HealthConfig
+        fields = ("link_max_pages", "link_max_depth")
+        labels = {"link_max_pages": "Pages read at most", "link_max_depth": "Clicks from the start page"}
+
+
+def _site_context(site: Site, *, staff: bool, limits: LimitsForm | None = None) -> dict[str, Any]:
     scans = LinkScan.objects.filter(site=site)
     if not staff:
-        scans = scans.filter(status=JobStatus.SUCCEEDED)
+        scans = scans.filter(status__in=WITH_RESULTS)
     latest = linkscan.latest(site)
     current = scans.filter(status__in=BUSY).first() if staff else None
+    config = HealthConfig.for_site(site) if staff else None
     return {
         "site": site,
         "staff": staff,
@@ -79,7 +93,8 @@ def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
         "groups": defect_groups(latest, with_fixed=staff) if latest else [],
         "current": current,
         "live": live_progress(current) if current else None,
-        "config": HealthConfig.for_site(site) if staff else None,
+        "config": config,
+        "limits": limits or (LimitsForm(instance=config) if staff else None),
     }
 
 
@@ -88,7 +103,16 @@ def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
 
 @agency_required
 def staff_site_links(request: HttpRequest, pk: int) -> HttpResponse:
+    """The site's scans; a POST saves its scan limits (the form on the page)."""
     site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    if request.method == "POST":
+        form = LimitsForm(request.POST, instance=HealthConfig.for_site(site))
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Link-scan limits saved; they apply from the next scan.")
+            return redirect(reverse("staff_links_site", args=[site.pk]) + "#limits")
+        context = _site_context(site, staff=True, limits=form)
+        return render(request, "audits/links_site.html", context, status=400)
     return render(request, "audits/links_site.html", _site_context(site, staff=True))
 
 
@@ -158,7 +182,7 @@ def portal_scan(request: HttpRequest, pk: int) -> HttpResponse:
     """A finished scan of one of the person's own client's sites (others: 404)."""
     scan = get_object_or_404(
         LinkScan.objects.select_related("site", "site__client", "previous"),
-        pk=pk, site__in=client_sites(request.user), status=JobStatus.SUCCEEDED,
+        pk=pk, site__in=client_sites(request.user), status__in=WITH_RESULTS,
     )  # fmt: skip
     return render(request, "audits/links_scan.html", {
         "scan": scan, "site": scan.site, "staff": False, "groups": defect_groups(scan), "busy": False,

@@ -11,7 +11,12 @@ from django.db import models
 
 from sitekeeper.access.audit import audited
 
-__all__ = ["BUDGET_METRICS", "HealthConfig", "KeyPage"]
+__all__ = ["BUDGET_METRICS", "LINK_MAX_DEPTH", "LINK_MAX_PAGES", "HealthConfig", "KeyPage"]
+
+# The bounds of a site's link-scan limits (UI, contract file, `linkscan --max-pages/--max-depth`): at least
+# the start page and its links; at most what a monthly scan of one site should ask of it.
+LINK_MAX_PAGES = (1, 100_000)
+LINK_MAX_DEPTH = (1, 100)
 
 # Budget keys a key page may set: a minimum category score (0-100) or a maximum metric.
 BUDGET_METRICS = {
@@ -33,8 +38,16 @@ class HealthConfig(models.Model):
 
     site = models.OneToOneField("contracts.Site", on_delete=models.CASCADE, related_name="health")
     # Link scan
-    link_max_depth = models.PositiveSmallIntegerField(default=6, help_text="Clicks from the start page")
-    link_max_pages = models.PositiveIntegerField(default=5000, help_text="Same-site pages fetched at most")
+    link_max_depth = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[MinValueValidator(LINK_MAX_DEPTH[0]), MaxValueValidator(LINK_MAX_DEPTH[1])],
+        help_text="Clicks from the start page: pages this deep are read and their links checked",
+    )
+    link_max_pages = models.PositiveIntegerField(
+        default=5000,
+        validators=[MinValueValidator(LINK_MAX_PAGES[0]), MaxValueValidator(LINK_MAX_PAGES[1])],
+        help_text="Same-site pages read at most (errors, redirects and duplicates do not count)",
+    )
     link_concurrency = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="Requests in flight per host"
     )
@@ -76,6 +89,13 @@ class HealthConfig(models.Model):
     def for_site(cls, site: object) -> HealthConfig:
         config, _ = cls.objects.get_or_create(site=site)
         return config
+
+    @property
+    def latest_link_scan(self) -> object:
+        """The site's latest link scan with results, succeeded or incomplete (the health overview's row)."""
+        from sitekeeper.audits.models.links import LinkScan  # links imports nothing of this module
+
+        return LinkScan.objects.latest_of(self.site_id)
 
 
 @audited
