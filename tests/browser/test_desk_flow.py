@@ -14,7 +14,7 @@ try:
 except ImportError:  # the `browser` fixture names what to install (and fails under SITEKEEPER_REQUIRE_ALL=1)
     expect = None
 
-from sitekeeper.desk import services
+from sitekeeper.desk import presenters, services
 from sitekeeper.desk.models import Ticket
 from sitekeeper.desk.presenters import PRIORITY_GUIDE
 from tests.browser.test_login_portal import log_in
@@ -185,3 +185,58 @@ def test_the_queue_colours_and_a_worked_ticket(live_server, page, screenshot, ac
     expect(page.get_by_role("heading", level=1)).to_contain_text("SLA report")
     expect(main).to_contain_text("P1 incidents")
     screenshot("desk-staff-sla")
+
+
+@pytest.mark.usefixtures("globex", "owner")
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_detected_request_in_the_portal(live_server, page, screenshot, acme, width):
+    """Issue 12, items 2 and 15: the P1 monitoring opened reads as detected — what, where, when (zone
+    named) — with no incomplete-request pause, nothing asked of the client, no priority "proposed" by them;
+    the list and the page show one received time. Readable at 390 px without sideways scrolling."""
+    site = acme.sites.get()
+    received = timezone.now() - dt.timedelta(minutes=40)
+    ticket = services.file_request(
+        acme, channel="monitor", type="incident", priority="P1", site=site, environment="prod",
+        subject=f"{site} is down: HTTP 503",
+        description=f"Monitor {site.url} failed 2 consecutive checks: HTTP 503",
+        steps=f"Open {site.url} (automated HTTP check).", received_at=received,
+    )  # fmt: skip
+    shown = presenters.received(ticket)
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, "owner")
+    page.goto(f"{live_server.url}/portal/requests/")
+    row = page.locator("table.requests tbody tr").first
+    expect(row).to_contain_text(shown)
+    expect(row).not_to_contain_text("to be confirmed")
+    expect(row).not_to_contain_text("incomplete")
+    # The table scrolls sideways inside its own box (article.flush) on a phone; nothing else may overflow.
+    assert overflowing(page, "main *:not(article.flush *)") == []
+    screenshot(f"desk-portal-requests-detected-{width}")
+
+    row.get_by_role("link", name=ticket.subject).click()
+    main = page.locator("main")
+    expect(main).to_contain_text("Detected by monitoring (sitekeeper's automated checks)")
+    expect(main).to_contain_text(f"sitekeeper detected: {site} is down: HTTP 503 at {shown}.")
+    expect(main).to_contain_text("you do not need to do anything")
+    expect(main.locator("dl.facts > div", has_text="Received")).to_contain_text(shown)
+    expect(main).to_contain_text("How it was found")
+    for absent in (
+        "proposed",
+        "to be confirmed",
+        "Complete your request",
+        "missing details",
+        "Steps to reproduce",
+    ):
+        expect(main).not_to_contain_text(absent)
+    expect(main.locator("ul.clocks")).to_contain_text(re.compile(r"Response due .* \(Europe/Berlin\)"))
+    expect(main.locator("ul.pauses")).to_have_count(0)
+    screenshot(f"desk-portal-detected-request-{width}")
+    assert overflowing(page, "main *") == []
+
+
+def overflowing(page, selector: str) -> list[str]:
+    """Tags of the elements matching `selector` that run past the viewport's right edge."""
+    return page.evaluate(
+        f"[...document.querySelectorAll({selector!r})]"
+        ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).map(e => e.tagName)"
+    )
