@@ -297,7 +297,8 @@ def test_due_pass_plans_the_batch_once(site: Site) -> None:
 
 def test_emergency_security_update_goes_out_at_once(site: Site) -> None:
     Plan.objects.filter(pk=site.client.contract.plan_id).update(update_cadence="weekly_emergency")
-    Contract.objects.filter(pk=site.client.contract.pk).update(start=dt.date(2026, 3, 3))  # no batch yet
+    # Started today (Monday 2 March, in service); its first weekly batch is tomorrow: no batch yet.
+    Contract.objects.filter(pk=site.client.contract.pk).update(start=dt.date(2026, 3, 2))
     add_package(plugin_zip("1.1"), security=True)
     updates.due_pass(now=BEFORE)
     release = Release.objects.get()
