@@ -1,5 +1,11 @@
 """Demo monitoring: monitors, 90 days of probe sessions (with a gap), response times, outages (one with its P1
-incident, one tagged "third-party platform", one inside announced maintenance), and a public status page.
+incident, one tagged "third-party platform", one inside announced maintenance, one in a weekly window in
+which staff logged maintenance), and a public status page — for the named client's first site.
+
+Every other site gets a home-page monitor, except the museum's online collection: nobody set one up, so its
+uptime reads "not measured" and staff see it under "Sites nobody monitors". The law firm (two sites) had a bad
+last month — each site's credit is counted on the contract's basis and the month's total is capped at the fee
+(with `credit_basis: full_fee` the two sites earn more than the fee, and the page says it was capped).
 
 Call `seed_monitoring(now)` after the contracts and logins exist (demo/seed.py), inside its acting_as block.
 Safe to call twice: a site that already has monitors is left alone.
@@ -14,10 +20,11 @@ from dataclasses import dataclass
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import Client, Site
 from sitekeeper.desk import services
-from sitekeeper.monitoring import rollup
+from sitekeeper.monitoring import maintenance, rollup
 from sitekeeper.monitoring.models import (
     CheckResult,
     MaintenanceAnnouncement,
+    MaintenanceLog,
     Monitor,
     Outage,
     ProbeSession,
@@ -26,6 +33,9 @@ from sitekeeper.monitoring.models import (
 )
 
 RAW_DAYS = 3  # raw results for the last days; older hours exist only as rollups, as after the retention
+WATCHED_DAYS = 95  # the probes (and the monitors) have been running this long
+UNMONITORED_URL = "https://sammlung.stadtmuseum-nord.test"  # the demo's forgotten site: "not measured"
+ALERTED_AFTER = dt.timedelta(minutes=2)  # the probes' alert: two confirmations a minute apart
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,15 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         User.objects.filter(role=Role.ENGINEER).first() or User.objects.filter(role=Role.AGENCY_ADMIN).first()
     )
     now = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    since = now - dt.timedelta(days=WATCHED_DAYS)
     home = Monitor.objects.create(
-        site=site, url=site.url, name="Home page", state="up", last_checked_at=now, max_response_ms=3000
+        site=site,
+        url=site.url,
+        name="Home page",
+        state="up",
+        last_checked_at=now,
+        max_response_ms=3000,
+        created_at=since,
     )
     Monitor.objects.create(
         site=site,
@@ -70,6 +87,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         url=site.url.split("//")[-1].strip("/") + ":443",
         name="Certificate",
         state="up",
+        created_at=since,
     )
     # Probes watched for 95 days, except a 14-hour gap 20 days ago (a host was being replaced): unknown time.
     gap_start = (now - dt.timedelta(days=20)).replace(hour=8, minute=0)
@@ -77,7 +95,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
     ProbeSession.objects.create(
         location="fra1",
         instance="probe-fra1:4120",
-        started_at=now - dt.timedelta(days=95),
+        started_at=since,
         last_beat_at=gap_start,
         stopped_at=gap_start,
     )
@@ -87,46 +105,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         started_at=gap_start + gap,
         last_beat_at=now,
     )
-    # Response times: hourly rollups for the older hours, raw results every 5 minutes for the last days.
-    hour = now.replace(minute=0)
-    raw_from = hour - dt.timedelta(days=RAW_DAYS)
-    first_hour = hour - dt.timedelta(days=90)
-    rollups = []
-    index = 0
-    at = first_hour
-    while at < raw_from:
-        if not gap_start <= at < gap_start + gap:
-            ms = _ms(index)
-            rollups.append(
-                Rollup(
-                    monitor=home,
-                    period="hour",
-                    start=at,
-                    checks=60,
-                    failures=0,
-                    response_ms_avg=ms,
-                    response_ms_max=ms * 2,
-                )
-            )
-        at += dt.timedelta(hours=1)
-        index += 1
-    Rollup.objects.bulk_create(rollups)
-    results = []
-    at = raw_from
-    while at < now:
-        index = int((at - first_hour).total_seconds() // 3600)
-        results.append(
-            CheckResult(
-                monitor=home,
-                location="fra1",
-                at=at,
-                ok=True,
-                status_code=200,
-                response_ms=_ms(index) + (at.minute % 7) * 9,
-            )
-        )
-        at += dt.timedelta(minutes=5)
-    CheckResult.objects.bulk_create(results)
+    _response_times(home, now, (gap_start, gap_start + gap))
     rollup.run(now=now)  # hourly and daily rows for the raw hours; nothing is old enough to delete
 
     outages = []
@@ -160,7 +139,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
             end=up_at,
             cause="HTTP 503",
             ticket=ticket,
-            alerted_at=down_at + dt.timedelta(minutes=2),
+            alerted_at=down_at + ALERTED_AFTER,
         )
     )
     # 2. The payment platform's outage, tagged by staff: excluded entirely, the reason shown to the client.
@@ -176,6 +155,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
             exclusion_reason="Stripe API incident (status.stripe.com), checkout pages failed to render",
             tagged_by=staff,
             tagged_at=third + dt.timedelta(hours=3),
+            alerted_at=third + ALERTED_AFTER,
         )
     )
     # 3. Announced extended maintenance (3 days' notice, up to 90 min): 35 min down inside it, excluded.
@@ -192,6 +172,8 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         note="Server migration to a new PHP version",
     )
     announcement.sites.set([site])
+    # Down 20 min into it and back 35 min later: held (nobody paged), as the probe records it; the hold would
+    # have ended with the maintenance's 90 minutes (monitoring.outages.maintenance_hold).
     outages.append(
         Outage.objects.create(
             monitor=home,
@@ -199,8 +181,11 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
             start=window_start + dt.timedelta(minutes=20),
             end=window_start + dt.timedelta(minutes=55),
             cause="connection refused",
+            held_until=window_start + dt.timedelta(minutes=110),
         )
     )
+    # 4. A weekly window occurrence in which staff did maintenance and logged it: its 12 min are excluded.
+    outages += _logged_window(site, home, staff, now, (gap_start, gap_start + gap))
     # An upcoming emergency security update, shown on the portal and the status page.
     soon = (now + dt.timedelta(days=2)).replace(hour=21, minute=0)
     upcoming = MaintenanceAnnouncement.objects.create(
@@ -217,4 +202,157 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
     StatusPage.objects.get_or_create(
         client=client, defaults={"slug": client.slug, "enabled": True, "title": f"{client.name} status"}
     )
+    _monitor_other_sites(site, since, now)
+    _lawfirm_last_month(now, staff, (gap_start, gap_start + gap))
     return MonitoringSeed(site, site.monitors.count(), len(outages))
+
+
+def _response_times(home: Monitor, now: dt.datetime, gap: tuple[dt.datetime, dt.datetime]) -> None:
+    """Hourly rollups for the older hours (none in the probe gap), raw results every 5 minutes for the last
+    days."""
+    hour = now.replace(minute=0)
+    raw_from = hour - dt.timedelta(days=RAW_DAYS)
+    first_hour = hour - dt.timedelta(days=90)
+    rollups = []
+    index = 0
+    at = first_hour
+    while at < raw_from:
+        if not gap[0] <= at < gap[1]:
+            ms = _ms(index)
+            rollups.append(
+                Rollup(
+                    monitor=home,
+                    period="hour",
+                    start=at,
+                    checks=60,
+                    failures=0,
+                    response_ms_avg=ms,
+                    response_ms_max=ms * 2,
+                )
+            )
+        at += dt.timedelta(hours=1)
+        index += 1
+    Rollup.objects.bulk_create(rollups)
+    results = []
+    at = raw_from
+    while at < now:
+        index = int((at - first_hour).total_seconds() // 3600)
+        results.append(
+            CheckResult(
+                monitor=home,
+                location="fra1",
+                at=at,
+                ok=True,
+                status_code=200,
+                response_ms=_ms(index) + (at.minute % 7) * 9,
+            )
+        )
+        at += dt.timedelta(minutes=5)
+    CheckResult.objects.bulk_create(results)
+
+
+def _logged_window(
+    site: Site, home: Monitor, staff: User | None, now: dt.datetime, gap: tuple[dt.datetime, dt.datetime]
+) -> list[Outage]:
+    """The latest weekly occurrence 8–30 days ago clear of the probe gap: a 12-minute outage in it while
+    the server's PHP was upgraded, logged by staff as maintenance performed — so it is excluded."""
+    contract = site.client.contract
+    windows = maintenance.weekly_windows(contract, (now - dt.timedelta(days=30), now - dt.timedelta(days=8)))
+    clear = [w for w in windows if w.end < gap[0] - dt.timedelta(hours=2) or w.start > gap[1]]
+    if not clear:
+        return []
+    window = clear[-1]
+    MaintenanceLog.objects.create(
+        site=site,
+        start=window.start,
+        end=window.end,
+        note="PHP 8.2 → 8.3 on the web server; the shop restarted twice while OPcache warmed up",
+        logged_by=staff,
+        logged_at=window.end + dt.timedelta(hours=8),
+    )
+    start = window.start + dt.timedelta(minutes=20)
+    return [
+        Outage.objects.create(
+            monitor=home,
+            site=site,
+            start=start,
+            end=start + dt.timedelta(minutes=12),
+            cause="HTTP 502",
+            alerted_at=start + ALERTED_AFTER,
+        )
+    ]
+
+
+def _monitor_other_sites(done: Site, since: dt.datetime, now: dt.datetime) -> None:
+    """A home-page monitor on every other site with a contract — except the one nobody set up."""
+    for site in Site.objects.exclude(pk=done.pk).select_related("client").order_by("pk"):
+        if site.url == UNMONITORED_URL or site.client.contract is None or site.monitors.exists():
+            continue
+        Monitor.objects.create(
+            site=site, url=site.url, name="Home page", state="up", last_checked_at=now, created_at=since
+        )
+
+
+def _lawfirm_last_month(now: dt.datetime, staff: User | None, gap: tuple[dt.datetime, dt.datetime]) -> None:
+    """Last month the law firm's two sites were each down about 15 hours: uptime under 98 % on both, so each
+    earns 60 % (Professional: 15 % per started 0.5 % below 99.5 %) of the contract's basis — the two together
+    more than the fee when the basis is the full fee, so the month's total is capped at it."""
+    client = Client.objects.filter(slug="lawfirm").first()
+    if client is None or client.contract is None:
+        return
+    sites = list(client.sites.order_by("pk"))
+    if len(sites) < 2 or Outage.objects.filter(site__in=sites).exists():
+        return
+    tz = maintenance.contract_zone(client.contract)
+    today = now.astimezone(tz).date()
+    first = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last month's first day
+    # (site, day of last month, local start, hours down, cause, what staff did)
+    plan = [
+        (sites[0], 4, 3, 9.5, "HTTP 500", "Database tables damaged by a failed plugin update; restored."),
+        (sites[0], 18, 4, 5.75, "HTTP 503", "PHP workers exhausted by a crawler; rate limit added."),
+        (sites[1], 11, 3, 15.25, "connection refused", "A deploy dropped the custom domain; re-added it."),
+    ]
+    for site, day, hour, hours, cause, fix in plan:
+        start = _clear_of(dt.datetime.combine(first.replace(day=day), dt.time(hour), tzinfo=tz), gap)
+        end = start + dt.timedelta(hours=hours)
+        monitor = site.monitors.filter(environment="prod").first()
+        if monitor is None or end >= now:
+            continue
+        _incident(monitor, (start, end), cause, fix, staff)
+
+
+def _clear_of(start: dt.datetime, gap: tuple[dt.datetime, dt.datetime]) -> dt.datetime:
+    """Two days later when the outage would run into the probes' gap (unwatched time is never downtime)."""
+    start = start.astimezone(dt.UTC)
+    if start < gap[1] + dt.timedelta(hours=2) and start + dt.timedelta(hours=18) > gap[0]:
+        return start + dt.timedelta(days=2)
+    return start
+
+
+def _incident(
+    monitor: Monitor, span: tuple[dt.datetime, dt.datetime], cause: str, fix: str, staff: User | None
+) -> None:
+    """The outage as the probes recorded it, with the P1 incident they opened and staff resolved."""
+    site, (start, end) = monitor.site, span
+    ticket = services.file_request(
+        site.client,
+        channel="monitor",
+        type="incident",
+        priority="P1",
+        site=site,
+        environment="prod",
+        subject=f"{site} is down: {cause}",
+        description=f"Two consecutive checks from fra1 failed: {cause}.",
+        received_at=start + ALERTED_AFTER,
+    )
+    services.add_message(ticket, fix, channel="staff", author=staff, at=end)
+    services.resolve(ticket, actor=staff, at=end + dt.timedelta(minutes=15), note="Site answers again.")
+    Outage.objects.create(
+        monitor=monitor,
+        site=site,
+        start=start,
+        end=end,
+        cause=cause,
+        ticket=ticket,
+        alerted_at=start + ALERTED_AFTER,
+    )

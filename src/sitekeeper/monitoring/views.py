@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.models import AGENCY_ROLES
-from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.models import Client, Site
 from sitekeeper.contracts.service import sites_in_service
 from sitekeeper.core.credits import to_decimal
 from sitekeeper.core.uptime import month_bounds
@@ -269,6 +269,15 @@ def _with_zone(outages: list[Outage], now: dt.datetime) -> list[Outage]:
     return outages
 
 
+def _client_zones(client_ids: set[int]) -> dict[int, str]:
+    """Each client's contract calendar zone (the overview shows each row in its own client's zone)."""
+    zones = {}
+    for client in Client.objects.filter(pk__in=client_ids):
+        contract = client.contract
+        zones[client.pk] = maintenance.contract_zone(contract).key if contract else "UTC"
+    return zones
+
+
 def site_month_rows(now: dt.datetime) -> list[dict]:
     """This month so far for every site in service: uptime with its coverage (not measured: no figure)."""
     rows = []
@@ -283,9 +292,14 @@ def site_month_rows(now: dt.datetime) -> list[dict]:
 @agency_required
 def staff_overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    monitors = Monitor.objects.select_related("site", "site__client").order_by(
-        "site__client__name", "site__url", "environment", "kind"
+    monitors = list(
+        Monitor.objects.select_related("site", "site__client").order_by(
+            "site__client__name", "site__url", "environment", "kind"
+        )
     )
+    zones = _client_zones({m.site.client_id for m in monitors})
+    for monitor in monitors:
+        monitor.zone = zones.get(monitor.site.client_id, "UTC")
     open_outages = Outage.objects.filter(end__isnull=True).select_related("site", "site__client", "monitor")
     recent = Outage.objects.select_related("site", "site__client", "monitor", "tagged_by")[:20]
     return render(
