@@ -150,3 +150,31 @@ def partner_routes() -> dict[str, Route]:
         return page("partner")
 
     return {"/limited": limited}
+
+
+# -- a generated site like the issue's (12.16), at a smaller scale -----------------------------------------
+def generated_routes(pages: int, broken: int) -> tuple[dict[str, Route], dict[str, list[str]]]:
+    """`pages` pages with page-relative links (href="p0001.html"): index.html, also served at /, p0001.html …;
+    page i links to its children 4i+1 … 4i+4, back to index.html and to its own #top. `broken` missing
+    pages gone-NNNN.html, each linked from two neighbouring pages. Returns the routes and, per missing path,
+    the paths of the pages it is on."""
+    names = ["index.html", *(f"p{i:04}.html" for i in range(1, pages))]
+    missing: dict[str, list[str]] = {}
+    step = max(2, (pages - 2) // max(broken, 1))
+    bodies = {}
+    for i, name in enumerate(names):
+        children = "".join(f'<li><a href="{names[c]}">{c}</a></li>' for c in range(4 * i + 1, 4 * i + 5)
+                           if c < pages)  # fmt: skip
+        head = f'<link rel="stylesheet" href="/site.css"><h1 id="top">Page {i}</h1>'
+        bodies[name] = f'{head}<ul>{children}</ul><a href="index.html">Home</a> <a href="#top">Top</a>'
+
+    for k in range(broken):
+        i = 1 + k * step
+        gone = f"gone-{i:04}.html"
+        missing["/" + gone] = [f"/{names[i]}", f"/{names[i + 1]}"]
+        for on in (names[i], names[i + 1]):
+            bodies[on] += f' <a href="{gone}">old offer</a>'
+    routes: dict[str, Route] = {f"/{name}": page(body) for name, body in bodies.items()}
+    routes["/"] = routes["/index.html"]  # the same bytes: one page
+    routes["/site.css"] = asset("text/css")
+    return routes, missing

@@ -6,12 +6,14 @@ pages, the API and the CLI, with another client's people getting 404."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import json
+import re
 import time
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client as HttpClient
 
 from sitekeeper.access.models import ApiToken, AuditEntry
@@ -19,7 +21,7 @@ from sitekeeper.audits import crawler, linkscan, views_links
 from sitekeeper.audits.models import BrokenLink, HealthConfig, LinkScan
 from sitekeeper.backups import progress
 from sitekeeper.contracts.models import Environment
-from tests.audits.linksite import Site, acceptance_routes, page, partner_routes, serving
+from tests.audits.linksite import Site, acceptance_routes, generated_routes, page, partner_routes, serving
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -316,3 +318,216 @@ def test_half_the_pages_failing_opens_one_p2_and_a_recovered_site_resolves_it(ac
         linkscan.run_scan(site, slot="recovered")
         finding.refresh_from_db()
         assert finding.status == "resolved"
+
+
+# -- scans cut short by a limit (issue 12.16) -------------------------------------------------------------
+PAGES, BROKEN = 120, 9
+
+
+@pytest.fixture
+def generated(acme):
+    """acme's site served as a generated 120-page site with page-relative links and 9 missing pages, each
+    linked from two pages (the issue's 5,000-page site at a smaller scale)."""
+    routes, missing = generated_routes(PAGES, BROKEN)
+    with serving(Site(routes)) as served:
+        site = acme.sites.get()
+        Environment.objects.filter(site=site, kind="prod").update(url=served.base + "/")
+        yield site, served, missing
+
+
+def _unread_in_log(served: Site) -> set[str]:
+    """Pages whose link was checked (HEAD) but that were never read (GET)."""
+    heads = {path for _at, method, path in served.log if method == "HEAD" and path.startswith("/p")}
+    gets = {path for _at, method, path in served.log if method == "GET"}
+    return heads - gets
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("linkscan", *args, stdout=out)
+    except SystemExit as exit_:
+        return int(exit_.code), out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_the_generated_site_within_its_page_limit_is_complete_with_every_broken_link(generated):
+    """The limit is exactly the site's page count: the 18 links to 9 missing pages and /index.html beside /
+    do not use it up (before: they did — the scan stopped early and missed broken links)."""
+    site, served, missing = generated
+    HealthConfig.objects.update_or_create(site=site, defaults={"link_max_pages": PAGES})
+    code, text = _cli(str(site.pk))
+    scan = LinkScan.objects.get(site=site)
+    assert (scan.status, code) == ("succeeded", 1)  # complete; broken links found
+    assert (scan.pages, scan.broken, scan.unread, scan.truncated) == (PAGES, BROKEN, 0, False)
+    assert {d.url.removeprefix(served.base) for d in scan.defects.all()} == set(missing)
+    gone = scan.defects.get(url=served.base + "/gone-0001.html")
+    assert gone.pages == [served.base + page for page in missing["/gone-0001.html"]]
+    assert "INCOMPLETE" not in text
+    for page_ in missing["/gone-0001.html"]:
+        assert f"      on {served.base}{page_}\n" in text  # each page the broken link is on
+    assert re.search(r": succeeded; 120 pages read, \d+ URLs checked in \d+\.\d s; 9 broken", text), text
+
+
+def test_the_generated_site_cut_short_by_the_page_limit_is_incomplete(generated):
+    """The acceptance case: a page limit below the site's size. The scan is incomplete (status, exit code 3,
+    text, summary), counts exactly the pages it found but did not read, names each broken link's pages and
+    says how long it took."""
+    site, served, missing = generated
+    HealthConfig.objects.update_or_create(site=site, defaults={"link_max_pages": 40})
+    code, text = _cli(str(site.pk))
+    scan = LinkScan.objects.get(site=site)
+    unread = _unread_in_log(served)
+    assert (scan.status, code) == ("incomplete", 3)
+    assert (scan.pages, scan.truncated, scan.depth_limited) == (40, True, False)
+    assert scan.unread == len(unread) > 0
+    assert {url.removeprefix(served.base) for url in scan.unread_examples} <= unread
+    lines = text.splitlines()
+    assert lines[0].startswith(f"Link scan #{scan.pk} of {served.base}/: incomplete; 40 pages read, ")
+    assert re.search(r"URLs checked in \d+\.\d s; \d broken", lines[0]), lines[0]
+    assert lines[1] == (
+        f"INCOMPLETE: the page limit (40 pages) stopped the scan — {scan.unread} pages found were not read, "
+        "so the links on them were not checked. Raise the limit (Health settings, or "
+        "--max-pages/--max-depth) to scan the whole site."
+    )
+    # Every broken link on a page it read is reported, with its pages; none of the others is claimed.
+    read = {path for _at, method, path in served.log if method == "GET"}
+    expected = {gone for gone, on in missing.items() if set(on) & read}
+    assert {d.url.removeprefix(served.base) for d in scan.defects.all()} == expected
+    for defect in scan.defects.all():
+        assert f"  broken  http_error 404 {defect.url} (new; on {defect.page_count} page" in text
+        assert all(f"      on {page_}" in text for page_ in defect.pages)
+    summary = linkscan.summary(site)
+    assert (summary["status"], summary["complete"], summary["limits"]) == ("incomplete", False, ["max_pages"])
+    assert summary["unread"] == scan.unread
+
+
+def test_the_depth_limit_makes_a_scan_incomplete_too(generated):
+    site, served, _missing = generated
+    code, text = _cli(str(site.pk), "--max-depth", "2", "--json")
+    printed = json.loads(text)
+    assert (code, printed["status"], printed["complete"]) == (3, "incomplete", False)
+    assert (printed["depth_limited"], printed["truncated"], printed["limits"]) == (True, False, ["max_depth"])
+    assert printed["max_depth"] == 2
+    assert printed["pages"] == 21  # depth 0: index; 1: p0001-p0004; 2: p0005-p0020
+    assert printed["unread"] == len(_unread_in_log(served)) == 64  # p0021-p0084, the third level's links
+
+
+def test_cli_limits_are_one_off_overrides_and_bad_values_are_refused(generated):
+    site, _served, _missing = generated
+    code, text = _cli(str(site.pk), "--max-pages", "10", "--json")
+    printed = json.loads(text)
+    assert (code, printed["status"], printed["pages"], printed["max_pages"]) == (3, "incomplete", 10, 10)
+    config = HealthConfig.for_site(site)
+    assert (config.link_max_pages, config.link_max_depth) == (5000, 6)  # the site's settings are unchanged
+    for args, message in (
+        (("--max-pages", "0"), "max-pages must be between 1 and 100,000, not 0"),
+        (("--max-pages", "100001"), "max-pages must be between 1 and 100,000, not 100001"),
+        (("--max-depth", "0"), "max-depth must be between 1 and 100, not 0"),
+        (("--max-depth", "101"), "max-depth must be between 1 and 100, not 101"),
+        (("--max-pages", "many"), "argument --max-pages: invalid int value: 'many'"),
+    ):
+        with pytest.raises(CommandError, match=re.escape(message)) as refused:
+            call_command("linkscan", str(site.pk), *args, stdout=io.StringIO())
+        assert refused.value.returncode in (1, 2)  # argparse's own errors: exit 2 from the command line
+    assert LinkScan.objects.filter(site=site).count() == 1  # nothing scanned for a refused command
+    with pytest.raises(CommandError) as unknown:
+        call_command("linkscan", "99999", stdout=io.StringIO())
+    assert unknown.value.returncode == 2  # not 1, which means "broken links found"
+
+
+def test_an_incomplete_scan_calls_nothing_fixed_that_it_did_not_check_again(generated):
+    site, served, _missing = generated
+    complete = linkscan.run_scan(site, slot="full")
+    assert (complete.status, complete.broken) == ("succeeded", BROKEN)
+    partial = linkscan.run_scan(site, slot="partial", limits={"max_pages": 5})
+    assert partial.status == "incomplete"
+    assert partial.previous == complete
+    assert not partial.defects.filter(change="fixed").exists()  # the broken pages were not looked at
+    # A complete scan after that compares with the incomplete one and finds the unchecked ones again.
+    again = linkscan.run_scan(site, slot="again")
+    assert again.status == "succeeded"
+    assert again.broken == BROKEN
+    served.routes["/gone-0001.html"] = page("back")
+    fixed = linkscan.run_scan(site, slot="fixed")
+    assert list(fixed.defects.filter(change="fixed").values_list("url", flat=True)) == [
+        served.base + "/gone-0001.html"
+    ]
+
+
+def test_truncated_scans_from_before_become_incomplete_with_an_unknown_count(acme):
+    from django.apps import apps
+
+    migration = importlib.import_module("sitekeeper.audits.migrations.0004_linkscan_incomplete")
+    site = acme.sites.get()
+    old = LinkScan.objects.create(site=site, slot="old", start_url=site.url, status="succeeded",
+                                  truncated=True, settings_used={"max_pages": 5000})  # fmt: skip
+    clean = LinkScan.objects.create(site=site, slot="clean", start_url=site.url, status="succeeded")
+    migration.truncated_scans_are_incomplete(apps, None)
+    old.refresh_from_db()
+    clean.refresh_from_db()
+    assert (old.status, old.unread, clean.status) == ("incomplete", None, "succeeded")
+    assert old.unread_text == "an unknown number of pages were not read"
+
+
+@pytest.fixture
+def incomplete(generated):
+    site, served, _missing = generated
+    return linkscan.run_scan(site, slot="2026-12", limits={"max_pages": 30}), served
+
+
+def test_staff_pages_of_an_incomplete_scan(incomplete, engineer):
+    scan, _served = incomplete
+    http = browser(engineer)
+    page_ = http.get(f"/staff/health/links/{scan.pk}/").content.decode()
+    assert 'id="scan-incomplete"' in page_
+    assert (f"The page limit (30 pages) stopped this scan: {scan.unread} pages found were not read, so the "
+            "links on them were not checked.") in page_  # fmt: skip
+    assert 'class="good"' not in page_  # "0 broken" of an incomplete scan is never shown as all clear
+    site_page = http.get(f"/staff/health/site/{scan.site_id}/links/").content.decode()
+    assert 'id="scan-incomplete"' in site_page
+    assert f"{scan.unread} pages not read" in site_page  # the scans table
+    overview = http.get("/staff/health/").content.decode()
+    assert '<span class="flag flag-warn">incomplete</span>' in overview
+    assert f"the page limit (30 pages) left {scan.unread} pages unread" in overview
+
+
+def test_the_portal_and_the_api_show_an_incomplete_scan_as_such(incomplete, owner):
+    scan, _served = incomplete
+    http = browser(owner)
+    for url in (f"/portal/health/site/{scan.site_id}/links/", f"/portal/health/links/{scan.pk}/"):
+        page_ = http.get(url).content.decode()
+        assert "This scan did not cover the whole site." in page_
+        stopped = f"It stopped at its limit (30 pages) and {scan.unread} pages it found were not checked."
+        assert stopped in page_
+    listed = api(owner).get(f"/api/v1/links/sites/{scan.site_id}/scans").json()
+    assert [(s["id"], s["status"], s["complete"], s["unread"]) for s in listed] == [
+        (scan.pk, "incomplete", False, scan.unread)
+    ]
+    detail = api(owner).get(f"/api/v1/links/scans/{scan.pk}").json()
+    assert (detail["truncated"], detail["max_pages"], detail["unread_examples"]) == (
+        True, 30, scan.unread_examples
+    )  # fmt: skip
+
+
+def test_staff_set_a_sites_limits_in_an_audited_form(acme_site, engineer, owner, outsider):
+    http = browser(engineer)
+    url = f"/staff/health/site/{acme_site.pk}/links/"
+    assert 'name="link_max_pages" value="5000"' in http.get(url).content.decode()
+    saved = http.post(url, {"link_max_pages": "12000", "link_max_depth": "8"})
+    assert saved.status_code == 302
+    config = HealthConfig.for_site(acme_site)
+    assert (config.link_max_pages, config.link_max_depth) == (12000, 8)
+    entry = AuditEntry.objects.filter(model="audits.HealthConfig", object_pk=str(config.pk)).latest("pk")
+    assert entry.actor == engineer
+    assert (entry.before["link_max_pages"], entry.after["link_max_pages"]) == (5000, 12000)
+    refused = http.post(url, {"link_max_pages": "0", "link_max_depth": "500"})
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "Ensure this value is greater than or equal to 1." in body
+    assert "Ensure this value is less than or equal to 100." in body
+    assert HealthConfig.for_site(acme_site).link_max_pages == 12000
+    for person in (owner, outsider):  # client people: the console is not theirs
+        assert browser(person).post(url, {"link_max_pages": "1", "link_max_depth": "1"}).status_code == 403
+    assert HealthConfig.for_site(acme_site).link_max_pages == 12000
+    assert linkscan.crawl_settings(acme_site).max_pages == 12000  # the next scan uses it

@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import crawler, linkscan
 from sitekeeper.audits.models import BrokenLink, HealthConfig, JobStatus, LinkChange, LinkScan
@@ -69,8 +70,7 @@ def live_progress(scan: LinkScan) -> dict[str, Any]:
 
 
 class LimitsForm(forms.ModelForm):
-    """The site's link-scan limits (the model's validators give the bounds; HealthConfig is audited, so the
-    change is recorded with the person who made it)."""
+    """The site's link-scan limits (the model's validators give the bounds)."""
 
     class Meta:
         model = HealthConfig
@@ -108,7 +108,8 @@ def staff_site_links(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = LimitsForm(request.POST, instance=HealthConfig.for_site(site))
         if form.is_valid():
-            form.save()
+            with acting_as(request.user):  # HealthConfig is audited: the change is recorded under this person
+                form.save()
             messages.success(request, "Link-scan limits saved; they apply from the next scan.")
             return redirect(reverse("staff_links_site", args=[site.pk]) + "#limits")
         context = _site_context(site, staff=True, limits=form)
