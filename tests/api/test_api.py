@@ -99,7 +99,9 @@ def test_plan_decimals_are_strings(world: World):
     assert data["credit_rule"] == Plan.objects.get(slug="business").credit_rule().describe()
     enterprise = as_persona(world, "owner").get("/api/v1/plans/enterprise").json()
     assert enterprise["credit_rate"] is None
-    assert enterprise["credit_table"][0] == {"below": "99.95", "percent": "10"}
+    # Enterprise's remedy is "per Schedule A": no made-up table ships with the plan (12.14).
+    assert enterprise["credit_table"] == []
+    assert enterprise["credit_rule"] == "remedy per Schedule A — not agreed in this contract"
 
 
 def test_a_custom_plan_is_seen_only_by_its_client_and_staff(world: World):
