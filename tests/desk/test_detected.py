@@ -56,7 +56,6 @@ def signed_in(user: User) -> HttpClient:
 @pytest.mark.django_db
 def test_a_detected_request_is_complete_and_its_priority_is_the_agencys(acme: Client) -> None:
     ticket = detect(acme)  # no steps to reproduce: a client request would be incomplete without them
-    assert ticket.detected
     assert (ticket.incomplete, ticket.missing_fields) == (False, [])
     assert not ticket.pauses.exists()
     assert not ticket.events.filter(kind=Event.Kind.PAUSE).exists()
@@ -64,6 +63,7 @@ def test_a_detected_request_is_complete_and_its_priority_is_the_agencys(acme: Cl
     ticket = fresh(ticket)
     assert ticket.response_due == RECEIVED + dt.timedelta(hours=4)  # Business P1: 4 h, running at once
     assert ticket.next_due_at == ticket.response_due
+    assert ticket.detected
 
 
 @pytest.mark.django_db

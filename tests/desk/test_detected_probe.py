@@ -35,7 +35,6 @@ def test_the_p1_a_probe_opens_is_detected_not_incomplete(acme, admin, engineer, 
     outage = Outage.objects.get()
     ticket = Ticket.objects.get(pk=outage.ticket_id)
     assert (ticket.channel, ticket.priority, ticket.type) == ("monitor", "P1", "incident")
-    assert ticket.detected
     assert (ticket.incomplete, ticket.missing_fields) == (False, [])
     assert not ticket.pauses.exists()
     assert (ticket.proposed_priority, ticket.priority_confirmed) == ("", True)
@@ -49,6 +48,7 @@ def test_the_p1_a_probe_opens_is_detected_not_incomplete(acme, admin, engineer, 
     assert ack.endswith("you do not need to do anything.")
     assert "steps" not in ack
     assert "missing" not in ack
+    assert ticket.detected
 
     # Waiting on the hosting provider, then resolved: no pause runs on after the resolution.
     services.set_state(ticket, "third_party_outage", actor=engineer, note="Hosting provider incident")
