@@ -8,7 +8,7 @@ from django.test import Client as HttpClient
 
 from sitekeeper.access.models import ApiToken, AuditEntry
 from sitekeeper.contracts.models import Plan
-from sitekeeper.web.presenters import add_months
+from sitekeeper.core.credits import NO_REMEDY
 from tests.conftest import PASSWORD
 from tests.web.world import World
 
@@ -54,7 +54,7 @@ def test_portal_shows_the_own_contract_plan_values_and_sites(world: World):
         "Business",  # plan
         "1 January 2026",  # start
         "EUR 900.00",  # monthly fee
-        "3 months, until 1 April 2026",  # minimum term
+        "3 months, up to and including 31 March 2026",  # minimum term (core.term), as the agreement says
         "4 hours (24/7)",  # P1 response
         "8 business hours",  # P2
         "2 business days",  # P3
@@ -134,7 +134,7 @@ def test_contracts_and_sites_lists(world: World):
     contracts = http.get("/staff/contracts/").text
     assert "Acme GmbH" in contracts
     assert "EUR 250.00" in contracts
-    assert "2026-04-01" in contracts
+    assert "2026-03-31" in contracts  # the last day of the minimum term (core.term)
     sites = http.get("/staff/sites/").text
     assert "https://acme.test" in sites
     assert "https://stage.globex.test" in sites
@@ -145,7 +145,8 @@ def test_plans_page_compares_every_value_of_the_four_tiers(world: World):
     plans = list(Plan.objects.order_by("rank"))
     assert [p.name for p in plans] == ["Starter", "Professional", "Business", "Enterprise"]
     for plan in plans:
-        assert plan.credit_rule().describe() in page
+        rule = plan.credit_rule()
+        assert (rule.describe() if rule else NO_REMEDY) in page  # Enterprise: no Schedule A table agreed
         assert plan.content_hours_label in page
         assert plan.channels_label in page
     for text in (
@@ -242,13 +243,28 @@ def test_vendored_assets_are_served(world: World):
 
 
 @pytest.mark.parametrize(
-    ("start", "months", "end"),
-    [("2026-01-01", 3, "2026-04-01"), ("2026-01-31", 1, "2026-02-28"), ("2025-11-30", 3, "2026-02-28")],
+    ("start", "months", "last_day", "iso"),
+    [
+        ("2026-01-01", 3, "31 March 2026", "2026-03-31"),  # issue 12.10: not "until 1 April"
+        ("2026-01-31", 1, "28 February 2026", "2026-02-28"),
+        ("2025-11-30", 3, "28 February 2026", "2026-02-28"),
+    ],
 )
-def test_minimum_term_end_clamps_to_the_month(start, months, end):
+def test_minimum_term_end_is_the_agreements_on_portal_and_staff_pages(
+    world: World, start, months, last_day, iso
+):
     import datetime as dt
 
-    assert add_months(dt.date.fromisoformat(start), months) == dt.date.fromisoformat(end)
+    from sitekeeper.contracts.models import Contract
+
+    Contract.objects.filter(client=world.acme).update(
+        start=dt.date.fromisoformat(start), minimum_term_months=months
+    )
+    portal = signed_in(world.users["owner"]).get("/portal/").text
+    assert f"{months} months, up to and including {last_day}, then month to month" in portal
+    staff = signed_in(world.users["manager"])
+    assert f"up to and including {last_day}" in staff.get("/staff/clients/acme/").text
+    assert f'<td class="nowrap">{iso}</td>' in staff.get("/staff/contracts/").text
 
 
 def test_admin_registers_the_configuration_and_keeps_the_audit_log_read_only(world: World):

@@ -10,7 +10,7 @@ from ninja import Schema
 from pydantic import PlainSerializer
 
 from sitekeeper.contracts.models import Client, Contact, Contract, Environment, MaintenanceWindow, Plan, Site
-from sitekeeper.web.presenters import describe_credit
+from sitekeeper.web.presenters import contract_credit_rule, describe_credit
 
 # Decimals as JSON strings ("99.900", "900.00"): a float would lose the exactness the contract relies on.
 DecimalStr = Annotated[Decimal, PlainSerializer(str, return_type=str)]
@@ -82,6 +82,14 @@ class ContractOut(Schema):
     credit_rounding: str
     annual_prepayment: bool
     notice_days: int
+    # The last day of the minimum term, counted in (core.term: 3 months from 1 January → 31 March).
+    minimum_term_end: dt.date
+    notice_given_on: dt.date | None
+    # With notice on record: the last day of service (every service runs until it, 7.3); else null.
+    effective_date: dt.date | None
+    credit_basis: str
+    # The contract's own rule in words — the same sentence as every page (web.presenters).
+    credit_rule: str
     update_batch: str
     maintenance_windows: list[MaintenanceWindowOut]
 
@@ -96,6 +104,18 @@ class ContractOut(Schema):
     @staticmethod
     def resolve_calendar(contract: Contract) -> str:
         return contract.calendar.slug
+
+    @staticmethod
+    def resolve_minimum_term_end(contract: Contract) -> dt.date:
+        return contract.minimum_term_end
+
+    @staticmethod
+    def resolve_effective_date(contract: Contract) -> dt.date | None:
+        return contract.effective_end
+
+    @staticmethod
+    def resolve_credit_rule(contract: Contract) -> str:
+        return contract_credit_rule(contract)
 
     @staticmethod
     def resolve_maintenance_windows(contract: Contract) -> list[MaintenanceWindow]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import calendar as stdcal
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from sitekeeper.contracts.models import PRIORITIES, Contract, Plan
+from django.urls import reverse
+
+from sitekeeper.contracts.models import PRIORITIES, Contract, Plan, Site
 from sitekeeper.core.credits import NO_REMEDY, CreditError
 from sitekeeper.core.targets import TargetError, parse_target
 
@@ -58,15 +60,51 @@ def contract_credit_rule(contract: Contract) -> str:
     return f"{rule.describe()}; counted on {basis}; the month's total over all sites capped at the fee"
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day `months` later, clamped to the month's last day (31 Jan + 1 month → 28/29 Feb)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, stdcal.monthrange(year, month)[1]))
+def zone_of(contract: Contract | None) -> str:
+    """The contract calendar's zone: every time a page shows is in it, and named (UTC without a contract)."""
+    return contract.calendar.current.timezone if contract is not None else "UTC"
 
 
-def minimum_term_end(contract: Contract) -> dt.date:
-    return add_months(contract.start, contract.minimum_term_months)
+def local_time(instant: dt.datetime | None, zone: str) -> str:
+    """'4 May 2026 12:00 Europe/Berlin'; a dash for no time."""
+    if instant is None:
+        return NOT_SET
+    local = instant.astimezone(ZoneInfo(zone))
+    return f"{local.day} {local:%B %Y %H:%M} {zone}"
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """One promised service of a site as its client reads it. `gap`: the agency has not set it up (or it
+    lapsed) — the line says so, and is never shown as all clear."""
+
+    label: str
+    text: str
+    gap: bool
+    url: str
+
+
+def service_status(site: Site, now: dt.datetime, portal: bool = True) -> list[ServiceLine]:
+    """Uptime monitoring, backups and security scans of a site in plain words, gaps first-hand from
+    contracts.coverage so the portal and the staff pages read the same facts."""
+    from sitekeeper.audits.scans import last_scan_at
+    from sitekeeper.contracts.coverage import BACKUP, MONITOR, SCAN, site_gaps
+
+    gaps = {gap.kind: gap for gap in site_gaps(site, now)}
+    prefix = "portal" if portal else "staff"
+    zone = zone_of(site.client.contract)
+    scan_text = f"Last scanned {local_time(last_scan_at(site), zone)}."
+    rows = (
+        (MONITOR, "Uptime", "Watched around the clock by our monitoring.", f"{prefix}_site_uptime"),
+        (BACKUP, "Backups", "Backed up automatically every day.", f"{prefix}_backups_site"),
+        (SCAN, "Security scans", scan_text, f"{prefix}_security_site"),
+    )
+    return [
+        ServiceLine(
+            label, gaps[kind].client if kind in gaps else fine, kind in gaps, reverse(name, args=[site.pk])
+        )
+        for kind, label, fine, name in rows
+    ]
 
 
 @dataclass(frozen=True)

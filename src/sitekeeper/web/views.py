@@ -6,6 +6,7 @@ through querysets already filtered by their client.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,12 +20,15 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.models import AGENCY_ROLES, CLIENT_ROLES, ApiToken, AuditEntry, User
 from sitekeeper.api.auth import TokenAuth  # noqa: F401  (registers ApiToken with the audit log)
+from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import Client, Contract, Environment, Plan, Site
+from sitekeeper.monitoring.models import MaintenanceAnnouncement
 from sitekeeper.web import presenters
 from sitekeeper.web.forms import TokenForm
 from sitekeeper.web.permissions import (
@@ -79,19 +83,31 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 def _contract_context(contract: Contract | None) -> dict[str, Any]:
     if contract is None:
-        return {"contract": None}
+        return {"contract": None, "zone": presenters.zone_of(None)}
     targets = presenters.priority_targets(contract.plan)
     return {
         "contract": contract,
-        "minimum_term_end": presenters.minimum_term_end(contract),
+        "minimum_term_end": contract.minimum_term_end,  # core.term: the last day counted in
+        "cancellation": contract.cancellation(),
         "windows": list(contract.maintenance_windows.all()),
         "calendar_version": contract.calendar.versions.order_by("-number").first(),
+        "zone": presenters.zone_of(contract),
         "targets": targets,
         # The agreement fixes response times only; the other clocks are shown once a plan sets them.
         "show_resolution": any(t.resolution != presenters.NOT_SET for t in targets),
         "show_recovery": any(t.recovery != presenters.NOT_SET for t in targets),
-        "credit_rule": presenters.describe_credit(contract.plan),
+        "credit_rule": presenters.contract_credit_rule(contract),
     }
+
+
+def _announcements(contract: Contract | None, now: dt.datetime, site: Site | None = None) -> list[Any]:
+    """Announced maintenance not over yet (for the site, or for all the contract's sites), soonest first."""
+    if contract is None:
+        return []
+    found = MaintenanceAnnouncement.objects.filter(contract=contract, end__gte=now).prefetch_related("sites")
+    if site is not None:
+        found = found.filter(Q(sites=None) | Q(sites=site)).distinct()
+    return list(found.order_by("start")[:10])
 
 
 # Staff console ----------------------------------------------------------------------------------------
@@ -116,6 +132,7 @@ def staff_dashboard(request: HttpRequest) -> HttpResponse:
             n=Count("contracts", filter=Q(contracts__status=Contract.Status.ACTIVE))
         ).order_by("rank"),
         "recent": AuditEntry.objects.all()[:8] if request.user.role in AUDIT_ROLES else None,
+        "gaps": coverage.gaps(timezone.now()),
     }
     return render(request, "web/staff/dashboard.html", context)
 
@@ -142,6 +159,7 @@ def staff_client_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "people": client.users.order_by("role", "username"),
         "contracts": client.contracts.select_related("plan", "calendar"),
         "sites": client.sites.prefetch_related("environments"),
+        "gaps": [gap for site in client.sites.all() for gap in coverage.site_gaps(site, timezone.now())],
         **_contract_context(client.contract),
     }
     return render(request, "web/staff/client_detail.html", context)
@@ -149,8 +167,7 @@ def staff_client_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @agency_required
 def staff_contracts(request: HttpRequest) -> HttpResponse:
-    contracts = [(c, presenters.minimum_term_end(c)) for c in visible_contracts(request.user)]
-    return render(request, "web/staff/contracts.html", {"contracts": contracts})
+    return render(request, "web/staff/contracts.html", {"contracts": visible_contracts(request.user)})
 
 
 @agency_required
@@ -162,7 +179,15 @@ def staff_sites(request: HttpRequest) -> HttpResponse:
 @agency_required
 def staff_site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(Site.objects.select_related("client").prefetch_related("environments"), pk=pk)
-    context = {"site": site, "back": site.client, **_contract_context(site.client.contract)}
+    now, contract = timezone.now(), site.client.contract
+    context = {
+        "site": site,
+        "back": site.client,
+        "gaps": coverage.site_gaps(site, now),
+        "services": presenters.service_status(site, now, portal=False),
+        "announcements": _announcements(contract, now, site),
+        **_contract_context(contract),
+    }
     return render(request, "web/site_detail.html", context)
 
 
@@ -189,15 +214,29 @@ def staff_audit(request: HttpRequest) -> HttpResponse:
 
 @portal_view(lambda: reverse("staff_dashboard"))
 def portal_home(request: HttpRequest) -> HttpResponse:
-    client = request.user.client
-    context = {"client": client, "sites": client_sites(request.user), **_contract_context(client.contract)}
+    client, now = request.user.client, timezone.now()
+    sites = client_sites(request.user)
+    context = {
+        "client": client,
+        "sites": sites,
+        "services": [(site, presenters.service_status(site, now)) for site in sites],
+        "announcements": _announcements(client.contract, now),
+        **_contract_context(client.contract),
+    }
     return render(request, "web/portal/home.html", context)
 
 
 @portal_view(lambda pk: reverse("staff_site_detail", args=[pk]))
 def portal_site(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(client_sites(request.user), pk=pk)
-    context = {"site": site, "back": None, **_contract_context(request.user.client.contract)}
+    now, contract = timezone.now(), request.user.client.contract
+    context = {
+        "site": site,
+        "back": None,
+        "services": presenters.service_status(site, now),
+        "announcements": _announcements(contract, now, site),
+        **_contract_context(contract),
+    }
     return render(request, "web/site_detail.html", context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django import template
@@ -36,3 +37,9 @@ def money(amount: Decimal | None, currency: str = "") -> str:
     if amount is None:
         return presenters.NOT_SET
     return f"{currency} {amount:,.2f}".strip()
+
+
+@register.filter
+def in_zone(instant: dt.datetime | None, zone: str) -> str:
+    """{{ announcement.start|in_zone:zone }} → "4 May 2026 12:00 Europe/Berlin" (the zone always named)."""
+    return presenters.local_time(instant, zone or "UTC")
