@@ -38,13 +38,20 @@ def test_client_owner_sees_their_portal(live_server, page, screenshot):
     expect(topbar).to_contain_text("Client product owner")
     expect(topbar).to_contain_text("Acme GmbH")
     main = page.locator("main")
-    facts = ("Business", "EUR 900.00", "1 January 2026", "until 1 April 2026", "4 hours (24/7)", "99.9 %")
+    facts = (
+        "Business",
+        "EUR 900.00",
+        "1 January 2026",
+        "up to and including 31 March 2026",
+        "4 hours (24/7)",
+        "99.9 %",
+    )
     for text in facts:
         expect(main).to_contain_text(text)
     expect(main).not_to_contain_text("Globex")
     screenshot("portal-owner")
 
-    page.get_by_role("link", name="Acme GmbH website").click()
+    page.get_by_role("link", name="Acme GmbH website").first.click()  # the sites table
     expect(page).to_have_url(re.compile(r"/portal/sites/\d+/$"))
     expect(page.locator("main")).to_contain_text("https://stage.acme.test")
     screenshot("portal-site")
@@ -126,3 +133,41 @@ def test_audit_log_for_managers_and_django_admin_for_the_admin(live_server, page
     page.goto(f"{live_server.url}/admin/contracts/contract/{acme.contract.pk}/change/")
     expect(page.locator("#content")).to_contain_text("Maintenance windows")
     screenshot("admin-contract")
+
+
+def overflowing(page, selector: str) -> list[str]:
+    """Tags of the elements matching `selector` that run past the viewport's right edge."""
+    return page.evaluate(
+        f"[...document.querySelectorAll({selector!r})]"
+        ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).map(e => e.tagName)"
+    )
+
+
+@pytest.mark.usefixtures("owner", "engineer")
+@pytest.mark.parametrize("width", [1366, 390])
+def test_service_gaps_read_as_not_measured_to_the_client_and_as_agency_action_to_staff(
+    live_server, page, screenshot, width
+):
+    """Issue 12, item 1: acme's site has no monitor, no backup source and was never scanned. The portal says
+    what is not measured yet — nothing green, no all-clear; the staff dashboard lists the gaps. Both readable
+    at 390 px without sideways scrolling."""
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, "owner")
+    services = page.locator("main dl.services")
+    expect(services).to_contain_text("Uptime: not measured yet — we are setting up monitoring.")
+    expect(services).to_contain_text("Security scans: not scanned yet — we are setting up security scanning.")
+    expect(services.locator(".service-gap")).to_have_count(3)
+    expect(page.locator("main")).not_to_contain_text("Watched around the clock")
+    screenshot(f"portal-home-gaps-{width}")
+    assert overflowing(page, "main dl.services, main dl.services *") == []
+    # Wide tables scroll inside their card on a phone; nothing else runs past the screen.
+    assert overflowing(page, "main article, main article > :not(table)") == []
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server, "engineer")
+    gaps = page.locator("main article.service-gaps")
+    expect(gaps).to_contain_text("Service gaps — agency action needed")
+    for title in ("No production uptime monitor", "No backup source", "No security scan in the last 48 h"):
+        expect(gaps).to_contain_text(title)
+    screenshot(f"staff-dashboard-gaps-{width}")
+    assert overflowing(page, "main article.service-gaps, main article.service-gaps *") == []
