@@ -1,11 +1,16 @@
 """Link scan: sitekeeper's crawler against LinkChecker on the same generated 5,000-page site, in one run.
 
 Run from the repository root:  .venv/bin/python bench/bench_crawl.py [--pages 5000] [--threads 32]
+                                [--links root|page|both] [--no-linkchecker]
 
 The site is generated in memory and served from a separate process (an asyncio HTTP/1.1 server with
 keep-alive that answers from prebuilt bytes, so the server is never what is measured): page i links to its
 10 children (10i+1 … 10i+10), its parent and 3 other pages, each page loads a stylesheet, a script and one
 of 50 images; every 500th page links to a missing page and every 1,000th shows a missing image.
+Two variants of the links (--links): root-relative (href="/p/17.html", the default) and page-relative
+(href="17.html" from the pages under /p/, as many static-site generators write them). Besides the crawl, the
+CPU time of parsing the 5,000 pages alone (crawler.parse_page) is measured per variant: that is where a
+slow join of page-relative links shows.
 
 Each crawler runs --repeat times (default 2, alternating); the fastest run of each counts.
 Both crawlers start at / with the per-host limits off (sitekeeper: 32 requests in flight, no delay;
@@ -43,9 +48,12 @@ def links_of(i: int, pages: int) -> list[int]:
     return [*children, *([(i - 1) // 10] if i else []), *others]
 
 
-def page_html(i: int, pages: int) -> bytes:
-    links = "".join(f'<li><a href="/p/{j}.html">Page {j}</a></li>' for j in links_of(i, pages))
-    broken = f'<a href="/missing/{i}.html">old offer</a>' if i % 500 == 7 else ""
+def page_html(i: int, pages: int, relative: bool = False, root: bool = False) -> bytes:
+    """Page i; `relative`: its <a> links page-relative (from /p/: "17.html"; from / itself: "p/17.html")."""
+    prefix = ("p/" if root else "") if relative else "/p/"
+    links = "".join(f'<li><a href="{prefix}{j}.html">Page {j}</a></li>' for j in links_of(i, pages))
+    missing = f"{prefix}missing-{i}.html" if relative else f"/missing/{i}.html"
+    broken = f'<a href="{missing}">old offer</a>' if i % 500 == 7 else ""
     broken_image = f'<img src="/img/broken-{i}.png" alt="">' if i % 1000 == 3 else ""
     return (
         f'<!doctype html><html><head><title>Page {i}</title><link rel="stylesheet" href="/static/site.css">'
@@ -55,8 +63,9 @@ def page_html(i: int, pages: int) -> bytes:
     ).encode()
 
 
-def expected_broken(pages: int) -> set[str]:
-    found = {f"/missing/{i}.html" for i in range(pages) if i % 500 == 7}
+def expected_broken(pages: int, relative: bool = False) -> set[str]:
+    missing = "/p/missing-{}.html" if relative else "/missing/{}.html"
+    found = {missing.format(i) for i in range(pages) if i % 500 == 7}
     return found | {f"/img/broken-{i}.png" for i in range(pages) if i % 1000 == 3}
 
 
@@ -69,10 +78,18 @@ def response(status: str, content_type: str, body: bytes) -> tuple[bytes, bytes]
     return head, head + body
 
 
-def build(pages: int) -> dict[bytes, tuple[bytes, bytes]]:
-    site = {b"/": response("200 OK", "text/html; charset=utf-8", page_html(0, pages))}
+def bodies(pages: int, relative: bool) -> dict[str, bytes]:
+    found = {"/": page_html(0, pages, relative, root=True)}
     for i in range(pages):
-        site[f"/p/{i}.html".encode()] = response("200 OK", "text/html; charset=utf-8", page_html(i, pages))
+        found[f"/p/{i}.html"] = page_html(i, pages, relative)
+    return found
+
+
+def build(pages: int, relative: bool) -> dict[bytes, tuple[bytes, bytes]]:
+    site = {
+        path.encode(): response("200 OK", "text/html; charset=utf-8", body)
+        for path, body in bodies(pages, relative).items()
+    }
     site[b"/static/site.css"] = response("200 OK", "text/css", b"body{font-family:sans-serif}" * 40)
     site[b"/static/app.js"] = response("200 OK", "text/javascript", b"console.log(1);" * 60)
     for i in range(IMAGES):
@@ -99,8 +116,8 @@ class Http(asyncio.Protocol):
                 self.transport.close()
 
 
-async def serve(pages: int) -> None:
-    Http.site = build(pages)
+async def serve(pages: int, relative: bool) -> None:
+    Http.site = build(pages, relative)
     server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", 0, backlog=1024)
     sys.stdout.write(f"{server.sockets[0].getsockname()[1]}\n")
     sys.stdout.flush()
@@ -148,6 +165,21 @@ def run_linkchecker(base: str, threads: int) -> tuple[float, float, int, set[str
     return seconds, cpu, len(pages), broken
 
 
+def parse_cpu(pages: int, relative: bool) -> float:
+    """CPU seconds crawler.parse_page takes for the site's pages (best of 3): the parsing cost alone."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from sitekeeper.audits import crawler
+
+    pages_ = [(f"http://127.0.0.1:1{path}", body) for path, body in bodies(pages, relative).items()]
+    best = float("inf")
+    for _ in range(3):
+        cpu = time.process_time()
+        for url, body in pages_:
+            crawler.parse_page(body, url)
+        best = min(best, time.process_time() - cpu)
+    return best
+
+
 def _children_cpu() -> float:
     """CPU seconds of the children waited for so far (the server, still running, is not among them)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -159,37 +191,57 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each crawler; the fastest counts")
+    parser.add_argument(
+        "--links", choices=("root", "page", "both"), default="root",
+        help="root-relative links (default), page-relative ones, or one run of each",
+    )  # fmt: skip
+    parser.add_argument("--no-linkchecker", action="store_true", help="crawl with sitekeeper only")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--relative", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.pages))
+        asyncio.run(serve(args.pages, args.relative))
         return
-    server = subprocess.Popen(  # noqa: S603 - this same script, serving
-        [sys.executable, __file__, "--serve", "--pages", str(args.pages)], stdout=subprocess.PIPE, text=True
-    )
+    print(f"site: {args.pages} pages + {IMAGES + 2} assets, {len(expected_broken(args.pages))} broken links, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    for relative in {"root": (False,), "page": (True,), "both": (False, True)}[args.links]:
+        bench(args, relative)
+
+
+def bench(args: argparse.Namespace, relative: bool) -> None:
+    variant = "page-relative" if relative else "root-relative"
+    argv = [sys.executable, __file__, "--serve", "--pages", str(args.pages)]
+    if relative:
+        argv.append("--relative")
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: S603 - this same script, serving
     try:
         base = f"http://127.0.0.1:{int(server.stdout.readline())}"  # type: ignore[union-attr]
-        expected = expected_broken(args.pages)
+        expected = expected_broken(args.pages, relative)
         # Alternated, best of N each: a burst of load from elsewhere hits one run, not one tool.
         runs: dict[str, list[tuple[float, float, int, set[str]]]] = {"ours": [], "theirs": []}
         for _ in range(max(1, args.repeat)):
             runs["ours"].append(run_sitekeeper(base, args.pages, args.threads))
-            runs["theirs"].append(run_linkchecker(base, args.threads))
-        ours, theirs = min(runs["ours"]), min(runs["theirs"])
+            if not args.no_linkchecker:
+                runs["theirs"].append(run_linkchecker(base, args.threads))
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(
-        f"site: {args.pages} pages + {IMAGES + 2} assets, {len(expected)} broken links, {os.cpu_count()} CPUs"
-    )
-    for name, (seconds, cpu, pages, broken) in (("sitekeeper", ours), ("linkchecker", theirs)):
+    per = 5000 / args.pages
+    print(f"{variant} links: parsing alone {parse_cpu(args.pages, relative) * per:.2f} CPU s per 5,000 pages")
+    results = [("sitekeeper", min(runs["ours"]))]
+    if runs["theirs"]:
+        results.append(("linkchecker", min(runs["theirs"])))
+    for name, (seconds, cpu, pages, broken) in results:
         same = "all expected" if broken == expected else f"DIFFERENT: {sorted(broken ^ expected)[:10]}"
-        print(f"{name:12} {seconds:7.2f} s  {pages:5} pages  {pages / seconds:8.1f} pages/s  "
-              f"CPU {cpu:6.2f} s  broken: {same}")  # fmt: skip
-    ratio = (ours[2] / ours[0]) / (theirs[2] / theirs[0])
-    cpu_ratio = (ours[2] / ours[1]) / (theirs[2] / theirs[1])
-    print(f"ratio: sitekeeper is {ratio:.1f}x LinkChecker's pages/s (goal >= 3x), {cpu_ratio:.1f}x per CPU "
-          f"second; same broken links: {'yes' if ours[3] == theirs[3] else 'no'}")  # fmt: skip
+        per_5000 = cpu * 5000 / max(pages, 1)
+        print(f"  {name:12} {seconds:7.2f} s  {pages:5} pages  {pages / seconds:8.1f} pages/s  "
+              f"CPU {cpu:6.2f} s ({per_5000:.2f} per 5,000 pages)  broken: {same}")  # fmt: skip
+    if len(results) == 2:
+        (_, ours), (_, theirs) = results
+        ratio = (ours[2] / ours[0]) / (theirs[2] / theirs[0])
+        cpu_ratio = (ours[2] / ours[1]) / (theirs[2] / theirs[1])
+        print(f"  ratio: sitekeeper is {ratio:.1f}x LinkChecker's pages/s (goal >= 3x), {cpu_ratio:.1f}x per "
+              f"CPU second; same broken links: {'yes' if ours[3] == theirs[3] else 'no'}")  # fmt: skip
 
 
 if __name__ == "__main__":

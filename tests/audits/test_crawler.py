@@ -184,10 +184,8 @@ def test_slash_and_index_html_are_one_page():
     assert (result.pages, result.complete) == (4, True)  # /, /p1.html, /docs/, /docs/index.html
     (gone,) = result.broken
     assert (gone.url, gone.page_count) == (site.base + "/gone.html", 1)  # on one page, not on two
-    assert result.notes == [
-        f"1 URL served the same page as another URL of the same directory and counted once "
-        f"(e.g. {site.base}/index.html = {site.base}/)"
-    ]
+    same = "1 URL served the same page as another URL of the same directory and counted once"
+    assert result.notes == [f"{same} (e.g. {site.base}/index.html = {site.base}/)"]
 
 
 @pytest.mark.parametrize("same_page", [False, True], ids=["other-page", "same-bytes-as-a3"])
@@ -209,6 +207,26 @@ def test_a_page_reached_by_a_shorter_path_after_it_was_left_unread_is_read(same_
     assert "/far" in gets
     assert (result.complete, result.unread) == (True, 0)
     assert result.pages == (6 if same_page else 7)
+
+
+def test_a_shorter_path_found_late_brings_a_whole_subtree_within_the_depth():
+    """max_depth 3: /p is read at depth 3 (through /a1, /a2) and its link /g, at depth 4, only checked; then a
+    slow shortcut / → /d1 → /p puts /p at depth 2, so /g is at depth 3 and is read, and /g's own link /h (at
+    depth 4) is checked: the crawl ends incomplete only because of /h."""
+    routes = {
+        "/": page('<a href="/a1">a</a><a href="/d1">d</a>'),
+        "/a1": page('<a href="/a2">a</a>'), "/a2": page('<a href="/p">p</a>'),
+        "/p": page('<a href="/g">g</a>'), "/g": page('<a href="/h">h</a>'), "/h": page("<p>h</p>"),
+        "/d1": lambda _m: (time.sleep(0.4), page('<a href="/p">p</a>'))[1],
+    }  # fmt: skip
+    with serving(Site(routes)) as site:
+        result = crawl_sync(site.base + "/", CrawlSettings(max_depth=3))
+        gets = {path for _at, method, path in site.log if method == "GET"}
+        heads = {path for _at, method, path in site.log if method == "HEAD"}
+    assert {"/p", "/g"} <= gets
+    assert "/h" in heads
+    assert "/h" not in gets
+    assert (result.unread, result.unread_examples) == (1, [site.base + "/h"])
 
 
 def test_per_host_delay():

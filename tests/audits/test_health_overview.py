@@ -10,6 +10,7 @@ from django.test import Client as HttpClient
 from sitekeeper.audits.models import (
     BrokenLink,
     Finding,
+    HealthConfig,
     LighthouseResult,
     LinkScan,
     PerformanceAudit,
@@ -45,3 +46,21 @@ def test_overview_shows_latest_scan_scores_and_regressions(acme, engineer, owner
     assert "Mobile <b>37</b> · Desktop —" in html
     assert 'id="regression-total"><small>Performance regressions</small><b>1</b>' in html
     assert _signed_in(owner).get("/staff/health/").status_code == 403
+
+
+def test_overview_shows_a_latest_scan_cut_short_by_a_limit_as_incomplete(acme, engineer) -> None:
+    """The latest scan with results is incomplete: the overview shows it (not the older complete one), with
+    its flag and how many pages it left unread (before: only succeeded scans were shown, so the scan that
+    stopped early was hidden behind last month's clean one)."""
+    site = acme.sites.get()
+    HealthConfig.for_site(site)
+    now = dt.datetime(2026, 12, 3, 4, 0, tzinfo=dt.UTC)
+    LinkScan.objects.create(site=site, slot="2026-11", start_url=site.url, status="succeeded", broken=0,
+                            finished_at=now - dt.timedelta(days=30))  # fmt: skip
+    scan = LinkScan.objects.create(site=site, slot="2026-12", start_url=site.url, status="incomplete",
+                                   broken=3, pages=5000, truncated=True, unread=412, finished_at=now,
+                                   settings_used={"max_pages": 5000})  # fmt: skip
+    html = _signed_in(engineer).get("/staff/health/").content.decode()
+    assert f'href="/staff/health/links/{scan.pk}/"><b>3</b> broken</a>' in html
+    assert '<span class="flag flag-warn">incomplete</span>' in html
+    assert "5000 pages; the page limit (5000 pages) left 412 pages unread" in html
