@@ -37,6 +37,7 @@ from sitekeeper.audits.models import (
 )
 from sitekeeper.desk import services
 from sitekeeper.desk.models import Ticket
+from sitekeeper.monitoring.outages import service_user
 
 NOTIFY_WITHIN = dt.timedelta(hours=24)  # agreement clause 6.3
 WARN_BEFORE = dt.timedelta(hours=4)
@@ -98,8 +99,6 @@ def open_at_detection(finding: Finding) -> SecurityIncident | None:
     calls this for every new episode); None for a finding that does not indicate an incident."""
     if not indicates_incident(finding):
         return None
-    from sitekeeper.monitoring.outages import service_user
-
     return _open(finding, service_user(), at=finding.episode_start, automatic=True)
 
 
