@@ -305,6 +305,14 @@ RULES: tuple[Rule, ...] = (
     Rule("api/v1/backups/sites/<int:site_id>", Kind.API_CLIENT_OBJECT, {"site_id": "site_id"}),
     Rule("api/v1/backups/sites/<int:site_id>/*", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
     Rule("api/v1/security/sites/<int:site_id>/findings", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
+    Rule("api/v1/security/sites/<int:site_id>/scans", Kind.API_CLIENT_CHILDREN, {"site_id": "site_id"}),
+    Rule(
+        "api/v1/security/incidents/<int:incident_id>/dismiss",
+        Kind.API_CLIENT_OBJECT,
+        {"incident_id": "incident_pk"},
+        status=405,
+        why="POST only: ninja refuses the GET before it looks at the token",
+    ),
     Rule(
         "api/v1/security/incidents/<int:incident_id>", Kind.API_CLIENT_OBJECT, {"incident_id": "incident_pk"}
     ),
