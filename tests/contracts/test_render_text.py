@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from sitekeeper.contracts.models import Client, Contract, Plan
-from sitekeeper.contracts.render import NOTE_TITLE, render_agreement
+from sitekeeper.contracts.render import render_agreement
 from sitekeeper.core.credits import NO_REMEDY
 from tests.conftest import make_client
 
 pytestmark = pytest.mark.django_db
 
 TEMPLATE = Path(__file__).parent / "data" / "maintenance-agreement-template.txt"
+NOTE_TITLE = "How this is measured:"
 # The template marks what a contract fills in with [brackets], blank lines (___) and tick boxes (☐).
 PLACEHOLDER = re.compile(r"\[[^\]]*\]|_{3,}|☐")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
