@@ -143,22 +143,17 @@ def test_staff_are_told_once_about_a_site_nobody_monitors(site, admin):
     assert gaps.unmonitored_sites() == []
 
 
-def test_a_contract_under_notice_is_still_monitored(site, admin):
-    """Item 7 (check): monitoring runs until the effective date — a site under notice without a monitor is
-    still an agency-side problem, and the probe claims monitors whatever the contract's status."""
+def test_a_site_under_notice_without_a_monitor_is_still_flagged(site):
+    """Item 7 (check): monitoring runs until the effective date, so a site under notice without a monitor is
+    still an agency-side problem (contracts.service decides "in service"; the probe test checks claiming)."""
     from sitekeeper.monitoring import gaps
-    from sitekeeper.monitoring.probe import Probe
 
     Contract.objects.filter(pk=site.client.contract.pk).update(
         status=Contract.Status.CANCELLING, notice_given_on=dt.datetime.now(dt.UTC).date()
     )
     assert gaps.unmonitored_sites() == [site]
-    Monitor.objects.create(site=site, url=site.url)
-    probe = Probe("a")
-    try:
-        assert len(probe._claim(2.0)) == 1
-    finally:
-        probe.db.shutdown()
+    Contract.objects.filter(pk=site.client.contract.pk).update(status=Contract.Status.TERMINATED)
+    assert gaps.unmonitored_sites() == []
 
 
 def test_migration_backfills_created_at_from_the_earliest_evidence(site):

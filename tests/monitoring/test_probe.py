@@ -34,6 +34,21 @@ def test_two_probes_claim_disjoint_sets(acme, server) -> None:
     assert all(m.next_check_at is not None for m in Monitor.objects.all())
 
 
+def test_monitors_of_a_contract_under_notice_are_still_checked(acme, server) -> None:
+    """Issue 12 item 7 (check): notice given is not service stopped — the probe claims every enabled monitor,
+    whatever its contract's status; nothing in monitoring filters on status="active"."""
+    import datetime as dt
+
+    from sitekeeper.contracts.models import Contract
+
+    Contract.objects.filter(pk=acme.contract.pk).update(
+        status=Contract.Status.CANCELLING, notice_given_on=dt.datetime.now(dt.UTC).date()
+    )
+    make_monitor(acme, f"{server.url}/")
+    assert asyncio.run(Probe("a", flush_every=0.01).run(once=True)) == 1
+    assert CheckResult.objects.filter(ok=True).count() == 1
+
+
 def test_once_checks_all_due_and_records_a_session(acme, server) -> None:
     for i in range(5):
         make_monitor(acme, f"{server.url}/m{i}")
