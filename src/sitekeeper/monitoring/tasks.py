@@ -1,6 +1,6 @@
-"""huey tasks of monitoring (`sitekeeper worker` runs them): the hourly rollup of raw check results, the
-release of maintenance holds (a site still down after its maintenance), and telling staff once about sites
-nobody monitors."""
+"""huey tasks of monitoring (`sitekeeper worker` runs them): the hourly rollup of raw check results and the
+release of maintenance holds (a site still down after its maintenance). Sites nobody monitors are told to
+staff by contracts/tasks.py (service gaps)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from sitekeeper.monitoring import gaps, outages, rollup
+from sitekeeper.monitoring import outages, rollup
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,3 @@ def release_maintenance_holds() -> None:
     released = outages.release_due_holds(timezone.now())
     if released:
         logger.info("monitoring: %d outage(s) still down after maintenance: incidents opened", released)
-
-
-@db_periodic_task(crontab(minute="20"), expires=3000)
-def tell_staff_about_unmonitored_sites() -> None:
-    """Sites in service without an enabled production monitor: the escalation list hears once per site."""
-    found = gaps.tell_staff()
-    if found:
-        logger.info("monitoring: %d site(s) in service without a production monitor", found)
