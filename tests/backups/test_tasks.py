@@ -162,3 +162,17 @@ def test_cli_restore_test_check_and_restore_to_stage(backed_site, site_root, tmp
     with pytest.raises(CommandError, match="confirm"):
         call_command("backup", "restore", "--snapshot", snap.restic_id[:8], "--user", engineer.username,
                      "--target", "prod", stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+
+
+def test_restore_tests_are_owed_only_for_sites_in_service(backed_site) -> None:
+    """The monthly restore test is a service too (issue 12, item 7): none for a draft contract's site."""
+    from sitekeeper.backups import verify
+    from sitekeeper.backups.models import Snapshot
+
+    repo = backed_site.backup.repository
+    Snapshot.objects.create(repository=repo, site=backed_site, source_name="db", source_kind="sqlite",
+                            layer=Layer.DATA, restic_id="ab" * 32, time=BERLIN_2AM)  # fmt: skip
+    Contract.objects.filter(client=backed_site.client).update(status=Contract.Status.DRAFT)
+    assert verify.due_restore_tests(BERLIN_2AM, enqueue=False) == []
+    Contract.objects.filter(client=backed_site.client).update(status=Contract.Status.ACTIVE)
+    assert verify.due_restore_tests(BERLIN_2AM, enqueue=False) == [(backed_site, "2026-11")]
