@@ -236,3 +236,31 @@ def test_a_contract_under_notice_keeps_its_sla_clocks_and_escalations(acme: Clie
     assert fresh(ticket).response_due is not None
     summary = escalation_pass(RECEIVED + dt.timedelta(hours=6))  # 8bh: the 75 % warning is due
     assert summary.warnings == 1
+
+
+@pytest.mark.django_db
+def test_every_time_in_the_list_summaries_names_its_zone(acme: Client, engineer: User) -> None:
+    plan = acme.contract.plan
+    plan.resolution_targets = {"P2": "3bd"}  # Business ships without one; the resolved summary shows it
+    plan.save()
+    late = services.file_request(
+        acme, channel=Channel.EMAIL, type="bug", priority="P2", site=acme.sites.get(), environment="prod",
+        subject="Form broken", description="Errors.", steps="Send it.", received_at=RECEIVED,
+    )  # fmt: skip
+    now = RECEIVED + dt.timedelta(days=3)
+    assert presenters.summary(fresh(late), now, client=True).text == (
+        "Response overdue since Tue 10 Feb 18:00 (Europe/Berlin)"
+    )
+    services.add_message(
+        fresh(late), "On it.", channel="staff", author=engineer, at=RECEIVED + dt.timedelta(hours=1)
+    )
+    services.set_state(
+        fresh(late), State.WAITING_THIRD_PARTY, actor=engineer, at=RECEIVED + dt.timedelta(hours=1)
+    )
+    assert presenters.summary(fresh(late), now, client=True).text == (
+        "Response given Tue 10 Feb 11:00 (Europe/Berlin) — on time"
+    )
+    services.resolve(fresh(late), actor=engineer, at=RECEIVED + dt.timedelta(hours=2))
+    assert presenters.summary(fresh(late), now, client=True).text.startswith(
+        "Resolved Tue 10 Feb 12:00 (Europe/Berlin)"
+    )

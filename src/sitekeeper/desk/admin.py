@@ -74,6 +74,7 @@ TICKET_DERIVED = (
     "next_check_at",
     "first_response_at",
     "recovered_at",
+    "after_hours_p1_at",
     "created_at",
     "updated_at",
 )
@@ -108,7 +109,7 @@ class TicketAdmin(HistoryOnly, admin.ModelAdmin):
                     ("response_due", "response_met_at", "first_response_at"),
                     ("resolution_due", "resolution_met_at"),
                     ("recovery_due", "recovery_met_at", "recovered_at"),
-                    ("next_due_at", "next_check_at"),
+                    ("next_due_at", "next_check_at", "after_hours_p1_at"),
                     ("token", "created_at", "updated_at"),
                 )
             },

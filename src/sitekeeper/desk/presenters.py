@@ -285,12 +285,13 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
     `open_pause_reason` and `warned` come from annotations of the list query (see views_staff.queue).
     """
     tz = zone_of(ticket)
+    zone = f" ({tz.key})"  # every time shown names its zone, in the lists too
     late = had_breach(ticket, now)
     if not ticket.is_open:
         met = ticket.resolution_met_at
         if met is not None and ticket.resolution_due is not None:
             verdict = "late" if met > ticket.resolution_due else "on time"
-            return Summary("resolved", f"Resolved {when(met, tz, now)} — {verdict}", late)
+            return Summary("resolved", f"Resolved {when(met, tz, now)}{zone} — {verdict}", late)
         return Summary("resolved", ticket.get_state_display(), late)
     if ticket.next_due_at is not None:
         clock = next(
@@ -299,15 +300,17 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
         )
         name = CLOCK_NAMES[clock]
         if ticket.next_due_at <= now:
-            return Summary("breached", f"{name} overdue since {when(ticket.next_due_at, tz, now)}", True)
+            return Summary(
+                "breached", f"{name} overdue since {when(ticket.next_due_at, tz, now)}{zone}", True
+            )
         status = "warning" if warned or (ticket.next_check_at and ticket.next_check_at <= now) else "running"
-        return Summary(status, f"{name} due {when(ticket.next_due_at, tz, now)} ({tz.key})", late)
+        return Summary(status, f"{name} due {when(ticket.next_due_at, tz, now)}{zone}", late)
     if open_pause_reason:
         return Summary("paused", f"Paused — {pause_words(open_pause_reason, client)}", late)
     if ticket.response_met_at is not None:
         met, due = ticket.response_met_at, ticket.response_due
         verdict = " — late" if due is not None and met > due else " — on time"
-        return Summary("met", f"Response given {when(met, tz, now)}{verdict}", late)
+        return Summary("met", f"Response given {when(met, tz, now)}{zone}{verdict}", late)
     return Summary("none", "No SLA clock running", late)
 
 
