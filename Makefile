@@ -24,6 +24,7 @@ format: bootstrap
 bench: bootstrap
 	$(BIN)/python bench/bench_due.py
 	$(BIN)/python bench/bench_backup.py
+	$(BIN)/python bench/bench_code_snapshots.py
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_crawl.py
 	SITEKEEPER_DATABASE_URL=$${SITEKEEPER_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sitekeeper_bench} $(BIN)/python bench/bench_desk.py

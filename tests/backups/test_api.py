@@ -41,6 +41,8 @@ def test_list_is_scoped_by_client(catalogue: Catalogue, owner: User, outsider: U
     assert [row["client"] for row in api(outsider).get(BASE).json()] == ["globex"]
     staff = api(engineer).get(BASE)
     assert {row["client"] for row in staff.json()} == {"acme", "globex"}
+    # globex's site has no backup set up: the API says so rather than leaving it to "configured" (12.1)
+    assert {row["client"]: row["backup_source"] for row in staff.json()} == {"acme": True, "globex": False}
     assert_no_secret(staff)
 
 
@@ -49,6 +51,7 @@ def test_site_summary(catalogue: Catalogue, member: User):
     assert response.status_code == 200
     data = response.json()
     assert data["configured"] is True
+    assert data["backup_source"] is True
     assert data["off_site"] is False  # a local folder on the site's own machine
     assert data["repository"]["location"] == "/var/backups/acme"
     assert data["last_verified"].startswith(f"{catalogue.passed.finished_at:%Y-%m-%dT%H:%M}")

@@ -72,6 +72,10 @@ class SiteBackupOut(Schema):
     name: str
     url: str
     configured: bool = Field(description="Whether the site has a backup configuration at all")
+    backup_source: bool = Field(
+        description="Backups switched on with at least one production source: false means nothing backs the "
+        "site up yet (an agency-side gap, never 'all clear')"
+    )
     off_site: bool | None = Field(description="null when not configured")
     last_verified: dt.datetime | None = Field(
         description="When the latest passed restore test finished: last verified restorable"
@@ -161,6 +165,8 @@ def _summary(site: Site, now: dt.datetime) -> dict[str, Any]:
         "name": str(site),
         "url": site.url,
         "configured": config is not None,
+        # Configured is not enough: switched on with at least one production source is what backs a site up.
+        "backup_source": presenters.has_backup_source(site),
         "off_site": config.off_site if config else None,
         "last_verified": presenters.last_verified(site),
         "repository": presenters.repository_json(config) if config else None,
