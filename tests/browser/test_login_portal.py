@@ -162,6 +162,8 @@ def test_service_gaps_read_as_not_measured_to_the_client_and_as_agency_action_to
     assert overflowing(page, "main dl.services, main dl.services *") == []
     # Wide tables scroll inside their card on a phone; nothing else runs past the screen.
     assert overflowing(page, "main article, main article > :not(table)") == []
+    assert overflowing(page, "header.topbar, header.topbar *") == []  # the links wrap on a phone
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     page.get_by_role("button", name="Log out").click()
 
     log_in(page, live_server, "engineer")
@@ -171,3 +173,4 @@ def test_service_gaps_read_as_not_measured_to_the_client_and_as_agency_action_to
         expect(gaps).to_contain_text(title)
     screenshot(f"staff-dashboard-gaps-{width}")
     assert overflowing(page, "main article.service-gaps, main article.service-gaps *") == []
+    assert overflowing(page, "header.topbar, header.topbar *") == []
