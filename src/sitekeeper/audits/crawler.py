@@ -462,9 +462,9 @@ class _Crawler:
     def _shorter_path(self, link: _Link, depth: int) -> None:
         """A page reached by a shorter path. One left unread for the depth is read now (one still being
         checked is read when its check ends: _check_page looks again). The links of a page already read are
-        not followed again here — passing each shorter depth down at once costs a cascade of re-expansions
-        on a well-linked site (3× the CPU of the whole crawl); _within_depth_after_all settles it at the end,
-        when the depth limit left something unread."""
+        not followed again here: passing each shorter depth down at once sets off cascades of re-expansions
+        on a well-linked site; _within_depth_after_all settles the depths at the end instead, and only when
+        the depth limit left something unread."""
         link.depth = depth
         if link.outcome is not None and link.unread == MAX_DEPTH and depth <= self.settings.max_depth:
             link.unread = ""
@@ -692,8 +692,9 @@ class _Crawler:
     def _read_page(self, hop: _Hop, body: bytes) -> None:
         """Parse a page and count it, unless the same bytes were read at another URL of the same directory
         (`/` and `/index.html`, `/shop/` and `/shop/index.php`, `/list` and `/list?utm_source=x`): that is the
-        same page — not counted again, and its links (the same, resolved from the same directory) are
-        followed once. Different directories resolve relative links differently: never the same page."""
+        same page — not counted again, and its links (the same, resolved from the same directory; only a
+        query-only or empty href would differ) are followed once. Different directories resolve relative
+        links differently: never the same page."""
         self.read.add(hop.url)
         directory = hop.url.split("?", 1)[0]
         directory = directory[: directory.rfind("/") + 1]
