@@ -15,6 +15,7 @@ from sitekeeper.core.credits import (
     contract_credit,
     credit_percent,
     shortfall,
+    site_credit,
     started_steps,
     to_decimal,
     to_fraction,
@@ -405,3 +406,17 @@ def test_contract_credit_refuses_bad_figures(kwargs, message):
 def test_contract_credit_refuses_bad_uptime_even_without_a_remedy():
     with pytest.raises(CreditError, match="must be between 0 and 100"):
         contract_credit(None, "99.95", {"https://a.test": "-3"}, FEE, "EUR")
+
+
+@pytest.mark.parametrize("basis", ["fee_share", "full_fee"])
+@pytest.mark.parametrize("uptime", ["99.95", "99.2", "97.31", "0"])
+def test_one_sites_credit_is_its_row_of_the_contracts_month(basis, uptime):
+    """site_credit (the uptime page's figure) and contract_credit (the month's total) agree for each site."""
+    rule = CreditRule.from_data("steps", rate="20", step="0.1")
+    alone = site_credit(rule, "99.9", uptime, "1000.00", "EUR", basis=basis, covered_sites=3)
+    month = contract_credit(
+        rule, "99.9", {"a": uptime, "b": "99.9"}, "1000.00", "EUR", basis=basis, covered_sites=3
+    )
+    row = month.sites[0]
+    assert (alone.credit_percent, alone.credit_amount) == (row.credit_percent, row.credit_amount)
+    assert alone.uptime == row.uptime

@@ -172,20 +172,49 @@ def compute_credit(
     fsla = checked_sla(sla)
     fup = checked_uptime(uptime, "uptime")
     fee, unit = checked_fee(monthly_fee, currency)
+    return _credit(rule, fsla, uptime, fup, fee, unit, currency)
+
+
+def site_credit(
+    rule: CreditRule,
+    sla: Decimal | str | Fraction,
+    uptime: Decimal | str | Fraction,
+    monthly_fee: Decimal | str,
+    currency: str,
+    *,
+    basis: str,
+    covered_sites: int,
+) -> Credit:
+    """One site's credit for a month, as a percent of its basis (fee ÷ covered sites, or the full fee) and
+    before the contract's monthly cap — the figure `contract_credit` adds up for that site."""
+    fsla = checked_sla(sla)
+    fup = checked_uptime(uptime, "uptime")
+    fee, unit = checked_fee(monthly_fee, currency)
+    return _credit(rule, fsla, uptime, fup, basis_amount(fee, max(covered_sites, 1), basis), unit, currency)
+
+
+def _credit(  # noqa: PLR0917 — the checked figures of the two callers above
+    rule: CreditRule,
+    fsla: Fraction,
+    uptime: Decimal | str | Fraction,
+    fup: Fraction,
+    base: Fraction,
+    unit: Decimal,
+    currency: str,
+) -> Credit:
     short = shortfall(fsla, fup)
     raw = uncapped_percent(rule, fsla, fup)
     percent = min(raw, HUNDRED)
-    measured = isinstance(uptime, Fraction)
     steps = None
     if rule.kind == "steps" and rule.reading == "started_steps":
         steps = started_steps(short, rule.step)  # type: ignore[arg-type]
     return Credit(
         sla=to_decimal(fsla),
-        uptime=to_decimal(fup, PERCENT_PLACES if measured else None),
-        shortfall=to_decimal(short, PERCENT_PLACES if measured else None),
+        uptime=shown_uptime(uptime, fup),
+        shortfall=shown_uptime(uptime, short),
         steps=steps,
         credit_percent=to_decimal(percent),
-        credit_amount=to_decimal(fee * percent / HUNDRED, unit),
+        credit_amount=to_decimal(base * percent / HUNDRED, unit),
         currency=currency.upper(),
         capped=raw > HUNDRED,
     )

@@ -37,12 +37,9 @@ from sitekeeper.core.credits import (
     CreditError,
     CreditRule,
     contract_credit,
-    shortfall,
-    started_steps,
     to_decimal,
-    to_fraction,
-    uncapped_percent,
 )
+from sitekeeper.core.credits import site_credit as credit_on_basis
 from sitekeeper.monitoring import maintenance
 from sitekeeper.monitoring.models import Monitor, Outage, ProbeSession
 from sitekeeper.web.presenters import contract_credit_rule
@@ -277,31 +274,14 @@ def site_credit(contract: Contract, uptime: Fraction | None, covered: int) -> Cr
     rule = _rule(contract)
     if uptime is None or rule is None:
         return None
-    sla = contract.plan.uptime_sla
-    result = contract_credit(
+    return credit_on_basis(
         rule,
-        sla,
-        {"site": uptime},
+        contract.plan.uptime_sla,
+        uptime,
         contract.monthly_fee,
         contract.currency,
         basis=contract.credit_basis,
         covered_sites=covered,
-    )
-    row = result.sites[0]
-    fsla = to_fraction(sla, "uptime SLA")
-    short = shortfall(fsla, uptime)
-    steps = None
-    if rule.kind == "steps" and rule.reading == "started_steps":
-        steps = started_steps(short, rule.step)  # type: ignore[arg-type]
-    return Credit(
-        sla=to_decimal(fsla),
-        uptime=row.uptime,  # type: ignore[arg-type]
-        shortfall=to_decimal(short, Decimal("0.0001")),
-        steps=steps,
-        credit_percent=row.credit_percent,  # type: ignore[arg-type]
-        credit_amount=row.credit_amount,  # type: ignore[arg-type]
-        currency=result.currency,
-        capped=uncapped_percent(rule, fsla, uptime) > 100,
     )
 
 
