@@ -390,6 +390,9 @@ def test_the_generated_site_cut_short_by_the_page_limit_is_incomplete(generated)
         "so the links on them were not checked. Raise the limit (Health settings, or "
         "--max-pages/--max-depth) to scan the whole site."
     )
+    assert f"  … and {scan.unread - 5} more pages not read" in lines
+    same = "1 URL served the same page as another URL of the same directory and counted once"
+    assert f"  note: {same} (e.g. {served.base}/index.html = {served.base}/)" in lines
     # Every broken link on a page it read is reported, with its pages; none of the others is claimed.
     read = {path for _at, method, path in served.log if method == "GET"}
     expected = {gone for gone, on in missing.items() if set(on) & read}

@@ -118,6 +118,9 @@ def text_lines(scan: LinkScan) -> list[str]:
             "whole site."
         )
         lines.extend(f"  not read: {url}" for url in scan.unread_examples[:PAGES_NAMED])
+        if (scan.unread or 0) > PAGES_NAMED:
+            lines.append(f"  … and {scan.unread - PAGES_NAMED} more pages not read")
+    lines.extend(f"  note: {note}" for note in (scan.settings_used or {}).get("notes", []))
     for defect in scan.defects.exclude(change="fixed").order_by("problem", "url"):
         level = "broken " if defect.problem in crawler.ERRORS else "warning"
         status = f" {defect.status_code}" if defect.status_code else ""
