@@ -12,12 +12,12 @@ from tests.audits.releases_common import (
     LOG,
     URLS,
     Records,
-    api,
     installed,
     package,
     packages_dir,
     records,
 )
+from tests.http_clients import api
 
 __all__ = ["installed", "package", "packages_dir", "records"]
 

@@ -15,12 +15,10 @@ import zipfile
 from dataclasses import dataclass
 
 import pytest
-from django.test import Client as HttpClient
 from django.urls import Resolver404, include, path, resolve
 from ninja import NinjaAPI
 
 from sitekeeper import urls as root
-from sitekeeper.access.models import ApiToken
 from sitekeeper.api.auth import TokenAuth
 from sitekeeper.audits import packages
 from sitekeeper.audits.models import Component, Release, ReleaseChange, UpdatePackage
@@ -79,16 +77,6 @@ def plugin_zip(version: str = "5.0.3", slug: str = "akismet") -> bytes:
         )
         archive.writestr(f"{slug}/readme.txt", f"=== {slug} ===\nStable tag: {version}\n")
     return buffer.getvalue()
-
-
-def browser(user) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user)
-    return http
-
-
-def api(user) -> HttpClient:
-    return HttpClient(headers={"authorization": f"Bearer {ApiToken.issue(user, 'test')[1]}"})
 
 
 @dataclass

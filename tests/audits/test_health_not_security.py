@@ -12,6 +12,7 @@ from sitekeeper.access.models import ApiToken
 from sitekeeper.audits import findings, incidents
 from sitekeeper.audits.models import SecurityIncident
 from sitekeeper.notify.models import Delivery
+from tests.http_clients import browser
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +26,6 @@ def regression(acme):
         severity="high", title=TITLE, details={"url": "https://acme.test/", "form_factor": "mobile"},
     )  # fmt: skip
     return finding
-
-
-def browser(user) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user)
-    return http
 
 
 def test_security_pages_do_not_show_or_count_a_lighthouse_regression(regression, engineer, owner):

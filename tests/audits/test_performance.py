@@ -20,7 +20,7 @@ import time_machine
 from django.core.management import call_command
 from django.test import Client as HttpClient
 
-from sitekeeper.access.models import ApiToken, AuditEntry
+from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import performance, views_performance
 from sitekeeper.audits.models import (
     Finding,
@@ -35,6 +35,7 @@ from sitekeeper.audits.models import (
 from sitekeeper.desk.models import Ticket
 from tests.audits.perf_urls import API
 from tests.conftest import PASSWORD
+from tests.http_clients import api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.audits.perf_urls")]
 
@@ -521,11 +522,6 @@ def test_key_pages_of_another_site_are_not_reachable(site, globex, engineer):
 
 
 # -- API -------------------------------------------------------------------------------------------------
-def api(user: Any) -> HttpClient:
-    _token, key = ApiToken.issue(user, "tests")
-    return HttpClient(headers={"Authorization": f"Bearer {key}"})
-
-
 def test_api_results_trend_and_audit_for_staff(site, measured, engineer):
     client = api(engineer)
     rows = client.get(f"{API}/sites/{site.pk}/results", {"form_factor": "mobile"}).json()

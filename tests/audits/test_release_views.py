@@ -19,13 +19,13 @@ from tests.audits.releases_common import (
     LOG,
     URLS,
     Records,
-    browser,
     installed,
     package,
     packages_dir,
     plugin_zip,
     records,
 )
+from tests.http_clients import browser
 
 __all__ = ["installed", "package", "packages_dir", "records"]
 

@@ -16,17 +16,12 @@ from sitekeeper.access.models import ApiToken
 from sitekeeper.audits import scans
 from sitekeeper.audits.models import ScanStepRun
 from sitekeeper.backups.models import Layer, Source
+from tests.http_clients import browser
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 HEADINGS = ("findings-vulnerability", "findings-integrity", "findings-malware", "findings-suspicious")
-
-
-def browser(user) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user)
-    return http
 
 
 def section(page: str, anchor: str) -> str:

@@ -10,14 +10,14 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.test import Client as HttpClient
 
-from sitekeeper.access.models import ApiToken, AuditEntry
+from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import findings, incidents, suspicious
 from sitekeeper.audits.models import Finding, SecurityIncident
 from sitekeeper.audits.tasks import incident_clock_pass
 from sitekeeper.desk.models import Message
 from sitekeeper.notify.models import Delivery
+from tests.http_clients import api, browser
 
 pytestmark = pytest.mark.django_db
 
@@ -32,16 +32,6 @@ def shell(site, now=DETECTED) -> Finding:
         remediation="Quarantine the file.", priority="P1", now=now,
     )  # fmt: skip
     return found
-
-
-def browser(user) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user)
-    return http
-
-
-def api(user) -> HttpClient:
-    return HttpClient(headers={"authorization": f"Bearer {ApiToken.issue(user, 'test')[1]}"})
 
 
 def test_malware_opens_the_security_incident_at_detection_without_a_person(acme, admin):

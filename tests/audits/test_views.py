@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client as HttpClient
 
-from sitekeeper.access.models import ApiToken, AuditEntry
+from sitekeeper.access.models import AuditEntry
 from sitekeeper.audits import findings, incidents
 from sitekeeper.audits.models import Finding, SecurityIncident
+from tests.http_clients import api, browser
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,6 @@ def found(acme) -> Finding:
         remediation="Restore the file from WordPress 6.1.9.", priority="P2",
     )  # fmt: skip
     return finding
-
-
-def browser(user) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user)
-    return http
-
-
-def api(user) -> HttpClient:
-    return HttpClient(headers={"authorization": f"Bearer {ApiToken.issue(user, 'test')[1]}"})
 
 
 def test_staff_pages_show_details_and_actions(found, engineer):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client as HttpClient
 
-from sitekeeper.access.models import ApiToken, AuditEntry, User
+from sitekeeper.access.models import AuditEntry, User
 from sitekeeper.backups import views
 from tests.backups.test_views import SECRETS, Catalogue, catalogue  # noqa: F401
+from tests.http_clients import api
 
 BASE = "/api/v1/backups/sites"
 
@@ -21,11 +21,6 @@ def queued(monkeypatch) -> list:
     calls: list = []
     monkeypatch.setattr(views, "enqueue", lambda kind, **kwargs: calls.append((kind, kwargs)))
     return calls
-
-
-def api(user: User) -> HttpClient:
-    _token, key = ApiToken.issue(user, "test")
-    return HttpClient(headers={"Authorization": f"Bearer {key}"})
 
 
 def assert_no_secret(response) -> None:
