@@ -31,16 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchsetup import fresh_client, setup_django
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def setup_django() -> None:
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sitekeeper.settings")
-    import django
-
-    django.setup()
 
 
 def make_tree(folder: Path, total_mb: int) -> tuple[int, int]:
@@ -239,20 +232,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="sk-bench-backup-") as folder:
         tmp = Path(folder)
-        os.environ["SITEKEEPER_HOME"] = str(tmp / "home")
-        os.environ.pop("SITEKEEPER_DATABASE_URL", None)  # a SQLite catalogue of its own
-        setup_django()
-        from django.core.management import call_command
-        from tests.conftest import WEEKDAY_HOURS, make_client
-
-        from sitekeeper.contracts.models import Calendar, CalendarVersion
-
-        call_command("migrate", verbosity=0)
-        calendar = Calendar.objects.create(slug="hq", name="Berlin office")
-        CalendarVersion.objects.create(
-            calendar=calendar, number=1, timezone="Europe/Berlin", hours=WEEKDAY_HOURS
-        )
-        client = make_client("bench", "Bench Ltd", "business", calendar)
+        client = fresh_client(tmp / "home")  # a SQLite catalogue of its own
 
         result = overhead(client, tmp, args.tree_mb)
         print(f"overhead: {result['files']} files, {result['mb']:.0f} MB")

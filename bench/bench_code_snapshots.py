@@ -20,24 +20,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchsetup import fresh_client
+
 DAY_ONE = dt.datetime(2026, 11, 1, 1, 0, tzinfo=dt.UTC)
-
-
-def setup_django() -> None:
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sitekeeper.settings")
-    import django
-
-    django.setup()
 
 
 def copy_site(source: Path, target: Path) -> None:
@@ -180,20 +171,7 @@ def main() -> None:
         raise SystemExit("restic is not installed (Debian package `restic`)")
     with tempfile.TemporaryDirectory(prefix="sk-bench-code-") as folder:
         tmp = Path(folder)
-        os.environ["SITEKEEPER_HOME"] = str(tmp / "home")
-        os.environ.pop("SITEKEEPER_DATABASE_URL", None)  # a SQLite catalogue of its own
-        setup_django()
-        from django.core.management import call_command
-        from tests.conftest import WEEKDAY_HOURS, make_client
-
-        from sitekeeper.contracts.models import Calendar, CalendarVersion
-
-        call_command("migrate", verbosity=0)
-        calendar = Calendar.objects.create(slug="hq", name="Berlin office")
-        CalendarVersion.objects.create(
-            calendar=calendar, number=1, timezone="Europe/Berlin", hours=WEEKDAY_HOURS
-        )
-        make_client("bench", "Bench Ltd", "business", calendar)
+        fresh_client(tmp / "home")  # a SQLite catalogue of its own
         report(run(args.source, args.days, tmp), args.source)
 
 
