@@ -15,7 +15,6 @@ from sitekeeper.audits.models import (
     FindingKind,
     FindingStatus,
     FormFactor,
-    JobStatus,
     LighthouseResult,
     LinkScan,
 )
@@ -25,7 +24,8 @@ from sitekeeper.web.permissions import agency_required
 
 def _latest_scans() -> dict[int, LinkScan]:
     latest: dict[int, LinkScan] = {}
-    for scan in LinkScan.objects.filter(status=JobStatus.SUCCEEDED).order_by("site_id", "-created_at"):
+    # Succeeded and incomplete scans both have results (an incomplete one says what it could not read).
+    for scan in LinkScan.objects.with_results().filter(environment="prod").order_by("site_id", "-created_at"):
         latest.setdefault(scan.site_id, scan)
     return latest
 

@@ -21,6 +21,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from sitekeeper.audits.linklimits import LINK_MAX_DEPTH, LINK_MAX_PAGES
 from sitekeeper.contracts.yamlio import Issue, JsonPath
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -380,13 +381,13 @@ SITE = _object(
             _object(
                 {
                     "max_pages": _p(
-                        _integer(1, 1_000_000),
-                        "Same-site pages the scan reads at most (default 5000); a scan that reaches the "
-                        "limit is reported incomplete, with how many URLs were left unchecked.",
+                        _integer(*LINK_MAX_PAGES),
+                        "Same-site pages the scan reads at most (default 5000); a scan that a limit cuts "
+                        "short is reported incomplete, with how many pages it found but did not read.",
                         20000,
                     ),
                     "max_depth": _p(
-                        _integer(0, 100),
+                        _integer(*LINK_MAX_DEPTH),
                         "Clicks from the start page the scan follows at most (default 6).",
                         8,
                     ),

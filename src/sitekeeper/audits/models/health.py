@@ -10,13 +10,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from sitekeeper.access.audit import audited
+from sitekeeper.audits.linklimits import LINK_MAX_DEPTH, LINK_MAX_PAGES
 
 __all__ = ["BUDGET_METRICS", "LINK_MAX_DEPTH", "LINK_MAX_PAGES", "HealthConfig", "KeyPage"]
 
-# The bounds of a site's link-scan limits (UI, contract file, `linkscan --max-pages/--max-depth`): at least
-# the start page and its links; at most what a monthly scan of one site should ask of it.
-LINK_MAX_PAGES = (1, 100_000)
-LINK_MAX_DEPTH = (1, 100)
 
 # Budget keys a key page may set: a minimum category score (0-100) or a maximum metric.
 BUDGET_METRICS = {
@@ -89,13 +86,6 @@ class HealthConfig(models.Model):
     def for_site(cls, site: object) -> HealthConfig:
         config, _ = cls.objects.get_or_create(site=site)
         return config
-
-    @property
-    def latest_link_scan(self) -> object:
-        """The site's latest link scan with results, succeeded or incomplete (the health overview's row)."""
-        from sitekeeper.audits.models.links import LinkScan  # links imports nothing of this module
-
-        return LinkScan.objects.latest_of(self.site_id)
 
 
 @audited
