@@ -43,6 +43,10 @@ def test_staff_release_pages_and_the_portal_record(
     expect(page.locator("#sites")).to_contain_text("Akismet Anti-spam 5.0.2→5.0.3")
     expect(page.locator("#recent")).to_contain_text("Rolled back")
     screenshot("updates-overview")
+    page.set_viewport_size({"width": 390, "height": 900})  # a phone: tables scroll inside their cards
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    screenshot("updates-overview-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     # A release staging: the progress bar is polled; when the step ends the page reloads by itself.
     page.goto(f"{live_server.url}/staff/updates/releases/{records.running.pk}/")
