@@ -21,20 +21,20 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sitekeeper.audits.scans import last_scan_at
+from sitekeeper.audits.scans import SCAN_FRESH, last_scan_at
 from sitekeeper.backups import presenters as backups
 from sitekeeper.contracts.models import Site
 from sitekeeper.contracts.service import site_in_service, sites_in_service
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.models import Monitor
-from sitekeeper.notify import Message, Recipient, notify
+from sitekeeper.notify import Message, notify
 from sitekeeper.notify.models import Delivery
 
 MONITOR, BACKUP, SCAN = "monitor", "backup", "scan"
 KINDS = (MONITOR, BACKUP, SCAN)
 EVENT = "service.gap"
 KEY_PREFIX = "service-gap"
-SCAN_HOURS = 48
+SCAN_HOURS = int(SCAN_FRESH.total_seconds() // 3600)  # the security app's own freshness rule, in words
 
 TITLES = {
     MONITOR: "No production uptime monitor",
@@ -98,7 +98,7 @@ def backup_gap(site: Site) -> Gap | None:
 
 def scan_gap(site: Site, now: dt.datetime) -> Gap | None:
     last = last_scan_at(site)
-    if last is not None and last >= now - dt.timedelta(hours=SCAN_HOURS):
+    if last is not None and last >= now - SCAN_FRESH:
         return None
     if last is None:
         return Gap(
@@ -139,10 +139,10 @@ def notify_gaps(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
         for kind in KINDS:
             number, is_open = episode(site.pk, kind)
             if kind in current and not is_open:
-                tell(recipients, opened_message(current[kind]), key(site.pk, kind, number + 1, "open"))
+                notify(recipients, opened_message(current[kind]), key=key(site.pk, kind, number + 1, "open"))
                 sent.append((site.pk, kind, "open"))
             elif kind not in current and is_open:
-                tell(recipients, closed_message(site, kind), key(site.pk, kind, number, "closed"))
+                notify(recipients, closed_message(site, kind), key=key(site.pk, kind, number, "closed"))
                 sent.append((site.pk, kind, "closed"))
     return sent
 
@@ -163,10 +163,6 @@ def episode(site_id: int, kind: str) -> tuple[int, bool]:
         return 0, False
     latest = max(states)
     return latest, "closed" not in states[latest]
-
-
-def tell(recipients: list[Recipient], message: Message, notice_key: str) -> None:
-    notify(recipients, message, key=notice_key)
 
 
 def opened_message(gap: Gap) -> Message:
