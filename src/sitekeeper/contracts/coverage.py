@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import reverse
@@ -29,6 +28,7 @@ from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.models import Monitor
 from sitekeeper.notify import Message, notify
 from sitekeeper.notify.models import Delivery
+from sitekeeper.web.presenters import local_time, zone_of
 
 MONITOR, BACKUP, SCAN = "monitor", "backup", "scan"
 KINDS = (MONITOR, BACKUP, SCAN)
@@ -111,18 +111,10 @@ def scan_gap(site: Site, now: dt.datetime) -> Gap | None:
     return Gap(
         site,
         SCAN,
-        f"last completed scan {local_time(last, site)}",
+        f"last completed scan {local_time(last, zone_of(site.client.contract))}",
         f"Security scans: none in the last {SCAN_HOURS} hours — we are looking into it.",
         "overdue",
     )
-
-
-def local_time(instant: dt.datetime, site: Site) -> str:
-    """'3 May 2026 02:10 Europe/Berlin': in the site's contract calendar zone, the zone named."""
-    contract = site.client.contract
-    zone = contract.calendar.current.timezone if contract else "UTC"
-    local = instant.astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y %H:%M} {zone}"
 
 
 # --- telling staff, once per episode -------------------------------------------------------------------
