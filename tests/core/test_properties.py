@@ -331,8 +331,8 @@ def month(rule, figures, fee, currency, basis, *, extra=0):
     return contract_credit(credit_rule, sla, named, fee, currency, basis=basis, covered_sites=covered)
 
 
-@PROPERTY
-@given(
+# A contract's month: any rule, several sites (some unmeasured), sites covered but not given, any fee.
+contract_months = given(
     rule=rules,
     figures=site_uptimes,
     extra=st.integers(0, 3),
@@ -340,6 +340,10 @@ def month(rule, figures, fee, currency, basis, *, extra=0):
     currency=currencies,
     basis=st.sampled_from(["fee_share", "full_fee"]),
 )
+
+
+@PROPERTY
+@contract_months
 def test_a_contracts_monthly_credit_never_exceeds_the_fee(  # noqa: PLR0917 (Hypothesis passes by name)
     rule, figures, extra, cents, currency, basis
 ):
@@ -357,14 +361,7 @@ def test_a_contracts_monthly_credit_never_exceeds_the_fee(  # noqa: PLR0917 (Hyp
 
 
 @PROPERTY
-@given(
-    rule=rules,
-    figures=site_uptimes,
-    extra=st.integers(0, 3),
-    cents=st.integers(0, 10**10),
-    currency=currencies,
-    basis=st.sampled_from(["fee_share", "full_fee"]),
-)
+@contract_months
 def test_each_site_earns_at_most_its_basis(  # noqa: PLR0917 (Hypothesis passes by name)
     rule, figures, extra, cents, currency, basis
 ):
