@@ -127,7 +127,7 @@ async def serve(pages: int, relative: bool) -> None:
 # -- the two crawls ----------------------------------------------------------------------------------------
 def run_sitekeeper(base: str, pages: int, threads: int) -> tuple[float, float, int, set[str]]:
     sys.path.insert(0, str(ROOT / "src"))
-    from sitekeeper.audits import crawler
+    from sitekeeper.health import crawler
 
     settings = crawler.CrawlSettings(
         max_depth=10_000, max_pages=pages * 2, concurrency=threads, delay=0.0, check_external=False,
@@ -168,7 +168,7 @@ def run_linkchecker(base: str, threads: int) -> tuple[float, float, int, set[str
 def parse_cpu(pages: int, relative: bool) -> float:
     """CPU seconds crawler.parse_page takes for the site's pages (best of 3): the parsing cost alone."""
     sys.path.insert(0, str(ROOT / "src"))
-    from sitekeeper.audits import crawler
+    from sitekeeper.health import crawler
 
     pages_ = [(f"http://127.0.0.1:1{path}", body) for path, body in bodies(pages, relative).items()]
     best = float("inf")

@@ -52,8 +52,8 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", run_syncdb=True, verbosity=0)
-        from sitekeeper.audits import integrity, malware
         from sitekeeper.contracts.models import Client, Site
+        from sitekeeper.security import integrity, malware
 
         client = Client.objects.create(slug="bench", name="Bench", legal_name="Bench Ltd")
         site = Site.objects.create(

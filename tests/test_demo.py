@@ -19,14 +19,17 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from sitekeeper.access.models import User
-from sitekeeper.audits import linkscan, scans
-from sitekeeper.audits.models import Finding, LighthouseResult, LinkScan, Release, SecurityIncident
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import Client, Plan, Site
 from sitekeeper.demo.seed import DEMO_PASSWORD
 from sitekeeper.desk.models import Message, Pause, State, Ticket
+from sitekeeper.health import linkscan
+from sitekeeper.health.models import LighthouseResult, LinkScan
 from sitekeeper.monitoring.uptime import contract_month, month_figures
+from sitekeeper.releases.models import Release
+from sitekeeper.security import scans
+from sitekeeper.security.models import Finding, SecurityIncident
 
 
 @pytest.mark.django_db

@@ -12,9 +12,9 @@ urlpatterns = [
     path("staff/desk/", include("sitekeeper.desk.urls_staff")),
     path("", include("sitekeeper.monitoring.urls")),
     path("", include("sitekeeper.backups.urls")),
-    path("", include("sitekeeper.audits.urls")),
-    path("", include("sitekeeper.audits.urls_links")),
-    path("", include("sitekeeper.audits.urls_performance")),
-    path("", include("sitekeeper.audits.urls_updates")),
+    path("", include("sitekeeper.security.urls")),
+    path("", include("sitekeeper.health.urls_links")),
+    path("", include("sitekeeper.health.urls_performance")),
+    path("", include("sitekeeper.releases.urls")),
     path("", include("sitekeeper.web.urls")),
 ]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from sitekeeper.access.models import AuditEntry
-from sitekeeper.audits.models import Release
-from tests.audits.releases_common import (
+from sitekeeper.releases.models import Release
+from tests.http_clients import api
+from tests.releases.releases_common import (
     LOG,
     URLS,
     Records,
@@ -17,7 +18,6 @@ from tests.audits.releases_common import (
     packages_dir,
     records,
 )
-from tests.http_clients import api
 
 __all__ = ["installed", "package", "packages_dir", "records"]
 
@@ -96,7 +96,7 @@ def test_staff_approve_is_audited_and_client_people_are_refused(records: Records
     response = api(engineer).post(url)
     assert response.status_code == 200
     assert response.json()["approved_by"] == "engineer"
-    entry = AuditEntry.objects.get(model="audits.Release", object_pk=str(records.running.pk))
+    entry = AuditEntry.objects.get(model="releases.Release", object_pk=str(records.running.pk))
     assert (entry.actor, entry.actor_label) == (engineer, "api:engineer")
     # A finished release has nothing to approve: a conflict, not a change.
     response = api(engineer).post(f"/api/v1/releases/{records.deployed.pk}/approve")

@@ -14,8 +14,8 @@ try:
 except ImportError:  # the `browser` fixture names what to install
     expect = None
 
-from sitekeeper.audits import findings
-from sitekeeper.audits.models import Component, ComponentVersion, SecurityIncident
+from sitekeeper.security import findings
+from sitekeeper.security.models import Component, ComponentVersion, SecurityIncident
 from tests.browser.test_login_portal import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

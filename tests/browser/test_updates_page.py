@@ -11,8 +11,9 @@ try:
 except ImportError:  # the `browser` fixture names what to install
     expect = None
 
-from sitekeeper.audits.models import Release
-from tests.audits.releases_common import (
+from sitekeeper.releases.models import Release
+from tests.browser.test_login_portal import log_in
+from tests.releases.releases_common import (
     LOG,
     URLS,
     Records,
@@ -21,7 +22,6 @@ from tests.audits.releases_common import (
     packages_dir,
     records,
 )
-from tests.browser.test_login_portal import log_in
 
 __all__ = ["installed", "package", "packages_dir", "records"]
 
@@ -36,7 +36,7 @@ pytestmark = [
 def test_staff_release_pages_and_the_portal_record(
     live_server, page, screenshot, records: Records, monkeypatch
 ):
-    monkeypatch.setattr("sitekeeper.audits.tasks.release_task", lambda pk: None)  # no worker here
+    monkeypatch.setattr("sitekeeper.releases.tasks.release_task", lambda pk: None)  # no worker here
     log_in(page, live_server, "engineer")
     page.goto(f"{live_server.url}/staff/updates/")
     expect(page.get_by_role("heading", name="Updates", level=1)).to_be_visible()

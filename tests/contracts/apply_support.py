@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 from sitekeeper.access.models import AuditEntry
-from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.models import (
     Calendar,
     CalendarVersion,
@@ -18,6 +17,7 @@ from sitekeeper.contracts.models import (
     Plan,
     Site,
 )
+from sitekeeper.health.models import HealthConfig
 
 MODELS = (
     Calendar,

@@ -13,11 +13,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.apply import ApplyError, apply_file
 from sitekeeper.contracts.export import export_data, export_yaml
 from sitekeeper.contracts.models import Contract, Plan, Site
 from sitekeeper.core.credits import NO_REMEDY
+from sitekeeper.health.models import HealthConfig
 from sitekeeper.monitoring.models import Monitor
 from tests.contracts.apply_support import EXAMPLE, state, write
 

@@ -8,12 +8,12 @@ import datetime as dt
 
 import pytest
 
-from sitekeeper.audits.models import ScanStepRun
 from sitekeeper.backups.models import Repository, SiteBackup, Source
 from sitekeeper.contracts import coverage, tasks
 from sitekeeper.contracts.models import Contract, Site
 from sitekeeper.monitoring.models import Monitor
 from sitekeeper.notify.models import Delivery
+from sitekeeper.security.models import ScanStepRun
 
 NOW = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.UTC)
 

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
-from sitekeeper.audits.models import Release
 from sitekeeper.monitoring import maintenance
 from sitekeeper.monitoring.models import MaintenanceLog
 from sitekeeper.monitoring.uptime import month_figures
 from sitekeeper.notify.models import Delivery
+from sitekeeper.releases.models import Release
 from tests.monitoring.conftest import outage, utc, watch
 
 APRIL = (utc(2026, 3, 31, 22), utc(2026, 4, 30, 22))

@@ -273,7 +273,7 @@ SECURITY_SUBJECT = "Security: Acme GmbH core file changed: wp-includes/version.p
 def security_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
     """An integrity finding on acme's site (with a diff and a P2 ticket), escalated to a security incident
     whose report is published (so the portal and a client token see it)."""
-    from sitekeeper.audits import findings, incidents
+    from sitekeeper.security import findings, incidents
 
     site, engineer = acme.sites.get(), users["engineer"]
     finding, _new = findings.record(
@@ -310,15 +310,8 @@ def health_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
 
     from django.utils import timezone
 
-    from sitekeeper.audits.models import (
-        BrokenLink,
-        LighthouseResult,
-        LinkScan,
-        PerformanceAudit,
-        Release,
-        ReleaseChange,
-        UpdatePackage,
-    )
+    from sitekeeper.health.models import BrokenLink, LighthouseResult, LinkScan, PerformanceAudit
+    from sitekeeper.releases.models import Release, ReleaseChange, UpdatePackage
 
     now, site = timezone.now(), acme.sites.get()
     scan = LinkScan.objects.create(

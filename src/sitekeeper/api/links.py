@@ -18,9 +18,9 @@ from pydantic import Field
 
 from sitekeeper.access.models import User
 from sitekeeper.api.schemas import ErrorOut
-from sitekeeper.audits import crawler
-from sitekeeper.audits.models import LinkScan
-from sitekeeper.audits.models.links import WITH_RESULTS
+from sitekeeper.health import crawler
+from sitekeeper.health.models import LinkScan
+from sitekeeper.health.models.links import WITH_RESULTS
 from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["links"])

@@ -20,8 +20,8 @@ from pydantic import Field
 
 from sitekeeper.access.models import User
 from sitekeeper.api.schemas import ErrorOut
-from sitekeeper.audits import performance
-from sitekeeper.audits.models import FormFactor, LighthouseResult, PerformanceAudit
+from sitekeeper.health import performance
+from sitekeeper.health.models import FormFactor, LighthouseResult, PerformanceAudit
 from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["performance"])

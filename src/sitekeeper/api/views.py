@@ -93,8 +93,8 @@ from sitekeeper.api.backups import router as backups_router  # noqa: E402
 
 api.add_router("/backups", backups_router)
 
-# Security per site: findings, incidents; staff accept findings: /api/v1/security/… (api/audits.py).
-from sitekeeper.api.audits import router as security_router  # noqa: E402
+# Security per site: findings, incidents; staff accept findings: /api/v1/security/… (api/security.py).
+from sitekeeper.api.security import router as security_router  # noqa: E402
 
 api.add_router("/security", security_router)
 

@@ -13,7 +13,7 @@ What the file means for the database (docs/contract-file.md says the same for us
 - a plan entry changes only the fields it lists; a calendar whose rules change gets a new version (tickets
   keep the version they arrived under), and an unchanged calendar gets none;
 - a row is saved only when a value differs, so applying the same file twice changes nothing;
-- a site's `link_scan` limits live in its audits HealthConfig row (created when the file sets limits);
+- a site's `link_scan` limits live in its health HealthConfig row (created when the file sets limits);
 - warnings (a table plan's contract with no Schedule A agreed) do not stop the file; errors do.
 """
 
@@ -34,7 +34,6 @@ from django.db import DatabaseError, models, transaction
 from django.db.models import Max, ProtectedError, RestrictedError
 
 from sitekeeper.access.audit import acting_as
-from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.models import (
     Calendar,
     CalendarVersion,
@@ -51,6 +50,7 @@ from sitekeeper.contracts.yamlio import Document, Issue, JsonPath, LoadError, fo
 from sitekeeper.core.calendar import BusinessCalendar, CalendarError, parse_interval
 from sitekeeper.core.credits import NO_REMEDY, CreditError, CreditRule
 from sitekeeper.core.targets import MonthlyBatch, TargetError, parse_target
+from sitekeeper.health.models import HealthConfig
 from sitekeeper.monitoring.alerting import contract_alert_problems
 
 PLAN_FIELDS: tuple[str, ...] = tuple(PLAN["properties"])

@@ -4,7 +4,7 @@ monitor watches, that nothing backs up, or that no security scan reached in the 
 Each is the agency's problem, never the client's "all clear": staff pages list it ("Service gaps — agency
 action needed"), the client's pages say what is not measured yet, and the escalation list is told once per
 gap episode through the notify seam. The readings come from the apps that own them (monitoring: an enabled
-prod monitor; backups: `backup_gap`; audits: `last_scan_at`), so every page reads the same facts.
+prod monitor; backups: `backup_gap`; security: `last_scan_at`), so every page reads the same facts.
 
 Episodes: a gap opens when the hourly pass first finds it and closes when a pass finds it gone; staff hear of
 both. The notification keys ("service-gap:<site>:<kind>:<n>:open|closed") are the episodes' ledger, so a
@@ -20,7 +20,6 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sitekeeper.audits.scans import SCAN_FRESH, last_scan_at
 from sitekeeper.backups import presenters as backups
 from sitekeeper.contracts.models import Site
 from sitekeeper.contracts.service import site_in_service, sites_in_service
@@ -28,6 +27,7 @@ from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.models import Monitor
 from sitekeeper.notify import Message, notify
 from sitekeeper.notify.models import Delivery
+from sitekeeper.security.scans import SCAN_FRESH, last_scan_at
 from sitekeeper.web.presenters import local_time, zone_of
 
 MONITOR, BACKUP, SCAN = "monitor", "backup", "scan"

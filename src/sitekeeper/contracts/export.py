@@ -12,7 +12,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sitekeeper.audits.models import HealthConfig
 from sitekeeper.contracts.apply import (
     CONTRACT_OPTIONAL,
     ENV_KINDS,
@@ -26,6 +25,7 @@ from sitekeeper.contracts.models import Calendar, Client, Contact, Contract, Mai
 from sitekeeper.contracts.plans import BUILTIN_PLANS
 from sitekeeper.contracts.schema import WEEKDAYS
 from sitekeeper.contracts.yamlio import dump
+from sitekeeper.health.models import HealthConfig
 
 HEADER = (
     "# sitekeeper contract file, written by `sitekeeper export`.\n"

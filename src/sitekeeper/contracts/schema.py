@@ -21,8 +21,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from sitekeeper.audits.linklimits import LINK_MAX_DEPTH, LINK_MAX_PAGES
 from sitekeeper.contracts.yamlio import Issue, JsonPath
+from sitekeeper.health.linklimits import LINK_MAX_DEPTH, LINK_MAX_PAGES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PRIORITIES = ("P1", "P2", "P3", "P4")

@@ -35,10 +35,13 @@ from pathlib import Path
 from django.test import override_settings
 
 from sitekeeper import proc
-from sitekeeper.audits import lighthouse, linkscan, packages, performance, updates, vulns
-from sitekeeper.audits.models import HealthConfig, KeyPage, PerformanceAudit, Release
 from sitekeeper.backups.models import Source
 from sitekeeper.contracts.models import Environment, Site
+from sitekeeper.health import lighthouse, linkscan, performance
+from sitekeeper.health.models import HealthConfig, KeyPage, PerformanceAudit
+from sitekeeper.releases import packages, updates
+from sitekeeper.releases.models import Release
+from sitekeeper.security import vulns
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import datetime as dt
 from pathlib import Path
 
 from sitekeeper.access.models import Role, User
-from sitekeeper.audits import feeds, incidents, scans
-from sitekeeper.audits.models import Finding
 from sitekeeper.contracts.models import Site
+from sitekeeper.security import feeds, incidents, scans
+from sitekeeper.security.models import Finding
 
 FEED = Path(__file__).parent / "feeds" / "wordfence-demo.json"
 PLUGIN = """<?php

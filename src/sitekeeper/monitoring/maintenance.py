@@ -3,7 +3,7 @@
 Agreement 2.4, read literally:
 - the standard weekly window is agreed in the contract itself, so it needs no announcement — but it excludes
   downtime only in an occurrence in which maintenance actually happened: a release the update pipeline ran
-  on the site's production in it (audits Release, prod started/finished), maintenance a person logged for
+  on the site's production in it (releases Release, prod started/finished), maintenance a person logged for
   it (MaintenanceLog), or maintenance announced for it. An occurrence with none of these excludes nothing:
   a site that is down in a quiet window is simply down;
 - extended (scheduled) maintenance counts only when announced at least `notice_hours` before it starts
@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Q
 
-from sitekeeper.audits.models import Release
 from sitekeeper.contracts.models import Contact, Contract, Site
 from sitekeeper.core.uptime import Span, clip, merge, total
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, MaintenanceLog
 from sitekeeper.notify.message import Message
 from sitekeeper.notify.seam import notify, recipients_for_contact
+from sitekeeper.releases.models import Release
 
 DEFAULT_NOTICE_HOURS = 48
 EVENT = "maintenance.announced"

@@ -87,8 +87,8 @@ class ServiceLine:
 def service_status(site: Site, now: dt.datetime, portal: bool = True) -> list[ServiceLine]:
     """Uptime monitoring, backups and security scans of a site in plain words, gaps first-hand from
     contracts.coverage so the portal and the staff pages read the same facts."""
-    from sitekeeper.audits.scans import last_scan_at
     from sitekeeper.contracts.coverage import BACKUP, MONITOR, SCAN, site_gaps
+    from sitekeeper.security.scans import last_scan_at
 
     gaps = {gap.kind: gap for gap in site_gaps(site, now)}
     prefix = "portal" if portal else "staff"
