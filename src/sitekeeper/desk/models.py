@@ -141,11 +141,22 @@ class Ticket(models.Model):
         help_text="When the request became P1 outside business hours on a plan with after-hours emergency "
         "cover: on-call is paged once for it (agreement 2.2)",
     )
+    detection_key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For a request the platform opened: the episode it was opened for (desk.detected) — one "
+        "request per episode, even when two workers detect it at once",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["detection_key"], condition=~models.Q(detection_key=""), name="ticket_one_per_episode"
+            )
+        ]
         indexes = [
             models.Index(fields=["next_due_at"], name="ticket_next_due"),
             models.Index(fields=["next_check_at"], name="ticket_next_check"),

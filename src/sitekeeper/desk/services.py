@@ -129,6 +129,7 @@ def file_request(
     requester_user: User | None = None,
     received_at: dt.datetime | None = None,
     allow_incomplete: bool = True,
+    detection_key: str = "",
 ) -> Ticket:
     """Accept a request. Missing required fields: accepted, marked incomplete, clocks paused until done.
 
@@ -174,6 +175,7 @@ def file_request(
         received_at=at,
         incomplete=bool(missing),
         missing_fields=missing,
+        detection_key=detection_key,
     )
     _track_p1(ticket, "", at)
     ticket.save(force_insert=True)
