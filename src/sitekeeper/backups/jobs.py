@@ -20,24 +20,19 @@ from django.db import transaction
 from django.db.models import F
 
 from sitekeeper import proc
-from sitekeeper.access.crypto import DecryptionError
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
-from sitekeeper.backups.models import BackupRun, Repository, RunStatus, SiteBackup, Snapshot, Source
+from sitekeeper.backups.errors import JOB_ERRORS, BackupError, config_for
+from sitekeeper.backups.models import BackupRun, Repository, RunStatus, Snapshot, Source
 from sitekeeper.backups.progress import store as progress_store
-from sitekeeper.backups.restic import Restic, ResticError, parse_time, tags
-from sitekeeper.backups.sources import SourceError, Taken, module
+from sitekeeper.backups.restic import Restic, parse_time, tags
+from sitekeeper.backups.sources import Taken, module
 from sitekeeper.contracts.models import Site
 from sitekeeper.core import retention
 
 logger = logging.getLogger(__name__)
 
-JOB_ERRORS = (proc.ProcError, proc.MissingProgramError, SourceError, ResticError, OSError, DecryptionError)
 PROGRESS_EVERY = 1.0  # seconds between progress writes (each also extends the lease)
-
-
-class BackupError(RuntimeError):
-    pass
 
 
 def owner_id() -> str:
@@ -56,13 +51,6 @@ def owner_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def config_for(site: Site) -> SiteBackup:
-    try:
-        return site.backup
-    except SiteBackup.DoesNotExist:
-        raise BackupError(f"{site} has no backup settings (repository, schedule)") from None
 
 
 # -- claiming ------------------------------------------------------------------------

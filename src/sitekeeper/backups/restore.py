@@ -29,7 +29,7 @@ from typing import IO, Any
 from django.conf import settings
 
 from sitekeeper.access.models import User
-from sitekeeper.backups.jobs import JOB_ERRORS
+from sitekeeper.backups.errors import JOB_ERRORS
 from sitekeeper.backups.models import Export, Repository, Restore, Snapshot, Source
 from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic

@@ -21,7 +21,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from sitekeeper import proc
 from sitekeeper.access.models import User
-from sitekeeper.backups import alerts, jobs
+from sitekeeper.backups import alerts, errors, jobs
 from sitekeeper.backups.models import (
     BackupRun,
     Export,
@@ -55,7 +55,7 @@ def backup_task(site_id: int, layer: str, slot: str, trigger: str, user_id: int 
 def retention_task(site_id: int) -> None:
     """The plan's retention for one site (queued after each successful backup, and daily for every site)."""
     site = Site.objects.get(pk=site_id)
-    config = jobs.config_for(site)
+    config = errors.config_for(site)
     with Restic(config.repository) as restic:
         jobs.prepare(config.repository, restic, unlock=False)
         try:
@@ -159,7 +159,7 @@ def schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
         if Source.objects.filter(site=config.site, layer=Layer.CONFIG).exists():
             try:
                 slot = config_slot(config.site)
-            except jobs.JOB_ERRORS as exc:
+            except errors.JOB_ERRORS as exc:
                 logger.warning("config fingerprint of %s failed: %s", config.site, exc)
                 slot = None
             if slot:

@@ -31,7 +31,7 @@ from django.db.models import Q
 
 from sitekeeper.access.audit import acting_as, current_actor
 from sitekeeper.access.models import User
-from sitekeeper.backups.jobs import JOB_ERRORS
+from sitekeeper.backups.errors import JOB_ERRORS
 from sitekeeper.backups.models import Export, Repository, SiteBackup, Snapshot
 from sitekeeper.backups.restic import Restic
 from sitekeeper.contracts.models import Client, Contract

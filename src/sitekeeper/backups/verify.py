@@ -28,7 +28,8 @@ from django.db import transaction
 
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
-from sitekeeper.backups.jobs import JOB_ERRORS, BackupError, config_for, owner_alive, owner_id
+from sitekeeper.backups.errors import JOB_ERRORS, BackupError, config_for
+from sitekeeper.backups.jobs import owner_alive, owner_id
 from sitekeeper.backups.models import Layer, Repository, RestoreTest, SiteBackup, Snapshot, Source
 from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic

@@ -34,7 +34,8 @@ from django.conf import settings
 from django.db import transaction
 
 from sitekeeper.backups import progress
-from sitekeeper.backups.jobs import JOB_ERRORS, owner_alive, owner_id
+from sitekeeper.backups.errors import JOB_ERRORS
+from sitekeeper.backups.jobs import owner_alive, owner_id
 from sitekeeper.backups.models import BackupRun, Layer, RunStatus, Snapshot, Source
 from sitekeeper.backups.shell import Shell
 from sitekeeper.backups.sources import SourceError, shell_for

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sitekeeper.backups import jobs, progress, tasks
+from sitekeeper.backups import errors, jobs, progress, tasks
 from sitekeeper.backups.models import BackupRun, Layer, Repository, RunStatus, Snapshot
 from sitekeeper.backups.restic import Restic
 from sitekeeper.contracts.models import Site
@@ -142,7 +142,7 @@ class Command(BaseCommand):
 
     def do_retention(self, options: dict[str, Any]) -> None:
         site = find_site(options["site"])
-        config = jobs.config_for(site)
+        config = errors.config_for(site)
         with Restic(config.repository) as restic:
             jobs.prepare(config.repository, restic)
             summary = jobs.apply_retention(site, restic)
