@@ -240,6 +240,26 @@ def test_cli_import_list_match(acme, tmp_path: Path, capsys: pytest.CaptureFixtu
         call_command("audit_feed", "import", "--name", "x", "--format", "osv", str(tmp_path / "nope"))
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db
+def test_cli_import_draws_its_progress_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed reports through the job seam (jobs.report); the command's bar listens there."""
+    doc = tmp_path / "wf.json"
+    doc.write_text(json.dumps({"wf-akismet-1": wordfence_entry()}))
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    call_command("audit_feed", "import", "--name", "wordfence", "--format", "wordfence", str(doc))
+    drawn = terminal.getvalue()
+    assert "0.0%  0 B  reading /" in drawn
+    assert "100.0%" in drawn
+    assert "saving (1/1)" in drawn
+    assert drawn.endswith("\r")  # and cleared at the end
+
+
 # -- acceptance on the real WordPress test site (scripts/wordpress-test.sh) ---------------------------------
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -31,8 +31,7 @@ from typing import Any
 
 from django.db import transaction
 
-from sitekeeper import http
-from sitekeeper.backups import progress
+from sitekeeper import http, jobs
 from sitekeeper.core.versions import VersionError, osv_intervals, wordfence_intervals
 from sitekeeper.security.inventory import _pypi_name
 from sitekeeper.security.models import Ecosystem, Feed, Vulnerability
@@ -256,7 +255,7 @@ def import_feed(
     feed, _ = Feed.objects.get_or_create(name=name, defaults={"format": format})
     is_url = bool(re.match(r"^https?://", location))
     Feed.objects.filter(pk=feed.pk).update(format=format, url=location if is_url else "")
-    progress.store(Feed, feed.pk, {"phase": f"reading {location}", "percent": 0})
+    jobs.report(Feed, feed.pk, {"phase": f"reading {location}", "percent": 0})
     data = fetch(location, name)
     entries: list[Vulnerability] = []
     for label, doc in _documents(data, name):
@@ -264,7 +263,7 @@ def import_feed(
             entries += parse_wordfence(doc, name)
         else:
             entries += parse_osv(doc, name, label)
-    progress.store(Feed, feed.pk, {"phase": "saving", "percent": 50, "of": len(entries), "index": 0})
+    jobs.report(Feed, feed.pk, {"phase": "saving", "percent": 50, "of": len(entries), "index": 0})
     with transaction.atomic():
         Vulnerability.objects.filter(feed=feed).delete()
         batch = 1000
@@ -275,7 +274,7 @@ def import_feed(
             Vulnerability.objects.bulk_create(chunk)
             done = min(start + batch, len(entries))
             percent = 50 + 50 * done / max(len(entries), 1)
-            progress.store(
+            jobs.report(
                 Feed, feed.pk, {"phase": "saving", "percent": percent, "of": len(entries), "index": done}
             )
         Feed.objects.filter(pk=feed.pk).update(

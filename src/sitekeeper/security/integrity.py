@@ -27,8 +27,8 @@ from typing import Any, Literal
 from django.conf import settings
 from django.db import transaction
 
+from sitekeeper import jobs
 from sitekeeper.access.audit import acting_as
-from sitekeeper.backups import progress
 from sitekeeper.contracts.models import Site
 from sitekeeper.security import findings
 from sitekeeper.security.models import (
@@ -192,7 +192,7 @@ def _full_due(site: Site, environment: str, now: dt.datetime) -> bool:
 
 def _reporter(scan: IntegrityScan) -> ProgressFn:
     def report(phase: str, done: int, total: int) -> None:
-        progress.store(IntegrityScan, scan.pk, {"phase": phase, "done": done, "total": total})
+        jobs.report(IntegrityScan, scan.pk, {"phase": phase, "done": done, "total": total})
 
     return report
 
@@ -241,7 +241,7 @@ def scan(
         tree.close()
     hashed = sum(1 for s in states.values() if s.hashed)
     done = {"phase": "done", "done": len(states), "total": len(states)}
-    progress.store(
+    jobs.report(
         IntegrityScan,
         run.pk,
         done,

@@ -6,7 +6,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sitekeeper.backups.management.commands.backup import find_site, with_progress
+from sitekeeper import jobs
+from sitekeeper.backups.management.commands.backup import find_site, render_bar
 from sitekeeper.contracts.models import Site
 from sitekeeper.security import feeds, vulns
 from sitekeeper.security.models import Feed
@@ -30,7 +31,9 @@ class Command(BaseCommand):
         if action == "import":
             name, fmt, location = str(options["name"]), str(options["format"]), str(options["location"])
             try:
-                feed = with_progress(lambda: feeds.import_feed(name, fmt, location), sys.stderr)
+                feed = jobs.terminal_bar(
+                    lambda: feeds.import_feed(name, fmt, location), sys.stderr, render_bar
+                )
             except feeds.FeedError as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(
