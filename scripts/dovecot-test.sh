@@ -7,12 +7,20 @@
 #
 # User and password: $DOVECOT_TEST_USER (default "desk") / $DOVECOT_TEST_PASSWORD (default
 # "desk-test-password"). Exit status 3: Dovecot is not installed (Debian package dovecot-imapd).
+# The wait for Dovecot polls up to SITEKEEPER_TEST_READY_SECONDS [60]; with SITEKEEPER_TEST_OWNER_PID set (the
+# test process), a watcher runs `stop DIR` once that process is gone (scripts/test-servers.sh).
 set -euo pipefail
 
 usage() { echo "usage: $0 start DIR [PORT] | stop DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 action=$1
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
+
+say() { printf 'dovecot-test: %s\n' "$*" >&2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
+# shellcheck source=scripts/test-servers.sh
+source "$HERE/test-servers.sh"
 
 # Where the instance lives. Normally DIR itself. As root it cannot be: Dovecot never opens a mailbox as
 # uid 0, so the mail belongs to an unprivileged user who must be able to reach it, and DIR (a private
@@ -27,16 +35,6 @@ IMAP_BINARY=/usr/lib/dovecot/imap
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-listening() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.5).close()
-except OSError:
-    sys.exit(1)
-EOF
 }
 
 write_config() {
@@ -124,14 +122,19 @@ start() {
     stop
     exit 1
   fi
-  for _ in $(seq 1 100); do
-    if listening "$port"; then echo "$port"; return 0; fi
-    sleep 0.1
-  done
-  echo "dovecot-test: Dovecot did not start listening on 127.0.0.1:$port; its log:" >&2
-  cat "$inst/dovecot.log" >&2 2>/dev/null || true
-  stop
-  exit 1
+  if ! await_ready "Dovecot IMAP on 127.0.0.1:$port (config $inst/dovecot.conf)" "$inst/dovecot.log" \
+      master_alive tcp_open "$port"; then
+    stop
+    exit 1
+  fi
+  watch_owner "$dir/watch.pid" "$inst/run/master.pid" "$SELF" stop "$dir"
+  echo "$port"
+}
+
+# Dovecot's master has forked into the background and writes its pid file as it starts.
+master_alive() {
+  local pidfile=$inst/run/master.pid
+  [ ! -s "$pidfile" ] || kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
 stop() {

@@ -12,6 +12,8 @@
 #
 # Any access key / secret key works (moto does not check signatures); use region us-east-1.
 # Exit status 3: moto_server is missing (PyPI package moto[server], installed by scripts/bootstrap.sh).
+# The wait for moto polls up to SITEKEEPER_TEST_READY_SECONDS [60]; with SITEKEEPER_TEST_OWNER_PID set (the
+# test process), a watcher runs `down` once that process is gone (scripts/test-servers.sh).
 set -euo pipefail
 
 usage() { echo "usage: $0 up | down" >&2; exit 2; }
@@ -25,6 +27,9 @@ MOTO=${MOTO_SERVER:-$ROOT/.venv/bin/moto_server}
 PIDFILE= # set once BASE exists
 
 say() { printf '[s3-test] %s\n' "$*" >&2; }
+SELF=$ROOT/scripts/$(basename "${BASH_SOURCE[0]}")
+# shellcheck source=scripts/test-servers.sh
+source "$ROOT/scripts/test-servers.sh"
 
 # Is the pid file naming a live moto_server (ours, not a recycled pid)?
 alive() {
@@ -65,19 +70,16 @@ up() {
   # Its own session, detached from our stdout/stderr: a caller reading them to the end must not wait for it.
   setsid "$MOTO" -H 127.0.0.1 -p "$PORT" </dev/null >"$BASE/moto.log" 2>&1 &
   echo $! > "$PIDFILE"
-  for _ in $(seq 1 150); do
-    if answers "$PORT"; then
-      say "moto S3 on http://127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
-      echo "$PORT"
-      return 0
-    fi
-    alive || break
-    sleep 0.2
-  done
-  say "moto_server did not answer on 127.0.0.1:$PORT; its log:"
-  cat "$BASE/moto.log" >&2 2>/dev/null || true
-  down
-  exit 1
+  # First the port (cheap, no program per poll), then one HTTP answer.
+  if ! await_ready "moto_server (S3) on 127.0.0.1:$PORT" "$BASE/moto.log" alive tcp_open "$PORT" \
+      || ! await_ready "moto_server (S3) answering HTTP on 127.0.0.1:$PORT" "$BASE/moto.log" alive \
+        answers "$PORT"; then
+    down
+    exit 1
+  fi
+  watch_owner "$BASE/watch.pid" "$PIDFILE" "$SELF" down
+  say "moto S3 on http://127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
+  echo "$PORT"
 }
 
 down() {

@@ -13,6 +13,8 @@
 # Files in DIR: client_key / client_key.pub (log in with `ssh -i DIR/client_key -p PORT USER@127.0.0.1`),
 # known_hosts (the host key for [127.0.0.1]:PORT), sshd.log, sshd.pid, sshd_config, host_ed25519_key.
 # Exit status 3: OpenSSH is not installed (Debian packages openssh-server and openssh-client).
+# The wait for sshd polls up to SITEKEEPER_TEST_READY_SECONDS [60]; with SITEKEEPER_TEST_OWNER_PID set (the
+# test process), a watcher runs `down` once that process is gone (scripts/test-servers.sh).
 set -euo pipefail
 
 usage() { echo "usage: $0 up | down" >&2; exit 2; }
@@ -25,6 +27,10 @@ SSHD=${SSHD:-$(command -v sshd || echo /usr/sbin/sshd)}
 PIDFILE= # set once BASE exists
 
 say() { printf '[sshd-test] %s\n' "$*" >&2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
+# shellcheck source=scripts/test-servers.sh
+source "$HERE/test-servers.sh"
 
 # Is the pid file naming a live sshd (ours, not a recycled pid)?
 alive() {
@@ -33,16 +39,6 @@ alive() {
   pid=$(cat "$PIDFILE")
   [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$BASE/sshd_config"
-}
-
-listening() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.5).close()
-except OSError:
-    sys.exit(1)
-EOF
 }
 
 check_packages() {
@@ -91,7 +87,7 @@ up() {
     echo "$PORT"
     return 0
   fi
-  if listening "$PORT"; then
+  if tcp_open "$PORT"; then
     say "127.0.0.1:$PORT is taken by another program; choose SITEKEEPER_SSHD_PORT"
     exit 1
   fi
@@ -104,19 +100,17 @@ up() {
     cat "$BASE/start.log" "$BASE/sshd.log" >&2 2>/dev/null || true
     exit 1
   fi
-  for _ in $(seq 1 100); do
-    if alive && listening "$PORT"; then
-      say "sshd on 127.0.0.1:$PORT (pid $(cat "$PIDFILE")), user $(id -un), key $BASE/client_key"
-      echo "$PORT"
-      return 0
-    fi
-    sleep 0.1
-  done
-  say "sshd did not start listening on 127.0.0.1:$PORT; its log:"
-  cat "$BASE/sshd.log" >&2 2>/dev/null || true
-  down
-  exit 1
+  # sshd has forked into the background by now and writes its pid file once it listens.
+  if ! await_ready "sshd on 127.0.0.1:$PORT (config $BASE/sshd_config)" "$BASE/sshd.log" true ready; then
+    down
+    exit 1
+  fi
+  watch_owner "$BASE/watch.pid" "$PIDFILE" "$SELF" down
+  say "sshd on 127.0.0.1:$PORT (pid $(cat "$PIDFILE")), user $(id -un), key $BASE/client_key"
+  echo "$PORT"
 }
+
+ready() { alive && tcp_open "$PORT"; }
 
 down() {
   local pid

@@ -19,6 +19,9 @@
 #
 # The processes run as the current user (as root: mariadbd --user=root), so DIR may be any private folder.
 # php -S is started in its own session: run/php.pid is its process-group id (workers included).
+# Every wait for a server polls up to SITEKEEPER_TEST_READY_SECONDS [60] and names what it waited for; with
+# SITEKEEPER_TEST_OWNER_PID set (the test process), a watcher runs `down` once that process is gone
+# (scripts/test-servers.sh).
 # Exit status 3: a needed Debian package is missing (named on stderr; nothing is installed here —
 # scripts/bootstrap.sh does that).
 set -euo pipefail
@@ -46,6 +49,10 @@ SOCK=$RUN/mysqld.sock; DB_PID=$RUN/mysqld.pid; PHP_PID=$RUN/php.pid
 PATH=$PATH:/usr/sbin:/sbin
 
 say() { printf '[wordpress-test] %s\n' "$*" >&2; }
+# shellcheck source=scripts/test-servers.sh
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
+source "$HERE/test-servers.sh"
 
 # Is pid file $1 naming a live process whose command line contains $2 (ours, not a recycled pid)?
 alive() {
@@ -116,12 +123,9 @@ start_db() {
     --log-error="$LOG/mariadb.err" --innodb-buffer-pool-size=32M --performance-schema=OFF \
     </dev/null >/dev/null 2>&1 &
   echo $! >"$DB_PID"  # mariadbd writes the same pid once it is up
-  for _ in $(seq 1 120); do
-    db_ping && break
-    alive "$DB_PID" "$DATADIR" || break
-    sleep 0.25
-  done
-  db_ping || { say "MariaDB did not come up; see $LOG/mariadb.err"; exit 1; }
+  db_alive() { alive "$DB_PID" "$DATADIR"; }
+  await_ready "MariaDB (mariadbd) on 127.0.0.1:$DB_PORT, socket $SOCK" "$LOG/mariadb.err" db_alive db_ping \
+    || exit 1
   db <<SQL
 CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
@@ -176,13 +180,11 @@ start_web() {
   PHP_CLI_SERVER_WORKERS=4 setsid php -S "127.0.0.1:$WP_PORT" -t "$DOCROOT" \
     >>"$LOG/php-server.log" 2>&1 </dev/null &
   echo $! >"$PHP_PID"
-  for _ in $(seq 1 80); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$WP_PORT") 2>/dev/null && return
-    alive "$PHP_PID" "$DOCROOT" || break
-    sleep 0.1
-  done
-  say "php -S did not come up; see $LOG/php-server.log"
-  exit 1
+  # It used to get a fixed 8 s (80 × 0.1 s): on a loaded machine php -S had started but was not yet
+  # listening, and three WordPress fixtures failed at once.
+  php_alive() { alive "$PHP_PID" "$DOCROOT"; }
+  await_ready "php -S on 127.0.0.1:$WP_PORT (document root $DOCROOT)" "$LOG/php-server.log" php_alive \
+    tcp_open "$WP_PORT" || exit 1
 }
 
 install_site() {
@@ -205,6 +207,7 @@ up() {
   check_packages
   mkdir -p "$RUN" "$LOG"
   start_db
+  watch_owner "$RUN/watch.pid" "$DB_PID" "$SELF" down
   write_site
   start_web
   install_site

@@ -6,10 +6,8 @@ import datetime as dt
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from sitekeeper.monitoring.uptime import contract_month, month_figures
 from sitekeeper.releases.models import Release
 from sitekeeper.security import scans
 from sitekeeper.security.models import Finding, SecurityIncident
+from tests.serving import dies_with_us, free_port, ready_seconds, wait_until
 
 
 @pytest.mark.django_db
@@ -132,12 +131,6 @@ def assert_demo_is_honest() -> None:
     assert summary["unread"] == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _login(http: httpx.Client, username: str) -> httpx.Response:
     page = http.get("/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
@@ -151,33 +144,41 @@ def _login(http: httpx.Client, username: str) -> httpx.Response:
 
 @pytest.mark.slow
 def test_demo_serves_and_staff_and_client_logins_work(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SITEKEEPER_HOME": str(tmp_path / "home")}
     env.pop("SITEKEEPER_DATABASE_URL", None)
     sitekeeper = Path(sys.executable).with_name("sitekeeper")
-    proc = subprocess.Popen(
-        [str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    # Its output goes to a file, not a pipe: a pipe nobody reads until the end fills up (64 KiB) and would
+    # stop the demo mid-way. The demo dies with this test process if pytest is killed.
+    log = tmp_path / "demo.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            dies_with_us([str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}"]),
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
+
+    def serving() -> bool:
+        try:
+            return httpx.get(f"{base}/login/", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
         # Generous: the demo migrates, backs up with restic, crawls and runs releases before it serves; on a
         # busy 2-core machine that took 119 s. A demo that died is reported at once with its output.
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"demo exited with {proc.returncode} before serving:\n{proc.stdout.read()}")
-            try:
-                if httpx.get(f"{base}/login/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("demo did not start serving within 600 s")
+        wait_until(
+            serving,
+            f"sitekeeper demo serving {base}/login/",
+            seconds=max(600, ready_seconds()),
+            log=log,
+            process=proc,
+            interval=0.5,
+        )
         with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as http:
             staff = _login(http, "engineer")
             assert staff.status_code == 200
@@ -192,5 +193,6 @@ def test_demo_serves_and_staff_and_client_logins_work(tmp_path: Path):
             assert "Stadtmuseum Nord" not in portal.text
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
+        proc.wait(timeout=ready_seconds())
+    output = log.read_text()
     assert "bakery-owner" in output, output

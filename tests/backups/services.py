@@ -5,7 +5,8 @@ Import the fixtures where they are needed::
     from tests.backups.services import sshd, s3  # noqa: F401
 
 Each is session-scoped, started through its script (scripts/sshd-test.sh, scripts/s3-test.sh) on a free
-port under a private temporary folder, and stopped at the end of the session. A missing program skips the
+port of this pytest-xdist worker (tests/serving.py) under a private temporary folder, and stopped at the end
+of the session — or by the script's watcher if the worker is killed first. A missing program skips the
 test, naming the package to install — or fails it under SITEKEEPER_REQUIRE_ALL=1 (CI), where a missing
 component must never be a silent skip.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,15 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving import free_port, ready_seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 SSHD_SCRIPT = ROOT / "scripts" / "sshd-test.sh"
 S3_SCRIPT = ROOT / "scripts" / "s3-test.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def unavailable(message: str) -> None:
@@ -41,8 +37,10 @@ def unavailable(message: str) -> None:
 
 
 def run_script(script: Path, action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # `up` may wait twice up to the readiness deadline (moto: the port, then an HTTP answer).
+    timeout = 2 * ready_seconds() + 60
     return subprocess.run(
-        [str(script), action], env=env, capture_output=True, text=True, timeout=60, check=False
+        [str(script), action], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 

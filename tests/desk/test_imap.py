@@ -18,6 +18,7 @@ from django.db import OperationalError
 from sitekeeper.desk import imap, mail
 from sitekeeper.desk.models import Message, Ticket
 from tests.desk.test_mail import compose
+from tests.serving import free_port, ready_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "dovecot-test.sh"
@@ -27,11 +28,16 @@ PASSWORD = "s3cret-Imap-pass"  # distinctive, so a leak into output is easy to s
 
 @pytest.fixture(scope="module")
 def dovecot(tmp_path_factory) -> Iterator[int]:
-    """A private Dovecot for this module; yields its port on 127.0.0.1."""
+    """A private Dovecot for this module, on a port of this worker's own; yields the port on 127.0.0.1."""
     folder = tmp_path_factory.mktemp("dovecot")
     env = {**os.environ, "DOVECOT_TEST_USER": USER, "DOVECOT_TEST_PASSWORD": PASSWORD}
     started = subprocess.run(
-        [str(SCRIPT), "start", str(folder)], env=env, capture_output=True, text=True, timeout=60, check=False
+        [str(SCRIPT), "start", str(folder), str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=ready_seconds() + 60,
+        check=False,
     )
     if started.returncode == 3:
         reason = "Dovecot is not installed: install the Debian package dovecot-imapd"

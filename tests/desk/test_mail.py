@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,17 +26,12 @@ from sitekeeper.desk import mail, services
 from sitekeeper.desk.models import Message, PauseReason, Ticket
 from sitekeeper.notify import deliver_pending
 from tests.conftest import make_user
+from tests.serving import free_port
 
 DESK = "desk@agency.test"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(range(256))
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Inbox:

@@ -29,6 +29,7 @@ from huey.contrib.djhuey import HUEY
 from sitekeeper.desk import tasks
 from sitekeeper.desk.models import Escalation
 from tests.desk.test_escalation import berlin, file
+from tests.serving import dies_with_us, ready_seconds
 
 REPO = Path(__file__).resolve().parents[2]
 SITEKEEPER = Path(sys.executable).with_name("sitekeeper")
@@ -204,7 +205,7 @@ class Worker:
         self.log = log
         self.handle = log.open("w")
         self.process = subprocess.Popen(
-            [str(SITEKEEPER), "worker", "--workers", "2"],
+            dies_with_us([str(SITEKEEPER), "worker", "--workers", "2"]),  # no worker outlives a killed pytest
             env=env,
             cwd=REPO,
             stdout=self.handle,
@@ -214,8 +215,8 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text()
 
-    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (ready_seconds() if timeout is None else timeout)
         while not condition():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -225,7 +226,7 @@ class Worker:
     def stop(self) -> int:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
-        code = self.process.wait(timeout=60)
+        code = self.process.wait(timeout=ready_seconds())
         self.handle.close()
         return code
 

@@ -17,6 +17,7 @@ from django.db import connection
 from sitekeeper.monitoring.models import CheckResult, Monitor, ProbeSession
 from sitekeeper.monitoring.probe import Probe
 from tests.monitoring.servers import make_monitor, server  # noqa: F401 (server: a fixture)
+from tests.serving import dies_with_us
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 SITEKEEPER = Path(sys.executable).parent / "sitekeeper"
@@ -71,7 +72,7 @@ def test_two_probe_processes_never_check_one_monitor_at_once(acme, server) -> No
     env = {**os.environ, "SITEKEEPER_DATABASE_URL": url, "SITEKEEPER_PROBE_INTERVAL": "1"}
     probes = [
         subprocess.Popen(
-            [str(SITEKEEPER), "probe", "--location", location, "--duration", "10"],
+            dies_with_us([str(SITEKEEPER), "probe", "--location", location, "--duration", "10"]),
             env=env,
             stdout=subprocess.DEVNULL,
         )

@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +21,13 @@ from sitekeeper.contracts.models import Plan
 from sitekeeper.monitoring.models import CheckResult, Monitor, Outage
 from sitekeeper.monitoring.probe import Probe
 from tests.monitoring.servers import make_monitor
+from tests.serving import free_port, listening, ready_seconds, wait_until
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "wordpress-test.sh"
 PACKAGES = "mariadb-server mariadb-client php-cli php-mysql wordpress"
 TITLE = "Sitekeeper WordPress Test"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -44,8 +37,14 @@ class WordPress:
     url: str
 
     def script(self, action: str) -> subprocess.CompletedProcess[str]:
+        # `up` may wait for MariaDB, then php -S, then the install, each up to the readiness deadline.
         return subprocess.run(
-            [str(SCRIPT), action], env=self.env, capture_output=True, text=True, timeout=120, check=False
+            [str(SCRIPT), action],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=4 * ready_seconds() + 60,
+            check=False,
         )
 
     def up(self) -> None:
@@ -57,13 +56,9 @@ class WordPress:
         pid = int((self.base / "run" / "php.pid").read_text())
         os.killpg(pid, signal.SIGKILL)
         port = int(self.env["SITEKEEPER_WP_PORT"])
-        deadline = time.monotonic() + 5
-        while True:  # the processes are gone once nothing listens on the port any more
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) != 0:
-                    return
-            assert time.monotonic() < deadline, "php -S still listening 5 s after SIGKILL"
-            time.sleep(0.05)
+        # The processes are gone once nothing listens on the port any more.
+        stopped = f"php -S on 127.0.0.1:{port} to stop after SIGKILL"
+        wait_until(lambda: not listening(port), stopped, interval=0.05)
 
 
 @contextlib.contextmanager

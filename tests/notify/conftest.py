@@ -6,7 +6,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from huey.contrib.djhuey import HUEY
 
-from tests.notify.servers import Inbox, Sink, free_port, running_sink
+from tests.notify.servers import Inbox, Sink, running_sink
+from tests.serving import free_port
 
 
 @pytest.fixture
