@@ -3,9 +3,10 @@
 A monitor is down when its latest run of consecutive failed checks (across locations, since the last success)
 is at least `confirmations` long and comes from at least `quorum` locations (never more than are probing). The
 outage starts at the run's first failed check and ends at the first success after it. Each outage opens a
-service-desk incident and alerts the escalation list (and, for P1, the client's emergency contact) at once,
-so the alert goes out one interval or so after the start — inside the contract's alert time when the monitor's
-configuration allows it (monitoring/alerting.py refuses one that cannot).
+service-desk incident (through desk.detected: one request per outage, however many probe passes see it) and
+alerts the escalation list (and, for P1, the client's emergency contact) at once, so the alert goes out one
+interval or so after the start — inside the contract's alert time when the monitor's configuration allows it
+(monitoring/alerting.py refuses one that cannot).
 
 An outage that starts inside announced maintenance is recorded and shown to staff at once as "down during
 maintenance", but the incident and the pages are held until the maintenance ends — or its maximum length is
@@ -24,7 +25,7 @@ from django.db.models import Count, Min, Q
 
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import Contact, Site
-from sitekeeper.desk import services
+from sitekeeper.desk import detected
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.models import (
     CheckResult,
@@ -33,7 +34,7 @@ from sitekeeper.monitoring.models import (
     Outage,
     ProbeSession,
 )
-from sitekeeper.notify import Message, Recipient, notify, recipients_for_contact
+from sitekeeper.notify import Message, Recipient, recipients_for_contact
 
 logger = logging.getLogger("sitekeeper.monitoring")
 
@@ -195,30 +196,30 @@ def timeline(monitor: Monitor, since: dt.datetime, until: dt.datetime | None = N
 
 
 def open_incident(outage: Outage, monitor: Monitor) -> None:
+    """The outage's service-desk incident, once per outage (a second pass over the same outage finds the one
+    already open), with the check timeline as an internal note; linked to the outage."""
     site = outage.site
-    subject = f"{site} is down: {outage.cause}"[:200]
     held = ""
     if outage.held_until is not None:
         held = (
             f" It went down during announced maintenance and was still down when the maintenance (or its "
             f"maximum length) ended at {outage.held_until:%Y-%m-%d %H:%M:%S} UTC."
         )
-    ticket = services.file_request(
-        site.client,
-        channel="monitor",
-        type="incident",
-        priority=outage.priority,
-        site=site,
-        environment=monitor.environment,
-        subject=subject,
-        description=f"Monitor {monitor} failed {monitor.confirmations} consecutive checks "
-        f"since {outage.start:%Y-%m-%d %H:%M:%S} UTC: {outage.cause}.{held}",
-        steps=f"Open {monitor.url} (automated {monitor.get_kind_display()} check).",
-        # A held outage became an incident when the maintenance ended, not when the site went down in it.
-        received_at=outage.alert_clock_start,
-    )
-    services.add_message(
-        ticket, timeline(monitor, outage.start), channel="monitor", author=service_user(), internal=True
+    ticket, _ = detected.open_incident(
+        detected.Detection(
+            site=site,
+            found_by="monitoring",
+            episode=f"outage:{outage.pk}",
+            priority=outage.priority,
+            subject=f"{site} is down: {outage.cause}"[:200],
+            description=f"Monitor {monitor} failed {monitor.confirmations} consecutive checks "
+            f"since {outage.start:%Y-%m-%d %H:%M:%S} UTC: {outage.cause}.{held}",
+            steps=f"Open {monitor.url} (automated {monitor.get_kind_display()} check).",
+            # A held outage became an incident when the maintenance ended, not when the site went down in it.
+            detected_at=outage.alert_clock_start,
+            environment=monitor.environment,
+            note=timeline(monitor, outage.start),
+        )
     )
     outage.ticket = ticket
     outage.save(update_fields=["ticket"])
@@ -245,7 +246,8 @@ def alert(outage: Outage, monitor: Monitor, now: dt.datetime) -> None:
         event="monitor.down",
         data={"outage": outage.pk, "site": outage.site_id, "start": outage.start, "cause": outage.cause},
     )
-    notify(recipients(outage, "monitor.down"), message, key=f"outage:{outage.pk}:down")
+    # Told here, not by open_incident: the text names the ticket, which exists only once it is open.
+    detected.tell(detected.Notice(message, f"outage:{outage.pk}:down", recipients(outage, "monitor.down")))
     outage.alerted_at = now
     outage.save(update_fields=["alerted_at"])
 
@@ -265,13 +267,11 @@ def close(outage: Outage) -> None:
     outage.save(update_fields=["end", "held"])
     if outage.ticket_id is None:
         return
-    ticket = outage.ticket
     minutes = (end - outage.start).total_seconds() / 60
     note = f"Back up at {end:%Y-%m-%d %H:%M:%S} UTC after {minutes:.1f} min.\n" + timeline(
         outage.monitor, end - dt.timedelta(minutes=10), end
     )
-    services.add_message(ticket, note, channel="monitor", author=service_user(), internal=True, at=end)
-    services.mark_recovered(ticket, actor=None, at=end, note="monitor: site back up")
+    detected.recovered(outage.ticket, at=end, why="monitor: site back up", detail=note)
     _recovery_alert(outage)
 
 
@@ -283,4 +283,4 @@ def _recovery_alert(outage: Outage) -> None:
         event="monitor.up",
         data={"outage": outage.pk, "start": outage.start, "end": outage.end},
     )
-    notify(recipients(outage, "monitor.up"), message, key=f"outage:{outage.pk}:up")
+    detected.tell(detected.Notice(message, f"outage:{outage.pk}:up", recipients(outage, "monitor.up")))
