@@ -1,6 +1,6 @@
 """The one way scans record what they found: upsert by key, resolve what was not seen again, open an incident
-on the service desk for a new finding (once per episode), with the priority the caller maps from the
-severity.
+on the service desk for a new finding (through desk.detected, once per episode: `incidents.episode`), with the
+priority the caller maps from the severity.
 
 A finding that indicates a security incident (incidents.indicates_incident: malware, an administrator nobody
 announced, a changed admin e-mail or site address) also opens the security incident itself at detection —
@@ -18,10 +18,8 @@ from typing import Any
 from django.db import transaction
 
 from sitekeeper.contracts.models import Site
-from sitekeeper.desk import services
-from sitekeeper.desk.oncall import escalation_list
-from sitekeeper.monitoring.outages import service_user
-from sitekeeper.notify import Message, notify
+from sitekeeper.desk import detected
+from sitekeeper.notify import Message
 from sitekeeper.security import incidents
 from sitekeeper.security.models import HEALTH_KINDS, Finding, FindingKind, FindingStatus, SecurityIncident
 
@@ -110,20 +108,20 @@ def _open_ticket(finding: Finding, priority: str, now: dt.datetime, serious: boo
             "UTC (or the incident dismissed as a false positive, with the reason)."
         )
         lines += ["", clock]
-    ticket = services.file_request(
-        site.client,
-        channel="monitor",
-        type="incident",
-        priority=priority,
-        site=site,
-        environment=finding.environment,
-        subject=f"{prefix}: {finding.title}"[:200],
-        description="\n".join(lines)[:5000],
-        steps=f"Found by sitekeeper's automated {SCAN_NAME.get(finding.kind, 'security scan')}.",
-        received_at=now,
+    ticket, _ = detected.open_incident(
+        detected.Detection(
+            site=site,
+            found_by="health" if finding.kind in HEALTH_KINDS else "security",
+            episode=incidents.episode(finding),
+            priority=priority,
+            subject=f"{prefix}: {finding.title}"[:200],
+            description="\n".join(lines)[:5000],
+            steps=f"Found by sitekeeper's automated {SCAN_NAME.get(finding.kind, 'security scan')}.",
+            detected_at=now,
+            environment=finding.environment,
+            note=f"Finding #{finding.pk} ({finding.kind}, {finding.severity}).",
+        )
     )
-    note = f"Finding #{finding.pk} ({finding.kind}, {finding.severity})."
-    services.add_message(ticket, note, channel="monitor", author=service_user(), internal=True)
     Finding.objects.filter(pk=finding.pk).update(ticket=ticket)
     finding.ticket = ticket
 
@@ -153,8 +151,4 @@ def _announce(finding: Finding, incident: SecurityIncident | None) -> None:
             **({"incident": incident.pk} if incident is not None else {}),
         },
     )
-    notify(
-        escalation_list(message.event),
-        message,
-        key=f"finding:{finding.pk}:{finding.episode_start.isoformat()}",
-    )
+    detected.tell(detected.Notice(message, incidents.episode(finding)))  # the escalation list of its event

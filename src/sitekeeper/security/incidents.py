@@ -28,9 +28,8 @@ from django.db import transaction
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
-from sitekeeper.desk import services
+from sitekeeper.desk import detected, services
 from sitekeeper.desk.models import Ticket
-from sitekeeper.monitoring.outages import service_user
 from sitekeeper.security.models import ChecklistItem, Finding, FindingKind, FindingStatus, SecurityIncident
 
 NOTIFY_WITHIN = dt.timedelta(hours=24)  # agreement clause 6.3
@@ -83,6 +82,12 @@ def indicates_incident(finding: Finding) -> bool:
     return finding.kind == FindingKind.SUSPICIOUS and finding.key.startswith(INCIDENT_KEYS)
 
 
+def episode(finding: Finding) -> str:
+    """The key of the finding's current episode: its request (desk.detected) and its notice are opened once
+    under it, by findings.record or by the incident opened at detection, whichever comes first."""
+    return f"finding:{finding.pk}:{finding.episode_start.isoformat()}"
+
+
 def current(finding: Finding) -> SecurityIncident | None:
     """The security incident of the finding's current episode, if one was opened."""
     return finding.security_incidents.filter(detected_at=finding.episode_start).first()
@@ -93,7 +98,7 @@ def open_at_detection(finding: Finding) -> SecurityIncident | None:
     calls this for every new episode); None for a finding that does not indicate an incident."""
     if not indicates_incident(finding):
         return None
-    return _open(finding, service_user(), at=finding.episode_start, automatic=True)
+    return _open(finding, detected.service_user(), at=finding.episode_start, automatic=True)
 
 
 def escalate(finding: Finding, user: User, *, at: dt.datetime | None = None) -> SecurityIncident:
@@ -130,24 +135,37 @@ def _open(finding: Finding, user: User, *, at: dt.datetime, automatic: bool) -> 
 
 
 def _file_ticket(finding: Finding, user: User, at: dt.datetime, automatic: bool) -> Ticket:
-    """A finding recorded without a priority has no ticket yet; the incident needs one."""
+    """A finding recorded without a priority has no ticket yet; the incident needs one. Opened by sitekeeper
+    it is the finding episode's detected request (desk.detected, the key findings.record uses); escalated by a
+    person it is that person's request."""
+    subject = f"Security incident: {finding.title}"[:200]
+    if automatic:
+        ticket, _ = detected.open_incident(
+            detected.Detection(
+                site=finding.site,
+                found_by="security",
+                episode=episode(finding),
+                priority="P1",
+                subject=subject,
+                description=f"{finding.title}\n\nOpened by sitekeeper at detection.",
+                steps="See the site's security page.",
+                detected_at=at,
+                environment=finding.environment,
+            )
+        )
+        return ticket
     return services.file_request(
         finding.site.client,
-        channel="monitor" if automatic else "staff",
+        channel="staff",
         type="incident",
         priority="P1",
         site=finding.site,
         environment=finding.environment,
-        subject=f"Security incident: {finding.title}"[:200],
-        description=f"{finding.title}\n\n"
-        + (
-            "Opened by sitekeeper at detection."
-            if automatic
-            else f"Escalated from finding #{finding.pk} by {user}."
-        ),
+        subject=subject,
+        description=f"{finding.title}\n\nEscalated from finding #{finding.pk} by {user}.",
         steps="See the site's security page.",
         received_at=at,
-        requester_user=None if automatic else user,
+        requester_user=user,
     )
 
 
