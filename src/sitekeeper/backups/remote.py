@@ -29,7 +29,7 @@ import asyncssh
 
 from sitekeeper import proc
 from sitekeeper.backups.models import SiteBackup
-from sitekeeper.backups.sources import SourceError
+from sitekeeper.backups.sources.base import SourceError
 
 CHUNK = 1024 * 1024  # bytes copied at a time from a pipe into the channel
 # Read from the channel in pieces larger than its 2 MiB window, so each read empties asyncssh's buffer. With

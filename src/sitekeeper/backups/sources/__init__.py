@@ -13,107 +13,12 @@ scratch(source, folder) -> Source / discard(dest)
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from types import ModuleType
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from sitekeeper.backups.models import SiteBackup, Source
-from sitekeeper.backups.shell import LocalShell, Shell
+from sitekeeper.backups.sources.base import Check, DbUrl, Progress, SourceError, Taken, summary_figures
+from sitekeeper.backups.sources.shells import shell_for
 
-Progress = Callable[[dict[str, Any]], None]
-
-
-class SourceError(ValueError):
-    """A source is set up wrongly or cannot be read; the message names the source and what is wrong."""
-
-
-@dataclass(frozen=True)
-class Taken:
-    restic_id: str
-    time: dt.datetime
-    bytes_processed: int
-    bytes_added: int
-    files: int
-    duration_seconds: float
-    manifest: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    expected: Any
-    actual: Any
-    ok: bool
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class DbUrl:
-    scheme: str
-    user: str
-    password: str
-    host: str
-    port: int | None
-    name: str
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, url: str, what: str = "database URL") -> DbUrl:
-        parts = urlsplit(url)
-        if parts.scheme not in {"mysql", "mariadb", "postgres", "postgresql"}:
-            raise SourceError(
-                f"{what}: scheme must be mysql://, mariadb:// or postgres://, got {parts.scheme!r}"
-            )
-        name = unquote(parts.path.lstrip("/"))
-        return cls(
-            scheme="postgres" if parts.scheme.startswith("postgres") else "mysql",
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port,
-            name=name,
-        )
-
-    def with_name(self, name: str) -> DbUrl:
-        return DbUrl(self.scheme, self.user, self.password, self.host, self.port, name)
-
-    def url(self) -> str:
-        auth = self.user + (f":{self.password}" if self.password else "")
-        port = f":{self.port}" if self.port else ""
-        return f"{self.scheme}://{auth}@{self.host}{port}/{self.name}"
-
-
-def summary_figures(summary: dict[str, Any], at: dt.datetime | None) -> dict[str, Any]:
-    """The fields of a Taken that come from restic's backup summary."""
-    return {
-        "restic_id": summary["snapshot_id"],
-        "time": at or dt.datetime.now(dt.UTC),
-        "bytes_processed": int(summary.get("total_bytes_processed", 0)),
-        "bytes_added": int(summary.get("data_added", 0)),
-        "files": int(summary.get("total_files_processed", 0)),
-        "duration_seconds": float(summary.get("total_duration", 0.0)),
-    }
-
-
-def shell_for(source: Source) -> Shell:
-    """The shell a source's commands run in: over SSH to the site's host, or here."""
-    if not source.over_ssh:
-        return LocalShell()
-    from sitekeeper.backups.remote import SshShell
-
-    try:
-        config = source.site.backup
-    except SiteBackup.DoesNotExist as exc:
-        raise SourceError(
-            f"{source}: reached over SSH, but the site has no backup settings (host, key)"
-        ) from exc
-    return SshShell.for_site(config)
+__all__ = ["Check", "DbUrl", "Progress", "SourceError", "Taken", "module", "shell_for", "summary_figures"]
 
 
 def module(kind: str) -> ModuleType:

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.shell import Shell
-from sitekeeper.backups.sources import Check, Progress, Taken, summary_figures
+from sitekeeper.backups.sources.base import Check, Progress, Taken, summary_figures
 
 Figures = dict[str, dict[str, Any]]  # table -> {"rows": int, "checksum": str}
 

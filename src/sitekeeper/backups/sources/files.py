@@ -20,7 +20,8 @@ from typing import Any
 
 from sitekeeper.backups.models import Source
 from sitekeeper.backups.restic import Restic
-from sitekeeper.backups.sources import Check, Progress, SourceError, Taken, shell_for, summary_figures
+from sitekeeper.backups.sources.base import Check, Progress, SourceError, Taken, summary_figures
+from sitekeeper.backups.sources.shells import shell_for
 
 SAMPLE = 16  # files hashed per snapshot for the restore test
 TAR_NAME = "files.tar"

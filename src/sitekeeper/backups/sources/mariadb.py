@@ -16,7 +16,9 @@ from django.conf import settings
 from sitekeeper.backups.models import Source
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.shell import LocalShell, Shell
-from sitekeeper.backups.sources import Check, DbUrl, Progress, SourceError, Taken, database, shell_for
+from sitekeeper.backups.sources import database
+from sitekeeper.backups.sources.base import Check, DbUrl, Progress, SourceError, Taken
+from sitekeeper.backups.sources.shells import shell_for
 
 _TABLE_MARK = re.compile(
     rb"^-- (?:Table structure|Dumping data|Dumping events|Dumping routines) for table `((?:[^`]|``)+)`"

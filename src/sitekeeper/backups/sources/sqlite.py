@@ -19,7 +19,8 @@ from typing import Any
 
 from sitekeeper.backups.models import Source
 from sitekeeper.backups.restic import Restic
-from sitekeeper.backups.sources import Check, Progress, SourceError, Taken, database, summary_figures
+from sitekeeper.backups.sources import database
+from sitekeeper.backups.sources.base import Check, Progress, SourceError, Taken, summary_figures
 
 PAGES_PER_STEP = 1024
 ROW_SUM_MODULUS = 1 << 128
