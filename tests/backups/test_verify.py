@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sitekeeper.backups import verify
+from sitekeeper.backups import presenters, verify
 from sitekeeper.backups.models import Repository, RestoreTest, SiteBackup
 from sitekeeper.desk.models import Ticket
 from tests.backups.conftest import back_up
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 def test_restore_test_passes_with_matching_counts_and_advances_last_verified(backed_site, settings) -> None:
     back_up(backed_site)
-    assert verify.last_verified(backed_site) is None
+    assert presenters.last_verified(backed_site) is None
 
     test = verify.restore_test(backed_site, slot="2026-11")
 
@@ -40,7 +40,7 @@ def test_restore_test_passes_with_matching_counts_and_advances_last_verified(bac
     # Scratch space is gone once the test is over.
     assert not Path(evidence["uploads"]["restored_to"]).exists()
     assert list((Path(settings.HOME) / "scratch").iterdir()) == []
-    assert verify.last_verified(backed_site) == test.finished_at
+    assert presenters.last_verified(backed_site) == test.finished_at
     assert test.progress["phase"] == "passed"
     # The slot is done: asking again returns the same record without running anything.
     again = verify.restore_test(backed_site, slot="2026-11")
@@ -53,7 +53,7 @@ def test_corrupted_pack_fails_the_test_loudly_and_last_verified_stays(backed_sit
     back_up(backed_site)
     good = verify.restore_test(backed_site, slot="2026-10")
     assert good.status == RestoreTest.Status.PASSED, good.error
-    verified = verify.last_verified(backed_site)
+    verified = presenters.last_verified(backed_site)
 
     packs = sorted((Path(local_repo.location) / "data").rglob("*"), key=lambda p: p.stat().st_size)
     packs = [p for p in packs if p.is_file()]
@@ -78,7 +78,7 @@ def test_corrupted_pack_fails_the_test_loudly_and_last_verified_stays(backed_sit
     assert ticket.priority == "P2"
     assert ticket.type == "incident"
     assert "restore test failed" in ticket.subject
-    assert verify.last_verified(backed_site) == verified
+    assert presenters.last_verified(backed_site) == verified
     # The failing slice is read again by the next check, not skipped.
     local_repo.refresh_from_db()
     assert local_repo.check_cursor == cursor
@@ -115,5 +115,5 @@ def test_monthly_restore_tests_are_due_once_per_month(backed_site) -> None:
     assert verify.due_restore_tests(now + dt.timedelta(hours=1), enqueue=False) == []
     test = verify.restore_test(backed_site, slot="2026-11")
     assert test.status == RestoreTest.Status.PASSED, test.error
-    assert test.progress["attempt"] == 1
+    assert test.attempts == 1
     assert verify.due_restore_tests(now + dt.timedelta(days=30), enqueue=False) == [(backed_site, "2026-12")]

@@ -1,46 +1,47 @@
 """Backup trouble becomes a P2 incident on the service desk and a notification to the escalation list — once
-per occurrence (the notification key and the ticket reference make a repeat a no-op)."""
+per episode (a failed attempt of a run, a failed restore test, a stale layer since a given snapshot, a failed
+repository check): the request is opened through the incident seam (`desk.detected`), keyed by the episode,
+so a repeat returns the request already open and tells nobody again."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from sitekeeper.contracts.models import Site
-from sitekeeper.desk import services
+from sitekeeper.desk import detected
 from sitekeeper.desk.models import Ticket
-from sitekeeper.desk.oncall import escalation_list
-from sitekeeper.monitoring.outages import service_user
-from sitekeeper.notify import Message, notify
+from sitekeeper.notify import Message
 
 PRIORITY = "P2"
+STEPS = "Found by sitekeeper's automated backup checks; see the backups page of the site."
+LOG_KEPT = 6000  # characters of a job's log kept in the request's internal note
 
 
 def incident(
-    site: Site, *, key: str, subject: str, details: str, log: str = "", event: str = "backup.failed"
+    site: Site, *, episode: str, subject: str, details: str, log: str = "", event: str = "backup.failed"
 ) -> Ticket:
-    """File a P2 incident for `site` with `details` (and the job's log as an internal note) and notify."""
-    now = dt.datetime.now(dt.UTC)
-    ticket = services.file_request(
-        site.client,
-        channel="monitor",
-        type="incident",
-        priority=PRIORITY,
-        site=site,
-        environment="prod",
-        subject=f"{site}: {subject}"[:200],
-        description=details,
-        steps="Found by sitekeeper's automated backup checks; see the backups page of the site.",
-        received_at=now,
-    )
-    if log:
-        services.add_message(
-            ticket, f"Job log:\n{log[-6000:]}", channel="monitor", author=service_user(), internal=True
+    """The P2 incident for this episode of backup trouble on `site`: `details` for the requester, the job's
+    log as an internal note, and the escalation list told — all only when the request is opened now."""
+    ticket, opened = detected.open_incident(
+        detected.Detection(
+            site=site,
+            found_by="backups",
+            episode=episode,
+            priority=PRIORITY,
+            subject=f"{site}: {subject}",
+            description=details,
+            steps=STEPS,
+            detected_at=dt.datetime.now(dt.UTC),
+            note=f"Job log:\n{log[-LOG_KEPT:]}" if log else "",
         )
-    message = Message(
-        subject=f"[{PRIORITY}] Backups: {site} — {subject}"[:200],
-        text=f"{details}\n\nTicket {ticket.reference}.",
-        event=event,
-        data={"site": site.pk, "ticket": ticket.reference, "subject": subject},
     )
-    notify(escalation_list(event), message, key=key)
+    if opened:
+        # The notice names the request, so it is told once the request exists (not handed to open_incident).
+        message = Message(
+            subject=f"[{PRIORITY}] Backups: {site} — {subject}"[:200],
+            text=f"{details}\n\nTicket {ticket.reference}.",
+            event=event,
+            data={"site": site.pk, "ticket": ticket.reference, "subject": subject},
+        )
+        detected.tell(detected.Notice(message=message, key=episode))
     return ticket

@@ -1,6 +1,6 @@
 """What the backup jobs, restore tests, restores and the update pipeline's restore points share, one floor
-below all of them: the errors a job turns into a failed run (instead of a crash), and a site's backup
-settings."""
+below all of them: the errors a job turns into a failed run (instead of a crash), the one that stops a worker
+whose job was taken over, and a site's backup settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sitekeeper import proc
 from sitekeeper.access.crypto import DecryptionError
 from sitekeeper.backups.models import SiteBackup
 from sitekeeper.backups.restic import ResticError
-from sitekeeper.backups.sources import SourceError
+from sitekeeper.backups.sources.base import SourceError
 from sitekeeper.contracts.models import Site
 
 JOB_ERRORS = (proc.ProcError, proc.MissingProgramError, SourceError, ResticError, OSError, DecryptionError)
@@ -16,6 +16,11 @@ JOB_ERRORS = (proc.ProcError, proc.MissingProgramError, SourceError, ResticError
 
 class BackupError(RuntimeError):
     pass
+
+
+class LeaseLost(RuntimeError):  # noqa: N818 - not a fault of the job: another worker holds it now
+    """Another worker took the job over (this one's lease ran out while it was stalled): this worker stops
+    and leaves the job, its ending and its alerts to the other."""
 
 
 def config_for(site: Site) -> SiteBackup:

@@ -1,30 +1,35 @@
 """Running a backup: claim the run (one per site, layer and slot), dump each source into restic, write the
 catalogue, apply retention. A failure opens a P2 incident; nothing already stored is touched.
 
-Resumable: a run whose worker died (its lease ran out, or its pid is gone on this host) is taken over by the
-next attempt, which skips the sources that already have a catalogued snapshot. restic's stale lock is removed
-by `restic unlock` (it removes only locks of dead processes) and the dead run's unreferenced packs are
-harmless until the next prune.
+The run is a job of the job seam (`sitekeeper.jobs`): claimed with a lease, the lease renewed with each
+progress report, finished or failed only by the worker that holds it. Resumable: a run whose worker died (its
+lease ran out, or its pid is gone on this host) is taken over by the next attempt, which skips the sources
+that already have a catalogued snapshot. restic's stale lock is removed by `restic unlock` (it removes only
+locks of dead processes) and the dead run's unreferenced packs are harmless until the next prune. A worker
+that finds its run taken over (its lease ran out while it was stalled) stops: the run is the other one's.
+
+What follows a successful backup (retention, as the worker's next job) is the caller's: `then` is called with
+the site — scheduling calls this module, never the other way round.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-import os
-import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Concat
 
-from sitekeeper import proc
+from sitekeeper import jobs, proc
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
-from sitekeeper.backups.errors import JOB_ERRORS, BackupError, config_for
+from sitekeeper.backups.errors import JOB_ERRORS, BackupError, LeaseLost, config_for
 from sitekeeper.backups.models import BackupRun, Repository, RunStatus, Snapshot, Source
-from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic, parse_time, tags
 from sitekeeper.backups.sources import Taken, module
 from sitekeeper.contracts.models import Site
@@ -34,23 +39,11 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1.0  # seconds between progress writes (each also extends the lease)
 
+# Backup runs as jobs: queued and interrupted runs wait; a failed one waits only when retried (RETRYING).
+RUNS = jobs.Kind(BackupRun, waiting=(RunStatus.QUEUED, RunStatus.INTERRUPTED), running=RunStatus.RUNNING)
+RETRYING = dataclasses.replace(RUNS, waiting=(*RUNS.waiting, RunStatus.FAILED))
 
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_alive(owner: str) -> bool:
-    """False only when we can tell: the owner ran on this host and its process is gone."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+FollowUp = Callable[[Site], None]  # what the caller does after a successful backup (queue retention)
 
 
 # -- claiming ------------------------------------------------------------------------
@@ -70,22 +63,17 @@ def claim(
     run, _ = BackupRun.objects.get_or_create(
         site=site, layer=layer, slot=slot, defaults={"trigger": trigger, "requested_by": user}
     )
-    if run.status == RunStatus.SUCCEEDED or (run.status == RunStatus.FAILED and not retry):
-        return None
-    if run.status == RunStatus.RUNNING:
-        lease_valid = run.lease_until is not None and run.lease_until > now
-        if lease_valid and owner_alive(run.owner):
-            return None
-    taken = BackupRun.objects.filter(
-        pk=run.pk, status=run.status, owner=run.owner, attempts=run.attempts
-    ).update(
-        status=RunStatus.RUNNING,
-        owner=owner_id(),
-        lease_until=now + dt.timedelta(minutes=config.timeout_minutes),
-        attempts=F("attempts") + 1,
-        started_at=run.started_at or now,
-        finished_at=None,
-        error="",
+    taken = jobs.claim(
+        RETRYING if retry else RUNS,
+        run.pk,
+        lease=dt.timedelta(minutes=config.timeout_minutes),
+        now=now,
+        also={
+            "attempts": F("attempts") + 1,
+            "started_at": run.started_at or now,
+            "finished_at": None,
+            "error": "",
+        },
     )
     if not taken:
         return None
@@ -98,13 +86,16 @@ def claim(
 
 def _log(run: BackupRun, line: str) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    run.log = f"{run.log}{stamp} {line}\n"
-    BackupRun.objects.filter(pk=run.pk).update(log=run.log)
+    entry = f"{stamp} {line}\n"
+    run.log = f"{run.log}{entry}"
+    # Appended in the database, not written whole: a worker that took the run over keeps its own lines.
+    BackupRun.objects.filter(pk=run.pk).update(log=Concat("log", Value(entry), output_field=TextField()))
     logger.info("backup run %s: %s", run.pk, line)
 
 
 class _Reporter:
-    """Restic's status lines → run.progress, at most once a second; each write extends the lease."""
+    """Restic's status lines → run.progress, at most once a second; each write renews the lease (and stops
+    the work with LeaseLost when the run is no longer ours)."""
 
     def __init__(self, run: BackupRun, lease: dt.timedelta, base: dict[str, Any]) -> None:
         self.run, self.lease, self.base, self.last = run, lease, base, 0.0
@@ -120,7 +111,12 @@ class _Reporter:
             "percent": round(100 * float(status.get("percent_done", 0.0)), 1),
             "files_done": int(status.get("files_done", 0)),
         }
-        progress_store(BackupRun, self.run.pk, progress, lease_until=dt.datetime.now(dt.UTC) + self.lease)
+        _heartbeat(self.run, self.lease, progress)
+
+
+def _heartbeat(run: BackupRun, lease: dt.timedelta, progress: dict[str, Any]) -> None:
+    if not jobs.heartbeat(RUNS, run.pk, lease=lease, progress=progress):
+        raise LeaseLost(f"backup run {run.pk} was taken over by another worker")
 
 
 # -- running ------------------------------------------------------------------------
@@ -133,16 +129,20 @@ def backup(
     user: User | None = None,
     at: dt.datetime | None = None,
     retry: bool = False,
+    then: FollowUp | None = None,
 ) -> BackupRun | None:
-    """Claim and execute one run. `at` dates the snapshots (tests back-date them with restic --time)."""
+    """Claim and execute one run. `at` dates the snapshots (tests back-date them with restic --time); `then`
+    is called with the site after a successful run."""
     slot = slot or f"{trigger}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S.%f}"
     run = claim(site, layer, slot, trigger=trigger, user=user, retry=retry)
-    return execute(run, at=at) if run is not None else None
+    return execute(run, at=at, then=then) if run is not None else None
 
 
-def execute(run: BackupRun, *, at: dt.datetime | None = None) -> BackupRun:
+def execute(run: BackupRun, *, at: dt.datetime | None = None, then: FollowUp | None = None) -> BackupRun:
     """Back up each source of the run's layer: one `restic backup` per source and nothing else on the happy
-    path (every extra restic call costs a repository open). Retention runs as its own job afterwards."""
+    path (every extra restic call costs a repository open). Retention is not done here: a backup is never
+    slowed or failed by housekeeping (forget and prune take restic's exclusive lock); the caller's `then`
+    queues it as the worker's next job."""
     site = run.site
     config = config_for(site)
     sources = list(Source.objects.filter(site=site, environment="prod", layer=run.layer))
@@ -160,11 +160,17 @@ def execute(run: BackupRun, *, at: dt.datetime | None = None) -> BackupRun:
                     _log(run, f"{source.name}: already stored by an earlier attempt")
                     continue
                 _back_up_source(run, source, restic, at=at, place=(index, len(sources)), lease=lease)
-            _finish(run, RunStatus.SUCCEEDED)
+            finished = _finish(run, RunStatus.SUCCEEDED)
+    except LeaseLost as exc:
+        _log(run, f"stopped: {exc}")
+        return _taken_over(run)
     except (*JOB_ERRORS, BackupError) as exc:
         _fail(run, config.repository, exc)
         return run
-    _after_success(site)
+    if not finished:
+        return _taken_over(run)
+    if then is not None:
+        then(site)
     return run
 
 
@@ -174,7 +180,7 @@ def _back_up_source(
 ) -> None:  # fmt: skip
     _log(run, f"{source.name}: {source.get_kind_display()} backup starting")
     base = {"phase": "backup", "source": source.name, "index": place[0], "of": place[1]}
-    progress_store(BackupRun, run.pk, base)
+    _heartbeat(run, lease, base)
     source_tags = tags(site=run.site_id, layer=run.layer, source=source.name, run=run.pk)
     dump = module(source.kind).dump
     try:
@@ -194,14 +200,6 @@ def _back_up_source(
 
 def is_lock_error(exc: proc.ProcError) -> bool:
     return "repository is already locked" in exc.stderr
-
-
-def _after_success(site: Site) -> None:
-    """Retention (forget + prune take restic's exclusive lock) runs as the worker's next job, not inside
-    the backup: a backup is never slowed or failed by housekeeping."""
-    from sitekeeper.backups.tasks import retention_task
-
-    retention_task(site.pk)
 
 
 def prepare(repo: Repository, restic: Restic, *, unlock: bool = True) -> None:
@@ -239,18 +237,26 @@ def _catalogue(run: BackupRun, source: Source, taken: Taken) -> Snapshot:
     return snap
 
 
-def _finish(run: BackupRun, status: str, error: str = "") -> None:
+def _finish(run: BackupRun, status: str, error: str = "") -> bool:
+    """End the run with `status`; False when it was no longer ours (another worker took it over)."""
     run.status, run.error = status, error
     run.finished_at = dt.datetime.now(dt.UTC)
     run.refresh_from_db(fields=["bytes_processed", "bytes_added", "files", "log"])
-    BackupRun.objects.filter(pk=run.pk).update(
-        status=status, error=error, finished_at=run.finished_at, lease_until=None, progress={"phase": status}
-    )
+    return jobs.finish(RUNS, run.pk, status, now=run.finished_at, error=error, progress={"phase": status})
+
+
+def _taken_over(run: BackupRun) -> BackupRun:
+    """The run as the worker that took it over keeps it (this worker's ending did not count)."""
+    run.refresh_from_db()
+    return run
 
 
 def _fail(run: BackupRun, repo: Repository, exc: Exception) -> None:
     message = str(exc) or exc.__class__.__name__
     _log(run, f"FAILED: {message}")
+    if not BackupRun.objects.filter(pk=run.pk, owner=jobs.owner_id()).exists():
+        _taken_over(run)
+        return  # the worker that took the run over decides how it ends (and tidies after it)
     try:
         with Restic(repo) as restic:
             forgotten = forget_uncatalogued(run.site, restic, run=run)
@@ -258,11 +264,13 @@ def _fail(run: BackupRun, repo: Repository, exc: Exception) -> None:
             _log(run, f"let go {len(forgotten)} incomplete snapshot(s) restic kept: {', '.join(forgotten)}")
     except JOB_ERRORS as cleanup:
         _log(run, f"could not tidy incomplete snapshots (the next run will): {cleanup}")
-    _finish(run, RunStatus.FAILED, message)
+    if not _finish(run, RunStatus.FAILED, message):
+        _taken_over(run)
+        return
     with transaction.atomic():
         ticket = alerts.incident(
             run.site,
-            key=f"backup-run:{run.pk}:failed:{run.attempts}",
+            episode=f"backup-run:{run.pk}:failed:{run.attempts}",
             subject=f"{run.get_layer_display()} backup failed",
             details=f"The {run.layer} backup of {run.site} ({run.slot}, attempt {run.attempts}) failed: "
             f"{message}\nThe previous snapshots are untouched.",

@@ -275,7 +275,11 @@ class Snapshot(models.Model):
 
 class RestoreTest(models.Model):
     """The monthly proof: an integrity check of a slice of the repository, then the latest snapshot of each
-    data source restored into scratch space and compared with what was recorded at backup time."""
+    data source restored into scratch space and compared with what was recorded at backup time.
+
+    A job of the job seam (`sitekeeper.jobs`): a test waiting for its worker is RUNNING with no owner; the
+    worker that claims it holds a lease, renewed with each progress report, and a test whose worker is gone
+    is taken over by the next attempt."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -296,6 +300,9 @@ class RestoreTest(models.Model):
     check_output = models.TextField(blank=True)
     evidence = models.JSONField(default=list, blank=True, help_text="Per source: snapshot, checks, figures")
     progress = models.JSONField(default=dict, blank=True)
+    owner = models.CharField(max_length=120, blank=True, help_text="host:pid of the worker running it")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     ticket = models.ForeignKey(
         "desk.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

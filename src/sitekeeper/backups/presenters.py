@@ -39,11 +39,16 @@ DEDUP_LABEL = "data read ÷ new data stored, over the kept snapshots: how many t
 
 
 def last_verified(site: Site) -> dt.datetime | None:
-    """When the latest passed restore test of `site` finished: the date behind "last verified restorable".
-    verify.py owns the rule, so the pages, the API and the monthly check can never disagree."""
-    from sitekeeper.backups import verify  # imported when asked: it pulls in the restic driver
-
-    return verify.last_verified(site)
+    """When a restore test last proved this site's backups restorable (a failed test never counts): the end
+    of its latest passed test, the date behind "last verified restorable" on every page, in the API and the
+    runbook."""
+    return (
+        RestoreTest.objects.filter(site=site, status=RestoreTest.Status.PASSED)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
 
 
 def safe_location(repo: Repository) -> str:

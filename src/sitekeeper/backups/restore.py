@@ -28,10 +28,10 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from sitekeeper import jobs
 from sitekeeper.access.models import User
 from sitekeeper.backups.errors import JOB_ERRORS
 from sitekeeper.backups.models import Export, Repository, Restore, Snapshot, Source
-from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import SourceError, module
 from sitekeeper.backups.sources.files import TAR_NAME
@@ -152,7 +152,7 @@ def _log(restore: Restore, line: str) -> None:
 
 def _progress(restore: Restore, **fields: Any) -> None:
     restore.progress = fields
-    progress_store(Restore, restore.pk, fields)
+    jobs.report(Restore, restore.pk, fields)
 
 
 def run_restore(restore: Restore) -> Restore:
@@ -268,7 +268,7 @@ def run_export(export: Export) -> Export:
     try:
         _usable(snapshot)
         path.parent.mkdir(parents=True, exist_ok=True)
-        progress_store(Export, export.pk, {"phase": "packing"})
+        jobs.report(Export, export.pk, {"phase": "packing"})
         with Restic(snapshot.repository, timeout=_timeout(snapshot.site)) as restic, open(path, "wb") as out:
             os.chmod(path, 0o600)
             with (

@@ -21,7 +21,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from sitekeeper import proc
 from sitekeeper.access.models import User
-from sitekeeper.backups import alerts, errors, jobs
+from sitekeeper.backups import alerts, errors, jobs, restore, runbook, termination, verify
 from sitekeeper.backups.models import (
     BackupRun,
     Export,
@@ -34,6 +34,7 @@ from sitekeeper.backups.models import (
 )
 from sitekeeper.backups.presenters import DEFAULT_STALE_HOURS as PAGE_STALE_HOURS
 from sitekeeper.backups.restic import Restic
+from sitekeeper.backups.sources import files
 from sitekeeper.contracts.models import Site
 from sitekeeper.contracts.service import sites_in_service
 
@@ -48,7 +49,7 @@ DEFAULT_STALE_HOURS = {layer: PAGE_STALE_HOURS[layer] for layer in (Layer.DATA, 
 def backup_task(site_id: int, layer: str, slot: str, trigger: str, user_id: int | None = None) -> None:
     site = Site.objects.get(pk=site_id)
     user = User.objects.filter(pk=user_id).first() if user_id else None
-    jobs.backup(site, layer, slot=slot, trigger=trigger, user=user)
+    jobs.backup(site, layer, slot=slot, trigger=trigger, user=user, then=queue_retention)
 
 
 @db_task()
@@ -68,25 +69,30 @@ def retention_task(site_id: int) -> None:
     logger.info("retention of %s: %s", site, summary)
 
 
+def queue_retention(site: Site) -> None:
+    """After a successful backup: retention (forget + prune take restic's exclusive lock) as the worker's
+    next job, never inside the backup."""
+    retention_task(site.pk)
+
+
 @db_task()
 def restore_test_task(site_id: int, slot: str, trigger: str, user_id: int | None = None) -> None:
-    from sitekeeper.backups import verify
-
     user = User.objects.filter(pk=user_id).first() if user_id else None
     verify.restore_test(Site.objects.get(pk=site_id), slot=slot, trigger=trigger, user=user)
 
 
+def queue_restore_test(site: Site, slot: str) -> None:
+    """A monthly restore test that is due: the worker runs it."""
+    restore_test_task(site.pk, slot, "schedule")
+
+
 @db_task()
 def restore_task(restore_id: int) -> None:
-    from sitekeeper.backups import restore
-
     restore.run_restore(Restore.objects.get(pk=restore_id))
 
 
 @db_task()
 def export_task(export_id: int) -> None:
-    from sitekeeper.backups import restore
-
     restore.run_export(Export.objects.get(pk=export_id))
 
 
@@ -112,8 +118,6 @@ def on_release(site: Site, *, reason: str = "release") -> None:
     """A release changed the site's code: back the code layer up now and flag the runbook for review."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     backup_task(site.pk, Layer.CODE, f"release-{stamp}", BackupRun.Trigger.RELEASE)
-    from sitekeeper.backups import runbook
-
     runbook.mark_stale(site, reason)
 
 
@@ -143,8 +147,6 @@ def scheduled_configs(now: dt.datetime) -> list[SiteBackup]:
 
 def config_slot(site: Site) -> str | None:
     """The slot of the configuration layer: its content's fingerprint, so a change is backed up once."""
-    from sitekeeper.backups.sources import files
-
     sources = Source.objects.filter(site=site, environment="prod", layer=Layer.CONFIG, kind="files")
     prints = [files.fingerprint(source) for source in sources]
     return f"config-{'-'.join(p[:12] for p in prints)}"[:80] if prints else None
@@ -208,7 +210,7 @@ def stale_pass(now: dt.datetime | None = None) -> list[tuple[int, str]]:
             age_hours = (now - since).total_seconds() / 3600
             ticket = alerts.incident(
                 config.site,
-                key=f"backup-stale:{config.site.pk}:{layer}:{since.isoformat()}",
+                episode=f"backup-stale:{config.site.pk}:{layer}:{since.isoformat()}",
                 subject=f"{Layer(layer).label} backup is stale",
                 details=f"The newest {layer} snapshot of {config.site} is {age_hours:.1f} hours old "
                 f"(allowed: {limit.total_seconds() / 3600:.0f} hours). Check the backup runs and the worker.",
@@ -232,8 +234,6 @@ def housekeeping(now: dt.datetime | None = None) -> None:
     """Staleness alerts; transitions (started for clients whose contract ended and nothing holds their
     backups, stopped by a new contract, finished after the download window); expired downloads; the monthly
     restore tests."""
-    from sitekeeper.backups import restore, termination, verify
-
     now = now or dt.datetime.now(dt.UTC)
     opened = stale_pass(now)
     if opened:
@@ -243,7 +243,7 @@ def housekeeping(now: dt.datetime | None = None) -> None:
         logger.info("backup transitions: started %s, stopped %s", started, stopped)
     termination.finish_transitions(now)
     restore.purge_expired_exports(now)
-    verify.due_restore_tests(now)
+    verify.due_restore_tests(now, enqueue=queue_restore_test)
 
 
 @db_periodic_task(crontab(minute="17"), expires=3000)
@@ -254,8 +254,6 @@ def backup_housekeeping_hourly() -> None:
 @db_periodic_task(crontab(hour="4", minute="41"), expires=6 * 3600)
 def repository_checks_daily() -> None:
     """One slice of every repository read back daily: all data is read every `check_slices` days."""
-    from sitekeeper.backups import verify
-
     verify.check_all_repositories()
     for site_id in (
         SiteBackup.objects.filter(site__snapshots__isnull=False).values_list("site_id", flat=True).distinct()

@@ -34,6 +34,7 @@ from sitekeeper.access.models import User
 from sitekeeper.backups.errors import JOB_ERRORS
 from sitekeeper.backups.models import Export, Repository, SiteBackup, Snapshot
 from sitekeeper.backups.restic import Restic
+from sitekeeper.backups.restore import exports_root
 from sitekeeper.contracts.models import Client, Contract
 from sitekeeper.core import term
 
@@ -270,8 +271,6 @@ def _delete(repo: Repository, now: dt.datetime) -> dict[str, Any]:
     rows = Snapshot.objects.filter(repository=repo, forgotten_at=None).update(forgotten_at=now)
     exports = 0
     for export in Export.objects.filter(snapshot__repository=repo).exclude(file=""):
-        from sitekeeper.backups.restore import exports_root
-
         (exports_root() / export.file).unlink(missing_ok=True)
         Export.objects.filter(pk=export.pk).update(status=Export.Status.EXPIRED, file="")
         exports += 1

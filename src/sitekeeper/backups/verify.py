@@ -8,33 +8,40 @@ The restore test restores the newest catalogued snapshot of every source of the 
 temporary folder, a scratch database), compares it with what was recorded at backup time, and throws the
 scratch space away. All layers are tested when they have a snapshot: data must have one (a site whose data was
 never backed up has nothing to prove and fails); code and configuration are tested when backed up, and
-listed as skipped otherwise. The site's "last verified restorable" date is the end of the latest PASSED test.
+listed as skipped otherwise. The site's "last verified restorable" date is the end of the latest PASSED test
+(`presenters.last_verified`).
+
+A restore test is a job of the job seam (`sitekeeper.jobs`): claimed with a lease that each progress report
+renews; a test whose worker died (its lease ran out, or its pid is gone on this host) is taken over by the
+next attempt, and a worker that finds its test taken over stops. Queuing the tests that are due is the
+scheduler's (the caller passes `enqueue`): this module never imports the tasks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
+from sitekeeper import jobs
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
-from sitekeeper.backups.errors import JOB_ERRORS, BackupError, config_for
-from sitekeeper.backups.jobs import owner_alive, owner_id
+from sitekeeper.backups.errors import JOB_ERRORS, BackupError, LeaseLost, config_for
 from sitekeeper.backups.models import Layer, Repository, RestoreTest, SiteBackup, Snapshot, Source
-from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import module
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.service import sites_in_service
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +51,12 @@ LOCK_POLL = 5.0
 # that is not a database, a manifest missing a field (written by an older version).
 SOURCE_ERRORS = (*JOB_ERRORS, sqlite3.Error, KeyError, ValueError)
 OUTPUT_KEEP = 20_000  # characters of restic's check output kept on a test
+# The lease of a test whose site has no backup settings (it fails at once, but needs a lease to be claimed).
+TIMEOUT = dt.timedelta(hours=2)
+
+# Restore tests as jobs: a test waiting for its worker is RUNNING with no owner (abandoned, so claimable).
+TESTS = jobs.Kind(RestoreTest, waiting=(), running=RestoreTest.Status.RUNNING)
+Enqueue = Callable[[Site, str], None]  # the scheduler's: queue the restore test of (site, slot)
 
 
 class RepositoryBusyError(RuntimeError):
@@ -153,7 +166,7 @@ def _repository_alerts(repo: Repository, ok: bool, subset: str, output: str, now
         elif ALERT_KEY not in state:
             ticket = alerts.incident(
                 config.site,
-                key=f"repository-check:{repo.pk}:{config.site_id}:{now.isoformat()}",
+                episode=f"repository-check:{repo.pk}:{config.site_id}:{now.isoformat()}",
                 subject="backup repository integrity check failed",
                 details=f"The integrity check of repository {repo} (slice {subset or '-'}) failed. Backups "
                 f"of this site stored there may not restore. restic said:\n{output[-3000:]}",
@@ -165,28 +178,17 @@ def _repository_alerts(repo: Repository, ok: bool, subset: str, output: str, now
 
 
 # -- restore tests -----------------------------------------------------------------------------------------
-def last_verified(site: Site) -> dt.datetime | None:
-    """When a restore test last proved this site's backups restorable (a failed test never counts)."""
-    return (
-        RestoreTest.objects.filter(site=site, status=RestoreTest.Status.PASSED)
-        .exclude(finished_at=None)
-        .order_by("-finished_at")
-        .values_list("finished_at", flat=True)
-        .first()
-    )
-
-
 def month_slot(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).strftime("%Y-%m")
 
 
-def due_restore_tests(now: dt.datetime | None = None, *, enqueue: bool = True) -> list[tuple[Site, str]]:
+def due_restore_tests(
+    now: dt.datetime | None = None, *, enqueue: Enqueue | None = None
+) -> list[tuple[Site, str]]:
     """Sites owing this month's restore test (slot "YYYY-MM", UTC): in service (contracts.service), backups
     enabled, repository active, at least one catalogued snapshot, and no test for the slot yet (or one whose
-    worker died). The test row is created here as queued, so an hourly pass does not queue the same test
-    twice; with `enqueue` the worker task is queued."""
-    from sitekeeper.contracts.service import sites_in_service
-
+    worker died). The test row is created here, waiting for its worker, so an hourly pass does not queue the
+    same test twice; `enqueue` (the scheduler's) is called for each test due."""
     now = now or dt.datetime.now(dt.UTC)
     slot = month_slot(now)
     due = []
@@ -200,63 +202,44 @@ def due_restore_tests(now: dt.datetime | None = None, *, enqueue: bool = True) -
         if not Snapshot.objects.filter(site=site, forgotten_at=None).exists():
             continue
         test, created = RestoreTest.objects.get_or_create(
-            site=site, slot=slot, defaults={"trigger": "schedule", "progress": _queued(now)}
+            site=site, slot=slot, defaults={"trigger": "schedule", "progress": _queued()}
         )
         if not created and not _abandoned(test, now):
             continue
         due.append((site, slot))
-    if enqueue and due:
-        from sitekeeper.backups import tasks
-
+    if enqueue:
         for site, slot_ in due:
-            tasks.restore_test_task(site.pk, slot_, "schedule")
+            enqueue(site, slot_)
     return due
 
 
-def _queued(now: dt.datetime) -> dict[str, Any]:
-    return {"phase": "queued", "owner": "", "attempt": 0, "beat": now.isoformat()}
+def _queued() -> dict[str, Any]:
+    return {"phase": "queued"}
+
+
+def _lease(site: Site) -> dt.timedelta:
+    """How long a test's worker may stay silent before the test counts as abandoned: the site's timeout."""
+    try:
+        return dt.timedelta(minutes=site.backup.timeout_minutes)
+    except SiteBackup.DoesNotExist:
+        return TIMEOUT
 
 
 def _abandoned(test: RestoreTest, now: dt.datetime) -> bool:
-    """A test still marked running whose worker is gone (dead pid here) or silent past the site's timeout."""
+    """A test still marked running whose worker is gone (see jobs.abandoned) — or one queued that no worker
+    started within the site's timeout (its task was lost: queue it again)."""
     if test.status != RestoreTest.Status.RUNNING:
         return False
-    owner = str(test.progress.get("owner") or "")
-    try:
-        beat = dt.datetime.fromisoformat(str(test.progress.get("beat")))
-    except ValueError:
-        beat = test.started_at
-    try:
-        timeout = dt.timedelta(minutes=test.site.backup.timeout_minutes)
-    except SiteBackup.DoesNotExist:
-        timeout = dt.timedelta(hours=2)
-    if owner and owner.rpartition(":")[0] == socket.gethostname():
-        return not owner_alive(owner)  # on this host we can tell for sure
-    return now - beat > timeout  # elsewhere (or queued and never started): its heartbeat is the lease
-
-
-def _claim_test(test: RestoreTest, now: dt.datetime) -> bool:
-    """Take the test for this process (conditional on the owner and attempt we saw)."""
-    if test.status != RestoreTest.Status.RUNNING:
-        return False
-    owner = str(test.progress.get("owner") or "")
-    if owner and not _abandoned(test, now):
-        return False
-    attempt = int(test.progress.get("attempt") or 0)
-    progress = {"phase": "starting", "owner": owner_id(), "attempt": attempt + 1, "beat": now.isoformat()}
-    taken = RestoreTest.objects.filter(
-        pk=test.pk, status=RestoreTest.Status.RUNNING, progress__owner=owner, progress__attempt=attempt
-    ).update(progress=progress, error="", check_passed=None, check_subset="", check_output="", evidence=[])
-    if taken:
-        test.progress = progress
-    return bool(taken)
+    if not test.owner:
+        return now - test.started_at > _lease(test.site)
+    return jobs.abandoned(test.owner, test.lease_until, now)
 
 
 class _Test:
-    """A running test's record-keeping: progress with a heartbeat, evidence, a log for the incident."""
+    """A running test's record-keeping: progress that renews the lease, evidence, a log for the incident."""
 
-    def __init__(self, test: RestoreTest) -> None:
-        self.test = test
+    def __init__(self, test: RestoreTest, lease: dt.timedelta) -> None:
+        self.test, self.lease = test, lease
         self.lines: list[str] = []
 
     def log(self, line: str) -> None:
@@ -264,9 +247,10 @@ class _Test:
         logger.info("restore test %s: %s", self.test.pk, line)
 
     def progress(self, **fields: Any) -> None:
-        keep = {k: self.test.progress.get(k) for k in ("owner", "attempt")}
-        self.test.progress = {**keep, **fields, "beat": dt.datetime.now(dt.UTC).isoformat()}
-        progress_store(RestoreTest, self.test.pk, self.test.progress)
+        """Report progress; raises LeaseLost when another worker took the test over (this one stops)."""
+        self.test.progress = fields
+        if not jobs.heartbeat(TESTS, self.test.pk, lease=self.lease, progress=fields):
+            raise LeaseLost(f"restore test {self.test.pk} was taken over by another worker")
 
 
 def restore_test(
@@ -279,15 +263,29 @@ def restore_test(
 ) -> RestoreTest:
     """Run (or return) the restore test of `site` for `slot`. A finished test, or one another live worker is
     running, is returned as it is."""
-    now = dt.datetime.now(dt.UTC)
     test, _ = RestoreTest.objects.get_or_create(
-        site=site, slot=slot, defaults={"trigger": trigger, "requested_by": user, "progress": _queued(now)}
+        site=site, slot=slot, defaults={"trigger": trigger, "requested_by": user, "progress": _queued()}
     )
-    if not _claim_test(test, now):
+    lease = _lease(site)
+    fresh_start = {"error": "", "check_passed": None, "check_subset": "", "check_output": "", "evidence": []}
+    also = {"attempts": F("attempts") + 1, "progress": {"phase": "starting"}, **fresh_start}
+    if not jobs.claim(TESTS, test.pk, lease=lease, also=also):
         return test
     if user is not None and test.requested_by_id is None:
         RestoreTest.objects.filter(pk=test.pk).update(requested_by=user, trigger=trigger)
-    record = _Test(test)
+    test.refresh_from_db()
+    record = _Test(test, lease)
+    try:
+        return _run(record, site, slices)
+    except LeaseLost as exc:
+        record.log(f"stopped: {exc}")
+        test.refresh_from_db()
+        return test
+
+
+def _run(record: _Test, site: Site, slices: int | None) -> RestoreTest:
+    """The test itself, in this worker that holds it: the check, then each source restored and compared."""
+    test = record.test
     failures: list[str] = []
     try:
         config = config_for(site)
@@ -412,24 +410,22 @@ def _conclude(record: _Test, failures: list[str]) -> RestoreTest:
     test = record.test
     now = dt.datetime.now(dt.UTC)
     passed = not failures
-    test.status = RestoreTest.Status.PASSED if passed else RestoreTest.Status.FAILED
-    test.error = "\n".join(failures)
-    test.finished_at = now
+    status = RestoreTest.Status.PASSED if passed else RestoreTest.Status.FAILED
+    error = "\n".join(failures)
     record.log("PASSED" if passed else f"FAILED: {'; '.join(failures)}")
     with transaction.atomic():
+        if not jobs.finish(TESTS, test.pk, status, now=now, error=error, progress={"phase": status}):
+            raise LeaseLost(f"restore test {test.pk} was taken over by another worker before it ended")
         if not passed:
-            test.ticket = alerts.incident(
+            ticket = alerts.incident(
                 test.site,
-                key=f"restore-test:{test.pk}:failed:{test.progress.get('attempt', 1)}",
+                episode=f"restore-test:{test.pk}:failed:{test.attempts}",
                 subject="restore test failed: backups not proven restorable",
                 details=f"The restore test {test.slot} of {test.site} failed:\n- "
                 + "\n- ".join(failures)
                 + "\nThe site's 'last verified restorable' date stays at the last passed test.",
                 log="\n".join(record.lines),
             )
-        record.progress(phase=test.status)
-        RestoreTest.objects.filter(pk=test.pk).update(
-            status=test.status, error=test.error, finished_at=now, ticket=test.ticket
-        )
+            RestoreTest.objects.filter(pk=test.pk).update(ticket=ticket)
     test.refresh_from_db()
     return test

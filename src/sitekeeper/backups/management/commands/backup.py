@@ -10,10 +10,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sitekeeper.backups import errors, jobs, progress, tasks
+from sitekeeper.access.models import User
+from sitekeeper.backups import errors, jobs, restore, tasks, verify
 from sitekeeper.backups.models import BackupRun, Layer, Repository, RunStatus, Snapshot
 from sitekeeper.backups.restic import Restic
 from sitekeeper.contracts.models import Site
+from sitekeeper.jobs import terminal_bar
 
 BAR = 30
 
@@ -52,7 +54,7 @@ def render_bar(progress: dict[str, Any]) -> str:
 
 def with_progress(work: Callable[[], Any], out: Any) -> Any:
     """Run `work` with its progress drawn as a bar on the terminal."""
-    return progress.terminal_bar(work, out, render_bar)
+    return terminal_bar(work, out, render_bar)
 
 
 class Command(BaseCommand):
@@ -101,7 +103,12 @@ class Command(BaseCommand):
 
         run = with_progress(
             lambda: jobs.backup(
-                site, layer, slot=slot, trigger=BackupRun.Trigger.MANUAL, retry=options["retry"]
+                site,
+                layer,
+                slot=slot,
+                trigger=BackupRun.Trigger.MANUAL,
+                retry=options["retry"],
+                then=tasks.queue_retention,
             ),
             sys.stderr,
         )
@@ -152,8 +159,6 @@ class Command(BaseCommand):
         )
 
     def do_restore_test(self, options: dict[str, Any]) -> None:
-        from sitekeeper.backups import verify
-
         site = find_site(options["site"])
         slot = f"manual-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S.%f}"
 
@@ -170,8 +175,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"restore test passed in {test.duration_seconds:.1f} s"))
 
     def do_check(self, options: dict[str, Any]) -> None:
-        from sitekeeper.backups import verify
-
         repo = Repository.objects.filter(pk=options["repository"]).first()
         if repo is None:
             raise CommandError(f"no repository {options['repository']}")
@@ -182,9 +185,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"repository {repo}: slice {subset} read back clean"))
 
     def do_restore(self, options: dict[str, Any]) -> None:
-        from sitekeeper.access.models import User
-        from sitekeeper.backups import restore
-
         ident = options["snapshot"]
         snap = Snapshot.objects.filter(restic_id__startswith=ident).first() if len(ident) >= 8 else None
         if snap is None:
