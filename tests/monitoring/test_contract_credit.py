@@ -18,10 +18,10 @@ from django.test import Client as HttpClient
 
 from sitekeeper.access.models import ApiToken
 from sitekeeper.contracts.models import Contract, Site
+from sitekeeper.contracts.presenters import contract_credit_rule
 from sitekeeper.core.credits import NO_REMEDY
 from sitekeeper.monitoring.models import Monitor
 from sitekeeper.monitoring.uptime import contract_month, month_figures
-from sitekeeper.web.presenters import contract_credit_rule
 from tests.monitoring.conftest import SINCE, outage, utc, watch
 
 MARCH = (utc(2026, 2, 28, 23), utc(2026, 3, 31, 22))
@@ -111,7 +111,7 @@ def test_api_adds_the_contract_credit(acme, two_sites, owner):
 @time_machine.travel(AFTER_MARCH, tick=False)
 def test_the_credit_rule_on_the_page_is_the_presenters(acme, monitor, owner, engineer):
     """Item 15: the museum's rule read 10/25/50 % on one page and 15/30/60 % on another. Every monitoring
-    page now prints web.presenters.contract_credit_rule(contract)."""
+    page now prints contracts.presenters.contract_credit_rule(contract)."""
     Contract.objects.filter(pk=acme.contract.pk).update(credit_rounding="proportional")
     acme.refresh_from_db()
     rule = contract_credit_rule(acme.contract)

@@ -13,9 +13,9 @@ from django.utils.html import escape
 from sitekeeper.access.models import ApiToken
 from sitekeeper.backups.models import Repository, SiteBackup, Source
 from sitekeeper.contracts.models import Contract, Plan, Site
+from sitekeeper.contracts.presenters import contract_credit_rule, describe_credit
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor
 from sitekeeper.security.models import ScanStepRun
-from sitekeeper.web.presenters import contract_credit_rule, describe_credit
 
 NOW = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.UTC)
 MUSEUM_TABLE = [

@@ -23,11 +23,11 @@ from pydantic import Field
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry, User
+from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.backups import presenters, runbook
 from sitekeeper.backups.models import BackupRun, Layer, RestoreTest, Snapshot
 from sitekeeper.contracts.models import Site
-from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["backups"])
 

@@ -17,11 +17,11 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from sitekeeper.access.models import User
+from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.health import crawler
 from sitekeeper.health.models import LinkScan
 from sitekeeper.health.models.links import WITH_RESULTS
-from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["links"])
 

@@ -19,10 +19,10 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from sitekeeper.access.models import User
+from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.health import performance
 from sitekeeper.health.models import FormFactor, LighthouseResult, PerformanceAudit
-from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["performance"])
 

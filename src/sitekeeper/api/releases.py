@@ -19,11 +19,11 @@ from pydantic import Field
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
+from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.releases import updates
 from sitekeeper.releases.models import Release, ReleaseStatus
 from sitekeeper.releases.views import approver, check_state, checks_summary
-from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["releases"])
 

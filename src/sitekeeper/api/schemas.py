@@ -10,7 +10,7 @@ from ninja import Schema
 from pydantic import PlainSerializer
 
 from sitekeeper.contracts.models import Client, Contact, Contract, Environment, MaintenanceWindow, Plan, Site
-from sitekeeper.web.presenters import contract_credit_rule, describe_credit
+from sitekeeper.contracts.presenters import contract_credit_rule, describe_credit
 
 # Decimals as JSON strings ("99.900", "900.00"): a float would lose the exactness the contract relies on.
 DecimalStr = Annotated[Decimal, PlainSerializer(str, return_type=str)]
@@ -88,7 +88,7 @@ class ContractOut(Schema):
     # With notice on record: the last day of service (every service runs until it, 7.3); else null.
     effective_date: dt.date | None
     credit_basis: str
-    # The contract's own rule in words — the same sentence as every page (web.presenters).
+    # The contract's own rule in words — the same sentence as every page (contracts.presenters).
     credit_rule: str
     update_batch: str
     maintenance_windows: list[MaintenanceWindowOut]

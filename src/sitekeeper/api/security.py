@@ -22,10 +22,10 @@ from pydantic import Field
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
+from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.schemas import ErrorOut
 from sitekeeper.security import incidents, scans
 from sitekeeper.security.models import SECURITY_KINDS, Finding, FindingStatus, SecurityIncident
-from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["security"])
 

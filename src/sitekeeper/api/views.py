@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI
 
 from sitekeeper.access.models import User
+from sitekeeper.access.permissions import visible_clients, visible_contracts, visible_plans, visible_sites
 from sitekeeper.api.auth import TokenAuth
 from sitekeeper.api.schemas import ClientDetailOut, ClientOut, ContractOut, ErrorOut, PlanOut, SiteOut
 from sitekeeper.contracts.models import Client, Contract, Plan, Site
-from sitekeeper.web.permissions import visible_clients, visible_contracts, visible_plans, visible_sites
 
 api = NinjaAPI(
     title="sitekeeper",
@@ -83,8 +83,8 @@ from sitekeeper.api.desk import router as desk_router  # noqa: E402
 
 api.add_router("/tickets", desk_router)
 
-# Uptime and credits per site and month: /api/v1/sites/{site_id}/uptime (monitoring/api.py).
-from sitekeeper.monitoring.api import router as uptime_router  # noqa: E402
+# Uptime and credits per site and month: /api/v1/sites/{site_id}/uptime (api/monitoring.py).
+from sitekeeper.api.monitoring import router as uptime_router  # noqa: E402
 
 api.add_router("/sites", uptime_router)
 

@@ -3,7 +3,7 @@ actions (back up now, run a restore test, restore, mark the runbook reviewed), t
 request, and the recovery runbook (page + Markdown).
 
 Access (tests/web/test_persona_matrix.py checks each route):
-- /staff/backups/…: agency roles only (web.permissions.agency_required);
+- /staff/backups/…: agency roles only (access.permissions.agency_required);
 - /portal/backups/…: the person's own client's sites (client_sites), agency people go to the console; the
   portal is read-only except a download request, which only the client's product owner may make.
 Secrets never reach a page: repositories are shown through presenters (location without credentials), and
@@ -30,12 +30,11 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry, Role
+from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.backups import presenters, runbook
 from sitekeeper.backups import restore as restore_jobs
 from sitekeeper.backups.models import BackupRun, Export, Layer, Restore, Snapshot
 from sitekeeper.contracts.models import Site
-from sitekeeper.web.permissions import agency_required, client_sites
-from sitekeeper.web.views import portal_view
 
 # Forms --------------------------------------------------------------------------------------------------
 

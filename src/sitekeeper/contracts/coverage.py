@@ -22,13 +22,13 @@ from django.utils import timezone
 
 from sitekeeper.backups import presenters as backups
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.presenters import local_time, zone_of
 from sitekeeper.contracts.service import site_in_service, sites_in_service
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.models import Monitor
 from sitekeeper.notify import Message, notify
 from sitekeeper.notify.models import Delivery
 from sitekeeper.security.scans import SCAN_FRESH, last_scan_at
-from sitekeeper.web.presenters import local_time, zone_of
 
 MONITOR, BACKUP, SCAN = "monitor", "backup", "scan"
 KINDS = (MONITOR, BACKUP, SCAN)

@@ -23,10 +23,10 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from sitekeeper.contracts.models import PRIORITIES, Contact, Contract, Plan
+from sitekeeper.contracts.presenters import contract_credit_rule  # the one wording of a credit rule
 from sitekeeper.core.calendar import BusinessCalendar
 from sitekeeper.core.credits import NO_REMEDY, basis_amount, minor_unit, to_decimal
 from sitekeeper.core.targets import MonthlyBatch, Target, parse_target
-from sitekeeper.web.presenters import contract_credit_rule  # the one wording of a contract's credit rule
 
 FORMATS = ("md", "html", "pdf")
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "contracts"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sitekeeper.contracts.presenters import describe_target
 from sitekeeper.core.clocks import ClockState
 from sitekeeper.desk.models import (
     DETECTED_CHANNELS,
@@ -25,7 +26,6 @@ from sitekeeper.desk.models import (
     State,
     Ticket,
 )
-from sitekeeper.web.presenters import describe_target
 
 # Agreement 2.1: definition and examples of each priority, shown beside the choice.
 PRIORITY_GUIDE: dict[str, tuple[str, str]] = {

@@ -25,14 +25,14 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from sitekeeper.access.models import User
+from sitekeeper.access.permissions import portal_view
 from sitekeeper.contracts.models import Client, Contact
+from sitekeeper.contracts.presenters import describe_target
 from sitekeeper.desk import attachments, clocks, presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import CompleteRequestForm, NewRequestForm, PriorityProposalForm, ReplyForm
 from sitekeeper.desk.models import Attachment, Message, Pause, Ticket
 from sitekeeper.desk.sla_report import ReportError, sla_report
-from sitekeeper.web.presenters import describe_target
-from sitekeeper.web.views import portal_view
 
 PAGE_SIZE = 25
 

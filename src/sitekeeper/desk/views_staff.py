@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Client
 from sitekeeper.desk import presenters, services
 from sitekeeper.desk.attachments import AttachmentError
@@ -49,7 +50,6 @@ from sitekeeper.desk.views_portal import (
     sla_page,
     ticket_context,
 )
-from sitekeeper.web.permissions import agency_required
 
 QUEUE_PAGE_SIZE = 50
 CLOSED_STATES = (State.RESOLVED, State.CLOSED)

@@ -10,10 +10,10 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Site
 from sitekeeper.health.models import FormFactor, LighthouseResult, LinkScan
 from sitekeeper.security.models import Finding, FindingKind, FindingStatus
-from sitekeeper.web.permissions import agency_required
 
 
 def _latest_scans() -> dict[int, LinkScan]:

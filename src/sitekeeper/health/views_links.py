@@ -23,12 +23,11 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry
+from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.contracts.models import Site
 from sitekeeper.health import crawler, linkscan
 from sitekeeper.health.models import BrokenLink, HealthConfig, JobStatus, LinkChange, LinkScan
 from sitekeeper.health.models.links import WITH_RESULTS
-from sitekeeper.web.permissions import agency_required, client_sites
-from sitekeeper.web.views import portal_view
 
 BUSY = (JobStatus.QUEUED, JobStatus.RUNNING)
 SCANS_SHOWN = 24

@@ -25,11 +25,10 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry
+from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.contracts.models import Site
 from sitekeeper.health import performance
 from sitekeeper.health.models import BUDGET_METRICS, JobStatus, KeyPage, LighthouseResult, PerformanceAudit
-from sitekeeper.web.permissions import agency_required, client_sites
-from sitekeeper.web.views import portal_view
 
 BUSY = (JobStatus.QUEUED, JobStatus.RUNNING)
 AUDITS_SHOWN = 12

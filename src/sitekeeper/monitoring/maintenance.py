@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from sitekeeper.contracts.models import Contact, Contract, Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.core.uptime import Span, clip, merge, total
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, MaintenanceLog
 from sitekeeper.notify.message import Message
@@ -53,10 +54,6 @@ class Window:
     kind: str  # "weekly", "scheduled", "emergency_security"
     excludes: bool = True
     reason: str = ""
-
-
-def contract_zone(contract: Contract) -> ZoneInfo:
-    return ZoneInfo(contract.calendar.current.timezone)
 
 
 def notice_hours(contract: Contract) -> int:

@@ -30,6 +30,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from sitekeeper.contracts.models import Contract, Site
+from sitekeeper.contracts.presenters import contract_credit_rule, contract_zone
 from sitekeeper.core import uptime as core
 from sitekeeper.core.credits import (
     ContractCredit,
@@ -42,7 +43,6 @@ from sitekeeper.core.credits import (
 from sitekeeper.core.credits import site_credit as credit_on_basis
 from sitekeeper.monitoring import maintenance
 from sitekeeper.monitoring.models import Monitor, Outage, ProbeSession
-from sitekeeper.web.presenters import contract_credit_rule
 
 Span = core.Span
 ZERO = dt.timedelta(0)
@@ -244,10 +244,6 @@ def figures_for_span(
     )
 
 
-def _zone(contract: Contract | None):
-    return maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
-
-
 def _rule(contract: Contract) -> CreditRule | None:
     """The contract's credit rule; None when no remedy is agreed or the rule cannot be read (the presenter
     says which) — in both cases no amount is computed."""
@@ -290,7 +286,7 @@ def month_figures(
 ) -> MonthFigures:
     now = now or timezone.now()
     contract = site.client.contract
-    tz = _zone(contract)
+    tz = contract_zone(contract)
     span = core.month_bounds(year, month, tz)
     outages, windows, sets = figures_for_span(site, contract, span, now)
     counting = [w for w in windows if w.excludes]
@@ -335,7 +331,7 @@ class ContractMonth:
     month: int
     sites: list[MonthFigures]
     credit: ContractCredit
-    rule: str  # the credit rule in words (web.presenters.contract_credit_rule)
+    rule: str  # the credit rule in words (contracts.presenters.contract_credit_rule)
 
     @property
     def label(self) -> str:
@@ -439,7 +435,7 @@ def daily_bar(site: Site, days: int = 90, now: dt.datetime | None = None) -> lis
     """One cell per local day, oldest first, ending today (in the contract's zone)."""
     now = now or timezone.now()
     contract = site.client.contract
-    tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
+    tz = contract_zone(contract)
     today = now.astimezone(tz).date()
     first = today - dt.timedelta(days=days - 1)
     lo = dt.datetime.combine(first, dt.time(), tzinfo=tz).astimezone(dt.UTC)

@@ -2,7 +2,7 @@
 page and the Prometheus /metrics endpoint.
 
 Access (tests/web/test_persona_matrix.py checks each route):
-- /staff/monitoring/…: agency roles only (web.permissions.agency_required);
+- /staff/monitoring/…: agency roles only (access.permissions.agency_required);
 - /portal/sites/<pk>/uptime/: the person's own client's site (client_sites), agency people go to the console;
 - /status/<slug>/: public, but only for a client that enabled its page (404 otherwise); it shows site names,
   states and uptime figures — never outage causes, tickets or contacts;
@@ -29,7 +29,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.models import AGENCY_ROLES
+from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.contracts.models import Client, Site
+from sitekeeper.contracts.presenters import contract_zone, zone_of
 from sitekeeper.contracts.service import sites_in_service
 from sitekeeper.core.credits import to_decimal
 from sitekeeper.core.uptime import month_bounds
@@ -46,8 +48,6 @@ from sitekeeper.monitoring.models import (
     StatusPage,
 )
 from sitekeeper.monitoring.uptime import contract_month, daily_bar, month_figures, span_figures
-from sitekeeper.web.permissions import agency_required, client_sites
-from sitekeeper.web.views import portal_view
 
 MONTHS_SHOWN = 6
 CHART_DAYS = 7
@@ -205,7 +205,7 @@ def outage_rows(outages: list[Outage], contract, now: dt.datetime) -> list[Outag
 def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
     now = timezone.now()
     contract = site.client.contract
-    tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
+    tz = contract_zone(contract)
     today = now.astimezone(tz).date()
     year, month = _month_arg(request, today)
     combined = contract_month(contract, year, month, now=now) if contract else None
@@ -264,7 +264,7 @@ def _with_zone(outages: list[Outage], now: dt.datetime) -> list[Outage]:
     """Each outage in its own contract's zone (the overview lists several clients)."""
     for item in outages:
         contract = item.site.client.contract
-        item.zone = maintenance.contract_zone(contract).key if contract else "UTC"
+        item.zone = zone_of(contract)
         outage_rows([item], contract, now)
     return outages
 
@@ -274,7 +274,7 @@ def _client_zones(client_ids: set[int]) -> dict[int, str]:
     zones = {}
     for client in Client.objects.filter(pk__in=client_ids):
         contract = client.contract
-        zones[client.pk] = maintenance.contract_zone(contract).key if contract else "UTC"
+        zones[client.pk] = zone_of(contract)
     return zones
 
 
@@ -324,7 +324,7 @@ def staff_site_uptime(request: HttpRequest, pk: int) -> HttpResponse:
     context = uptime_context(request, site, staff=True)
     context["announce_form"] = AnnounceForm()
     context["exclusion_form"] = ExclusionForm()
-    zone = maintenance.contract_zone(site.client.contract) if site.client.contract else dt.UTC
+    zone = contract_zone(site.client.contract)
     context["log_form"] = MaintenanceLogForm(
         occurrences=unlogged_occurrences(site, context["now"]), zone=zone
     )
@@ -356,7 +356,7 @@ def tag_outage(request: HttpRequest, pk: int) -> HttpResponse:
     outage.save(update_fields=["exclusion", "exclusion_reason", "tagged_by", "tagged_at"])
     label = outage.get_exclusion_display() if exclusion else "no exclusion (counts as downtime)"
     contract = outage.site.client.contract
-    zone = maintenance.contract_zone(contract) if contract else dt.UTC
+    zone = contract_zone(contract)
     messages.success(
         request, f"Outage from {outage.start.astimezone(zone):%Y-%m-%d %H:%M %Z} tagged: {label}."
     )
@@ -372,7 +372,7 @@ def log_maintenance(request: HttpRequest, site: Site) -> HttpResponse:
     if contract is None:
         messages.error(request, "This site has no contract, so it has no maintenance window.")
         return redirect(back)
-    zone = maintenance.contract_zone(contract)
+    zone = contract_zone(contract)
     form = MaintenanceLogForm(request.POST, occurrences=unlogged_occurrences(site, timezone.now()), zone=zone)
     if not form.is_valid():
         messages.error(
@@ -401,7 +401,7 @@ def announce_maintenance(request: HttpRequest, pk: int) -> HttpResponse:
     if contract is None or not form.is_valid():
         messages.error(request, "The announcement was not sent: check the fields (and the site's contract).")
         return redirect(back)
-    tz = maintenance.contract_zone(contract)
+    tz = contract_zone(contract)
     data = form.cleaned_data
     start, end = (timezone.make_naive(data[k]).replace(tzinfo=tz) for k in ("start", "end"))
     try:
@@ -455,7 +455,7 @@ def status_page(request: HttpRequest, slug: str) -> HttpResponse:
             }
         )
     contract = page.client.contract
-    zone = maintenance.contract_zone(contract).key if contract else "UTC"
+    zone = zone_of(contract)
     return render(
         request,
         "monitoring/status.html",

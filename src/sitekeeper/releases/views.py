@@ -30,14 +30,13 @@ from django.views.decorators.http import require_POST
 from sitekeeper import http
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry
+from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.backups.models import Snapshot
 from sitekeeper.contracts.models import Site
 from sitekeeper.core import cadence
 from sitekeeper.monitoring.maintenance import contract_zone
 from sitekeeper.releases import packages, updates
 from sitekeeper.releases.models import Release, ReleaseKind, ReleaseStatus, UpdatePackage
-from sitekeeper.web.permissions import agency_required, client_sites
-from sitekeeper.web.views import portal_view
 
 # The pipeline's own status groups: work still to do, the worker busy right now, cancellable (before prod).
 ACTIVE, BUSY, CANCELLABLE = updates.ACTIVE, updates.BUSY, updates.CANCELLABLE

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access.audit import acting_as
+from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.contracts.models import Site
 from sitekeeper.contracts.service import site_in_service
 from sitekeeper.security import incidents, integrity, malware, scans
@@ -43,8 +44,6 @@ from sitekeeper.security.models import (
     Severity,
 )
 from sitekeeper.security.tree import TreeError
-from sitekeeper.web.permissions import agency_required, client_sites
-from sitekeeper.web.views import portal_view
 
 SEVERITY_ORDER = [value for value, _label in Severity.choices]
 

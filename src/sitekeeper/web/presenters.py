@@ -1,4 +1,8 @@
-"""Contract and plan values put into words for pages: one place, so console, portal and tests agree."""
+"""Pages' own compositions of contract values: a site's services, the plans table, the priority targets.
+
+The words for single values (targets, credit rules, times in the contract's zone) are contracts/presenters.py,
+shared with the apps; this module arranges them for the console and the portal.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 
-from sitekeeper.contracts.models import PRIORITIES, Contract, Plan, Site
-from sitekeeper.core.credits import NO_REMEDY, CreditError
-from sitekeeper.core.targets import TargetError, parse_target
-
-NOT_SET = "—"
-
-
-def describe_target(text: str | None) -> str:
-    """'4h' → '4 hours (24/7)'; an empty target reads as a dash, a malformed one as itself, flagged."""
-    if not text:
-        return NOT_SET
-    try:
-        return parse_target(text).describe()
-    except TargetError:
-        return f"{text} (not a valid target)"
+from sitekeeper.contracts.coverage import BACKUP, MONITOR, SCAN, site_gaps
+from sitekeeper.contracts.models import PRIORITIES, Plan, Site
+from sitekeeper.contracts.presenters import NOT_SET, describe_credit, describe_target, local_time, zone_of
+from sitekeeper.security.scans import last_scan_at
 
 
 def percent(value: Decimal | None) -> str:
@@ -32,45 +24,6 @@ def percent(value: Decimal | None) -> str:
         return NOT_SET
     text = f"{value.normalize():f}"
     return f"{text} %"
-
-
-def describe_credit(plan: Plan) -> str:
-    """A plan's default rule, for the plans table (a contract's own rule: `contract_credit_rule`)."""
-    try:
-        rule = plan.credit_rule()
-    except CreditError as exc:
-        return f"not configured ({exc})"
-    return NO_REMEDY if rule is None else rule.describe()
-
-
-def contract_credit_rule(contract: Contract) -> str:
-    """The contract's service-credit rule in words — the one presenter every page, the API and reports use
-    (the contract's own Schedule A table, rounding reading and basis, not the plan's defaults)."""
-    try:
-        rule = contract.credit_rule()
-    except CreditError as exc:
-        return f"not configured ({exc})"
-    if rule is None:
-        return NO_REMEDY
-    basis = (
-        "the full monthly fee per site"
-        if contract.credit_basis == Contract.CreditBasis.FULL_FEE
-        else "each site's share of the monthly fee"
-    )
-    return f"{rule.describe()}; counted on {basis}; the month's total over all sites capped at the fee"
-
-
-def zone_of(contract: Contract | None) -> str:
-    """The contract calendar's zone: every time a page shows is in it, and named (UTC without a contract)."""
-    return contract.calendar.current.timezone if contract is not None else "UTC"
-
-
-def local_time(instant: dt.datetime | None, zone: str) -> str:
-    """'4 May 2026 12:00 Europe/Berlin'; a dash for no time."""
-    if instant is None:
-        return NOT_SET
-    local = instant.astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y %H:%M} {zone}"
 
 
 @dataclass(frozen=True)
@@ -87,9 +40,6 @@ class ServiceLine:
 def service_status(site: Site, now: dt.datetime, portal: bool = True) -> list[ServiceLine]:
     """Uptime monitoring, backups and security scans of a site in plain words, gaps first-hand from
     contracts.coverage so the portal and the staff pages read the same facts."""
-    from sitekeeper.contracts.coverage import BACKUP, MONITOR, SCAN, site_gaps
-    from sitekeeper.security.scans import last_scan_at
-
     gaps = {gap.kind: gap for gap in site_gaps(site, now)}
     prefix = "portal" if portal else "staff"
     zone = zone_of(site.client.contract)

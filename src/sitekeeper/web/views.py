@@ -1,14 +1,12 @@
 """Staff console (/staff/), client portal (/portal/) and the account pages.
 
-Each view carries exactly one access decorator from web/permissions.py; client people reach objects only
+Each view carries exactly one access decorator from access/permissions.py; client people reach objects only
 through querysets already filtered by their client.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -24,44 +22,28 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from sitekeeper.access.models import AGENCY_ROLES, CLIENT_ROLES, ApiToken, AuditEntry, User
-from sitekeeper.api.auth import TokenAuth  # noqa: F401  (registers ApiToken with the audit log)
-from sitekeeper.contracts import coverage
-from sitekeeper.contracts.models import Client, Contract, Environment, Plan, Site
-from sitekeeper.monitoring.models import MaintenanceAnnouncement
-from sitekeeper.web import presenters
-from sitekeeper.web.forms import TokenForm
-from sitekeeper.web.permissions import (
+from sitekeeper.access.models import CLIENT_ROLES, ApiToken, AuditEntry, User
+from sitekeeper.access.permissions import (
     AUDIT_ROLES,
     agency_required,
     audit_viewer_required,
     client_sites,
+    portal_view,
     visible_contracts,
 )
+from sitekeeper.api.auth import TokenAuth  # noqa: F401  (registers ApiToken with the audit log)
+from sitekeeper.contracts import coverage
+from sitekeeper.contracts.models import Client, Contract, Environment, Plan, Site
+from sitekeeper.contracts.presenters import NOT_SET, contract_credit_rule, zone_of
+from sitekeeper.monitoring.models import MaintenanceAnnouncement
+from sitekeeper.web import presenters
+from sitekeeper.web.forms import TokenForm
 
 AUDIT_PAGE_SIZE = 50
 
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def portal_view(agency_url: Callable[..., str]) -> Callable[[Callable[..., HttpResponse]], Any]:
-    """A client portal page; agency people are sent to the console's page for the same thing."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @login_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.user.role in AGENCY_ROLES:
-                return redirect(agency_url(*args, **kwargs))
-            if request.user.role not in CLIENT_ROLES:
-                raise PermissionDenied("No portal for this role.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 @login_required
@@ -83,7 +65,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 def _contract_context(contract: Contract | None) -> dict[str, Any]:
     if contract is None:
-        return {"contract": None, "zone": presenters.zone_of(None)}
+        return {"contract": None, "zone": zone_of(None)}
     targets = presenters.priority_targets(contract.plan)
     return {
         "contract": contract,
@@ -91,12 +73,12 @@ def _contract_context(contract: Contract | None) -> dict[str, Any]:
         "cancellation": contract.cancellation(),
         "windows": list(contract.maintenance_windows.all()),
         "calendar_version": contract.calendar.versions.order_by("-number").first(),
-        "zone": presenters.zone_of(contract),
+        "zone": zone_of(contract),
         "targets": targets,
         # The agreement fixes response times only; the other clocks are shown once a plan sets them.
-        "show_resolution": any(t.resolution != presenters.NOT_SET for t in targets),
-        "show_recovery": any(t.recovery != presenters.NOT_SET for t in targets),
-        "credit_rule": presenters.contract_credit_rule(contract),
+        "show_resolution": any(t.resolution != NOT_SET for t in targets),
+        "show_recovery": any(t.recovery != NOT_SET for t in targets),
+        "credit_rule": contract_credit_rule(contract),
     }
 
 

@@ -6,6 +6,9 @@ the contract's basis and `contract_credit` the contract's month over all its sit
 
 Scoped like the other API routes: a client person's token reaches only their own client's sites (another
 client's site is a 404); agency tokens reach every site. Mounted by api/views.py under /sites.
+
+The operation keeps the id it had when it lived in monitoring/api.py: clients generated from the OpenAPI
+document name their method after it.
 """
 
 from __future__ import annotations
@@ -20,24 +23,28 @@ from django.utils import timezone
 from ninja import Router
 from ninja.errors import HttpError
 
+from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.schemas import ErrorOut
-from sitekeeper.monitoring import maintenance
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.monitoring.uptime import contract_month, month_figures
-from sitekeeper.web.permissions import visible_sites
 
 router = Router(tags=["uptime"])
 
 MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
-@router.get("/{int:site_id}/uptime", response={200: dict[str, Any], 404: ErrorOut, 422: ErrorOut})
+@router.get(
+    "/{int:site_id}/uptime",
+    response={200: dict[str, Any], 404: ErrorOut, 422: ErrorOut},
+    operation_id="sitekeeper_monitoring_api_site_uptime",
+)
 def site_uptime(request: HttpRequest, site_id: int, month: str = "") -> dict[str, Any]:
     """The month's downtime, exclusions, unknown time, coverage, exact uptime and service credit (default:
     this month so far, in the contract's time zone). Minutes are decimal strings; `uptime_exact` is a
     fraction; `uptime` is null when the month was not measured."""
     site = get_object_or_404(visible_sites(request.auth).select_related("client"), pk=site_id)  # type: ignore[attr-defined]
     contract = site.client.contract
-    tz = maintenance.contract_zone(contract) if contract else timezone.get_default_timezone()
+    tz = contract_zone(contract)
     if month:
         found = MONTH.match(month)
         try:

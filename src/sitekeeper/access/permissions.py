@@ -1,9 +1,12 @@
 """Who may open which page, and the querysets a person may look into.
 
-Every view is wrapped in exactly one of the decorators below; the persona matrix test
+Every view is wrapped in exactly one of the decorators below (or `portal_view`); the persona matrix test
 (tests/web/test_persona_matrix.py) checks each route against its rule, so a new page cannot slip through
 without one. Client people only ever reach objects through `client_*` querysets already filtered by their
 client, so a lookup of another client's object is a 404, not a permission question.
+
+This lives in access (not in web) because every app's pages and the API decide the same question with it:
+apps import it from here, one floor below the pages and the API that use it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from sitekeeper.access.models import AGENCY_ROLES, CLIENT_ROLES, Role, User
 from sitekeeper.contracts.models import Client, Contract, Plan, Site
@@ -43,6 +47,24 @@ def _roles_required(roles: frozenset[str]) -> Callable[[View], View]:
 agency_required = _roles_required(AGENCY_ROLES)
 audit_viewer_required = _roles_required(AUDIT_ROLES)
 client_required = _roles_required(CLIENT_ROLES)
+
+
+def portal_view(agency_url: Callable[..., str]) -> Callable[[View], View]:
+    """A client portal page; agency people are sent to the console's page for the same thing."""
+
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.role in AGENCY_ROLES:
+                return redirect(agency_url(*args, **kwargs))
+            if request.user.role not in CLIENT_ROLES:
+                raise PermissionDenied("No portal for this role.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def visible_clients(user: User) -> QuerySet[Client]:
