@@ -12,7 +12,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from sitekeeper.notify import Message, Recipient, batched, deliver_pending, notify, seam, tasks
+from sitekeeper.notify import Message, Recipient, batched, deliver_pending, notify, sending, tasks
 from sitekeeper.notify.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -230,7 +230,7 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(sink):
     Delivery.objects.update(next_attempt_at=T0)
 
     now, waits = T0, []
-    for _ in range(seam.MAX_ATTEMPTS):
+    for _ in range(sending.MAX_ATTEMPTS):
         assert deliver_pending(now=now) == 1
         delivery = Delivery.objects.get()
         if delivery.status == Delivery.Status.FAILED:
@@ -241,7 +241,7 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(sink):
 
     assert waits == [1, 2, 4, 8, 16, 32, 60]
     assert delivery.status == Delivery.Status.FAILED
-    assert delivery.attempts == seam.MAX_ATTEMPTS == len(sink.requests)
+    assert delivery.attempts == sending.MAX_ATTEMPTS == len(sink.requests)
     assert delivery.last_error.endswith("HTTP 500")
     assert deliver_pending(now=now + dt.timedelta(days=1)) == 0
 
@@ -285,7 +285,7 @@ def test_an_unexpected_error_in_a_channel_is_recorded_scrubbed_and_retried(monke
         def send(self, recipient, message, *, delivery_id=""):
             raise RuntimeError(f"bug while using {recipient.target} with {recipient.secret}")
 
-    monkeypatch.setattr(seam, "get_channel", lambda kind: Broken())
+    monkeypatch.setattr(sending, "get_channel", lambda kind: Broken())
     notify([Recipient("webhook", f"https://h.test/{TOKEN}", secret=SECRET)], MESSAGE, key="k")
     assert deliver_pending() == 1
 
@@ -299,10 +299,10 @@ def test_an_unexpected_error_in_a_channel_is_recorded_scrubbed_and_retried(monke
 def test_a_claim_held_by_a_dead_worker_lapses(sink):
     notify([Recipient("webhook", sink.url())], MESSAGE, key="k")
     # A worker claimed the row at T0 and died before recording anything.
-    Delivery.objects.update(status=Delivery.Status.SENDING, next_attempt_at=T0 + seam.CLAIM_LEASE)
+    Delivery.objects.update(status=Delivery.Status.SENDING, next_attempt_at=T0 + sending.CLAIM_LEASE)
 
     assert deliver_pending(now=T0 + dt.timedelta(minutes=5)) == 0
-    assert deliver_pending(now=T0 + seam.CLAIM_LEASE) == 1
+    assert deliver_pending(now=T0 + sending.CLAIM_LEASE) == 1
     assert Delivery.objects.get().status == Delivery.Status.SENT
 
 
@@ -335,6 +335,6 @@ def test_a_key_is_required_and_bounded(key):
 def test_a_claimed_delivery_cannot_be_claimed_again(sink):
     [delivery] = notify([Recipient("webhook", sink.url())], MESSAGE, key="k")
     now = timezone.now()
-    assert seam._claim(delivery.pk, now) is True
-    assert seam._claim(delivery.pk, now) is False  # the second worker's conditional UPDATE matches nothing
+    assert sending._claim(delivery.pk, now) is True
+    assert sending._claim(delivery.pk, now) is False  # the second worker's conditional UPDATE matches nothing
     assert Delivery.objects.get().status == Delivery.Status.SENDING
