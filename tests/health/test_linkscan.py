@@ -15,8 +15,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client as HttpClient
 
+from sitekeeper import jobs
 from sitekeeper.access.models import ApiToken, AuditEntry
-from sitekeeper.backups import progress
 from sitekeeper.contracts.models import Environment
 from sitekeeper.health import crawler, linkscan, views_links
 from sitekeeper.health.models import BrokenLink, HealthConfig, LinkScan
@@ -133,12 +133,43 @@ def test_progress_is_stored_and_heard(acme_site, served):
 
     served.routes["/about/"] = slow
     heard: list[dict] = []
-    with progress.listening(heard.append):
+    with jobs.listening(heard.append):
         scan = linkscan.run_scan(acme_site)
     assert any(p.get("phase") == "crawl" for p in heard)
     assert heard[-1]["phase"] == "done"
     assert scan.progress["phase"] == "done"
     assert scan.lease_until is None
+
+
+def test_a_scan_taken_over_during_the_crawl_stores_nothing(acme_site, served, monkeypatch):
+    """This worker stalled past its lease and another one took the scan over: the next progress write says
+    so, nothing more is written, and the crawl's results are not stored over the other worker's scan."""
+
+    def slow(_method: str) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(1.2)  # the crawl outlives one progress interval
+        return page("slow")
+
+    served.routes["/about/"] = slow
+    renew = jobs.heartbeat
+
+    def taken_over(kind: jobs.Kind, pk: int, **kwargs: object) -> bool:
+        LinkScan.objects.filter(pk=pk).update(owner="worker-2:1")
+        return renew(kind, pk, **kwargs)
+
+    monkeypatch.setattr(jobs, "heartbeat", taken_over)
+    scan = linkscan.execute(linkscan.request_scan(acme_site, None))
+    assert (scan.status, scan.owner, scan.finished_at) == ("running", "worker-2:1", None)
+    assert scan.progress == {"phase": "starting"}
+    assert not BrokenLink.objects.exists()
+
+
+def test_a_scan_taken_over_while_storing_keeps_none_of_its_defects(acme_site, served, monkeypatch):
+    """The defects and the scan's end are one transaction: when the seam refuses the end (another worker
+    holds the scan now), none of the defects stay and the scan is not ended here."""
+    monkeypatch.setattr(jobs, "finish", lambda *args, **kwargs: False)
+    scan = linkscan.execute(linkscan.request_scan(acme_site, None))
+    assert (scan.status, scan.broken, scan.finished_at) == ("running", 0, None)
+    assert not BrokenLink.objects.exists()
 
 
 def test_request_scan_queues_one_at_a_time_and_execute_runs_it(acme_site, engineer):

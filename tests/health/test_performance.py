@@ -20,10 +20,13 @@ import time_machine
 from django.core.management import call_command
 from django.test import Client as HttpClient
 
+from sitekeeper import jobs
 from sitekeeper.access.models import AuditEntry
+from sitekeeper.desk.models import Message as DeskMessage
 from sitekeeper.desk.models import Ticket
 from sitekeeper.health import performance, views_performance
 from sitekeeper.health.models import HealthConfig, JobStatus, KeyPage, LighthouseResult, PerformanceAudit
+from sitekeeper.notify.models import Delivery
 from sitekeeper.security.models import Finding, FindingKind, FindingStatus
 from tests.conftest import PASSWORD
 from tests.health.perf_urls import API
@@ -172,6 +175,27 @@ def test_a_running_audit_is_not_taken_twice_but_a_dead_one_is(site, fake):
     assert performance.execute(queued).status == JobStatus.SUCCEEDED
 
 
+def test_an_audit_taken_over_by_another_worker_stops_before_its_next_run(site, fake, monkeypatch):
+    """This worker stalled past its lease after the first Lighthouse run and another one took the audit
+    over: the lease renewal before the next run says so, and this worker stops without storing or ending
+    anything."""
+    queued = performance.request_audit(site, None)
+    renew = jobs.heartbeat
+    renewals = []
+
+    def stalled(kind: jobs.Kind, pk: int, **kwargs: Any) -> bool:
+        renewals.append(pk)
+        if len(renewals) == 2:
+            PerformanceAudit.objects.filter(pk=pk).update(owner="worker-2:1")
+        return renew(kind, pk, **kwargs)
+
+    monkeypatch.setattr(jobs, "heartbeat", stalled)
+    done = performance.execute(queued)
+    assert (done.status, done.owner, done.finished_at) == (JobStatus.RUNNING, "worker-2:1", None)
+    assert len(fake.calls()) == 1
+    assert not done.results.exists()
+
+
 def test_a_page_that_cannot_be_measured_is_recorded_and_the_others_go_on(site, fake):
     KeyPage.objects.create(site=site, path="/", label="Home")
     KeyPage.objects.create(site=site, path="/broken/", label="Broken", position=1)
@@ -229,6 +253,34 @@ def test_a_drop_of_more_than_40_points_below_last_months_median_opens_one_p2(sit
     fake.scores(mobile=30, desktop=98)
     audit(site, dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC))
     assert len(p2_tickets()) == 1
+
+
+def test_a_drop_detected_twice_opens_one_request_and_tells_once(site, fake, admin):
+    """The month's regression finding is the incident's episode: detecting the drop again (a retry, or a
+    second audit that saw it at the same moment) returns the request already open and tells nobody again."""
+    fake.scores(mobile=98, desktop=98)
+    audit(site, dt.datetime(2026, 10, 5, 4, tzinfo=dt.UTC))
+    fake.scores(mobile=50, desktop=98)
+    november = audit(site, dt.datetime(2026, 11, 3, 4, tzinfo=dt.UTC))
+    [ticket] = p2_tickets()
+    finding = Finding.objects.get(kind=FindingKind.PERFORMANCE)
+    mobile = november.results.get(form_factor="mobile")
+    told = Delivery.objects.filter(key=f"performance:{finding.pk}")
+    assert told.count() == 1
+    assert performance._open_ticket(finding, mobile, 48, "Home (implicit)") == ticket
+    assert p2_tickets() == [ticket]
+    assert told.count() == 1
+    assert ticket.detection_key == f"performance:{finding.pk}"
+    assert ticket.subject == "Performance: Home (implicit) (mobile) dropped 48 points"
+    assert ticket.steps == (
+        "Found by sitekeeper's Lighthouse audit (agreement 2.1); see the site's performance page."
+    )
+    note = DeskMessage.objects.get(ticket=ticket, kind=DeskMessage.Kind.NOTE)
+    assert note.body == f"Finding #{finding.pk}; Lighthouse result #{mobile.pk} of audit #{november.pk}."
+    assert (
+        told.get().message["subject"]
+        == f"[P2] Performance drop: {site} — Home (implicit) (mobile) −48 points"
+    )
 
 
 def test_exactly_40_points_is_not_a_drop(site, fake):

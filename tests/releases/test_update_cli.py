@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from sitekeeper import jobs
 from sitekeeper.access.models import AuditEntry
-from sitekeeper.backups import progress
 from sitekeeper.health.models import HealthConfig
 from sitekeeper.releases.management.commands.update import Command, render_bar
 from sitekeeper.releases.models import Release, UpdatePackage
@@ -117,7 +117,7 @@ def test_plan_with_nothing_pending(acme, packages_dir):
 def _fake_advance(status: str, log: str = "") -> Any:
     def advance(release: Release, *, now: Any = None) -> Release:
         for done in range(3):
-            progress.store(
+            jobs.report(
                 Release, release.pk, {"phase": "stage", "step": "apply akismet", "done": done, "total": 2}
             )
         Release.objects.filter(pk=release.pk).update(status=status, log=log, outcome=f"ended {status}")

@@ -17,10 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from sitekeeper import jobs
 from sitekeeper.backups.models import Layer, Repository, Restore, SiteBackup, Snapshot, Source
 from sitekeeper.contracts.models import Contract, Environment, MaintenanceWindow, Plan, Site
+from sitekeeper.desk import services
+from sitekeeper.desk.models import Message as DeskMessage
+from sitekeeper.desk.models import Ticket
 from sitekeeper.health.models import HealthConfig, KeyPage
 from sitekeeper.monitoring.models import MaintenanceAnnouncement
+from sitekeeper.notify.models import Delivery
 from sitekeeper.releases import smoke, updates
 from sitekeeper.releases.models import Release, ReleaseStatus
 from sitekeeper.releases.packages import add_package
@@ -274,6 +279,99 @@ def test_a_live_lease_is_respected_and_a_dead_one_taken_over(site: Site) -> None
     release = updates.advance(release, now=later)
     assert release.status == ReleaseStatus.AWAITING_WINDOW, release.log
     assert "taken over from elsewhere:1" in release.log
+
+
+def test_a_second_worker_cannot_take_a_release_whose_lease_is_held(site: Site, monkeypatch) -> None:
+    """The release's lease is held across its steps: the worker holding it claims it again (reentrant),
+    another worker gets nothing while the holder lives, and takes it once the holder lets go."""
+    add_package(plugin_zip("1.1"))
+    release = updates.plan_release(site, now=BEFORE)
+    me = jobs.owner_id()
+    assert updates._claim(release, BEFORE)
+    assert updates._claim(release, BEFORE)  # this worker's next step: its own lease, claimed again
+    monkeypatch.setattr(jobs, "owner_id", lambda: "worker-2:1")
+    assert not updates._claim(release, BEFORE)
+    assert updates.advance(release, now=BEFORE).status == ReleaseStatus.PLANNED  # not staged by worker 2
+    assert Release.objects.get(pk=release.pk).owner == me
+    monkeypatch.undo()
+    updates._release_claim(release)
+    monkeypatch.setattr(jobs, "owner_id", lambda: "worker-2:1")
+    assert updates._claim(release, BEFORE)
+    assert "taken over" not in Release.objects.get(pk=release.pk).log  # let go, not abandoned
+
+
+def test_a_worker_whose_release_was_taken_over_stops_before_production(
+    site: Site, envs: dict[str, Env], monkeypatch
+) -> None:
+    """This worker stalled past its lease while taking the restore point and another one took the release
+    over: it does not touch production, and leaves the other worker's lease alone."""
+    add_package(plugin_zip("1.1"))
+    release = updates.advance(updates.plan_release(site, now=BEFORE), now=BEFORE)
+    assert release.status == ReleaseStatus.AWAITING_WINDOW, release.log
+    prod_before = envs["prod"].plugin.read_text()
+    held = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
+
+    def stalled_restore_point(stalled: Release) -> list[dict]:
+        Release.objects.filter(pk=stalled.pk).update(owner="worker-2:1", lease_until=held)
+        return [{"source": "code", "layer": "code", "snapshot": 0, "restic_id": "0123456789"}]
+
+    monkeypatch.setattr(updates, "_restore_point", stalled_restore_point)
+    release = updates.advance(release, now=INSIDE)
+    assert release.status == ReleaseStatus.DEPLOYING
+    assert envs["prod"].plugin.read_text() == prod_before
+    assert not [check for check in release.checks if check["environment"] == "prod"]
+    assert (release.owner, release.lease_until) == ("worker-2:1", held)
+
+
+def rolled_back(site: Site) -> Release:
+    """A release as the pipeline leaves it after an automatic rollback, before its incident is opened."""
+    add_package(plugin_zip("1.1"))
+    release = updates.plan_release(site, now=BEFORE)
+    Release.objects.filter(pk=release.pk).update(
+        status=ReleaseStatus.ROLLED_BACK, prod_started_at=INSIDE,
+        outcome="Rolled back: the site serves again.",
+        checks=[{"environment": "prod", "name": "page /", "ok": False, "detail": "HTTP 500", "at": "x"}],
+        log=release.log + "2026-03-03 22:31:00 rolled_back: the site serves again.\n",
+    )  # fmt: skip
+    return Release.objects.get(pk=release.pk)
+
+
+def test_a_failed_release_opens_one_incident_and_tells_once(site: Site, admin) -> None:
+    release = rolled_back(site)
+    log = release.log  # the staff note: the release's log as it stood when the incident was opened
+    updates._open_incident(release, "P2")
+    updates._open_incident(release, "P2")  # a retry of the same release: the same request, nobody told again
+    ticket = Ticket.objects.get()
+    assert ticket.detection_key == f"release:{release.pk}"
+    assert (ticket.type, ticket.priority, ticket.received_at) == ("incident", "P2", INSIDE)
+    assert ticket.subject == f"Update {release.slot} failed in production (Rolled back)"
+    assert ticket.steps == "Automated smoke checks of sitekeeper's update pipeline; see the release page."
+    assert "- [prod] page /: HTTP 500" in ticket.description
+    assert DeskMessage.objects.get(ticket=ticket, kind=DeskMessage.Kind.NOTE).body == log[-4000:]
+    release.refresh_from_db()
+    assert release.ticket == ticket
+    assert release.log.count(f"incident {ticket.reference} opened (P2)") == 1
+    (told,) = Delivery.objects.filter(key=f"release:{release.pk}:rolled_back")
+    assert (
+        told.message["subject"]
+        == f"Update release {release.slot} of {site}: rolled back; incident {ticket.reference}"
+    )
+
+
+def test_the_release_record_stands_when_the_desk_refuses(site: Site, admin, monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the desk is closed")
+
+    monkeypatch.setattr(services, "file_request", refuse)
+    release = rolled_back(site)
+    updates._open_incident(release, "P1")
+    release.refresh_from_db()
+    assert release.ticket is None
+    assert not Ticket.objects.exists()
+    assert release.status == ReleaseStatus.ROLLED_BACK
+    assert "incident ticket not opened: the desk is closed" in release.log
+    (told,) = Delivery.objects.filter(key=f"release:{release.pk}:rolled_back")
+    assert told.message["subject"].endswith(": rolled back (no ticket: the desk is closed)")
 
 
 def test_explicit_packages_must_fit_the_site(site: Site) -> None:

@@ -7,6 +7,10 @@ Nothing of an earlier scan is ever changed: a scan that fails (the site cannot b
 is marked failed with the reason and the previous scan stays the latest one with results. The defects of a
 scan are written in one transaction with its final status, so a scan has all of its results or none.
 
+The scan is a job of the job seam (sitekeeper.jobs): claimed with a lease, the lease renewed with every
+progress write, taken over once its worker is gone, finished only by the worker holding it. A worker that
+finds its scan taken over (it stalled past its lease) stores nothing: the scan is the other worker's now.
+
 A scan that a limit cut short (the site's page or depth limit, or a one-off override) is *incomplete*, not
 succeeded: it found same-site pages it did not read, so the links on them were never checked. Its defects
 are real and stored like any other's; a defect of the previous scan that it did not check again is not
@@ -26,11 +30,9 @@ import threading
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 
+from sitekeeper import jobs
 from sitekeeper.access.models import User
-from sitekeeper.backups.jobs import owner_alive, owner_id
-from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.contracts.models import Site
 from sitekeeper.health import crawler
 from sitekeeper.health.models import (
@@ -70,10 +72,15 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 DONE = (LinkScanStatus.SUCCEEDED, LinkScanStatus.INCOMPLETE, LinkScanStatus.FAILED)
 BOUNDS = {"max_pages": LINK_MAX_PAGES, "max_depth": LINK_MAX_DEPTH}
 Limits = dict[str, int]  # one-off overrides of the site's limits: {"max_pages": N, "max_depth": N}
+SCANS = LinkScan.job_kind()
 
 
 class LinkScanError(RuntimeError):
     pass
+
+
+class _TakenOverError(Exception):
+    """Another worker took the scan over while this one ran it (this one stalled past its lease)."""
 
 
 def start_url(site: Site, environment: str = "prod") -> str:
@@ -158,14 +165,8 @@ def run_scan(
 # -- running one ------------------------------------------------------------------------------------------
 def _claim(scan: LinkScan, now: dt.datetime) -> bool:
     """Take a queued scan, or a running one whose worker is gone (lease over, or its process dead here)."""
-    takeable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_until__lt=now)
-    if scan.status == JobStatus.RUNNING and scan.owner and not owner_alive(scan.owner):
-        takeable |= Q(status=JobStatus.RUNNING, owner=scan.owner)
-    taken = LinkScan.objects.filter(takeable, pk=scan.pk).update(
-        status=JobStatus.RUNNING, owner=owner_id(), lease_until=now + LEASE, started_at=now,
-        finished_at=None, error="", progress={"phase": "starting"},
-    )  # fmt: skip
-    return bool(taken)
+    started = {"started_at": now, "finished_at": None, "error": "", "progress": {"phase": "starting"}}
+    return jobs.claim(SCANS, scan.pk, lease=LEASE, now=now, also=started)
 
 
 def execute(scan: LinkScan, limits: Limits | None = None) -> LinkScan:
@@ -178,6 +179,10 @@ def execute(scan: LinkScan, limits: Limits | None = None) -> LinkScan:
     try:
         result = _crawl(scan, settings)
         _store(scan, result, settings)
+    except _TakenOverError:
+        logger.warning(
+            "link scan %s of %s was taken over by another worker: nothing stored", scan.pk, scan.site
+        )
     except Exception as exc:  # whatever stopped the crawl or the storing: the scan is failed, with it
         logger.exception("link scan %s of %s failed", scan.pk, scan.site)
         _fail(scan, exc)
@@ -187,7 +192,9 @@ def execute(scan: LinkScan, limits: Limits | None = None) -> LinkScan:
 
 def _crawl(scan: LinkScan, settings: crawler.CrawlSettings) -> crawler.Result:
     """The crawl runs its event loop in a thread of its own (Django's ORM refuses calls from a thread with
-    a running loop); this thread writes its progress to the row every second, which also renews the lease."""
+    a running loop); this thread writes its progress to the row every second, which also renews the lease.
+    Once the scan is found taken over, nothing more is written and the crawl's result is thrown away (the
+    crawler has no way to be stopped: it is let end at its limits)."""
     progress = crawler.Progress()
     outcome: dict[str, Any] = {}
 
@@ -199,10 +206,12 @@ def _crawl(scan: LinkScan, settings: crawler.CrawlSettings) -> crawler.Result:
 
     thread = threading.Thread(target=work, name=f"linkscan-{scan.pk}", daemon=True)
     thread.start()
+    ours = True
     while thread.is_alive():
         thread.join(PROGRESS_EVERY)
-        lease = dt.datetime.now(dt.UTC) + LEASE
-        progress_store(LinkScan, scan.pk, progress.snapshot(), lease_until=lease)
+        ours = ours and jobs.heartbeat(SCANS, scan.pk, lease=LEASE, progress=progress.snapshot())
+    if not ours:
+        raise _TakenOverError
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
@@ -243,10 +252,10 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
         BrokenLink.objects.bulk_create(rows.values(), batch_size=500)
         broken = [row for row in rows.values() if row.problem in crawler.ERRORS]
         counts = {change: sum(1 for row in broken if row.change == change) for change in LinkChange.values}
-        LinkScan.objects.filter(pk=scan.pk).update(
-            status=LinkScanStatus.SUCCEEDED if result.complete else LinkScanStatus.INCOMPLETE,
-            finished_at=dt.datetime.now(dt.UTC),
-            lease_until=None,
+        finished = jobs.finish(
+            SCANS,
+            scan.pk,
+            LinkScanStatus.SUCCEEDED if result.complete else LinkScanStatus.INCOMPLETE,
             previous=previous,
             pages=result.pages,
             links=result.links,
@@ -260,9 +269,11 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
             fixed=counts[LinkChange.FIXED],
             settings_used={**settings.as_dict(), "notes": result.notes},
         )
+        if not finished:  # not ours to end: its defects are rolled back with this transaction
+            raise _TakenOverError
     done = {"phase": "done", "pages": result.pages, "checked": result.links, "queued": 0,
             "seconds": round(result.seconds, 1)}  # fmt: skip
-    progress_store(LinkScan, scan.pk, done)
+    jobs.report(LinkScan, scan.pk, done)
     scan.refresh_from_db()
     check_error_share(scan)
 
@@ -302,29 +313,20 @@ def _fail(scan: LinkScan, exc: BaseException) -> None:
     if isinstance(exc, ExceptionGroup):  # the crawler's task group: name the first real error
         exc = exc.exceptions[0]
     reason = str(exc).strip() or type(exc).__name__
-    LinkScan.objects.filter(pk=scan.pk).update(
-        status=JobStatus.FAILED,
-        finished_at=dt.datetime.now(dt.UTC),
-        lease_until=None,
-        error=f"The scan stopped: {type(exc).__name__}: {reason}. Earlier scans' results are unchanged.",
+    error = f"The scan stopped: {type(exc).__name__}: {reason}. Earlier scans' results are unchanged."
+    jobs.finish(SCANS, scan.pk, JobStatus.FAILED, error=error)
+
+
+def _died(owner: str) -> str:
+    return (
+        f"The worker running this scan ({owner or 'unknown'}) stopped before it finished. "
+        "Earlier scans' results are unchanged."
     )
 
 
 def reap_stale(now: dt.datetime | None = None) -> list[int]:
     """Mark failed the running scans whose worker stopped renewing the lease (killed, machine restarted)."""
-    now = now or dt.datetime.now(dt.UTC)
-    stale = list(
-        LinkScan.objects.filter(status=JobStatus.RUNNING, lease_until__lt=now).values_list("pk", "owner")
-    )
-    for pk, owner in stale:
-        LinkScan.objects.filter(pk=pk, status=JobStatus.RUNNING, lease_until__lt=now).update(
-            status=JobStatus.FAILED,
-            finished_at=now,
-            lease_until=None,
-            error=f"The worker running this scan ({owner or 'unknown'}) stopped before it finished. "
-            "Earlier scans' results are unchanged.",
-        )
-    return [pk for pk, _ in stale]
+    return jobs.reap(SCANS, JobStatus.FAILED, _died, now)
 
 
 # -- reading ----------------------------------------------------------------------------------------------

@@ -9,11 +9,14 @@ site nobody has configured yet is still measured rather than silently skipped.
 Regression (agreement 2.1): a result whose performance score is more than HealthConfig.drop_points (default
 40) below the median of the previous calendar month's results for the same URL and form factor (months in
 the contract's time zone) opens a P2 incident on the service desk, at most once per (URL, form factor,
-month): the month's regression is a Finding (kind performance) keyed by URL, form factor and month, and its
-unique key is what makes the ticket a one-off even when two audits run at once.
+month): the month's regression is a Finding (kind performance) keyed by URL, form factor and month, and the
+request is opened through the incident seam (desk.detected) with the finding as its episode, so it is a
+one-off even when two audits run at once.
 
-Jobs are idempotent per (site, slot) and claimed with a conditional UPDATE, like backups; progress (page i
-of n, form factor, run k of N) goes to the row and to CLI listeners through backups.progress.store.
+Audits are jobs of the job seam (sitekeeper.jobs), idempotent per (site, slot): claimed with a lease, the
+lease renewed with every progress write (page i of n, form factor, run k of N — to the row and to CLI
+listeners), finished only by the worker holding it. A worker that finds its audit taken over (it stalled
+past its lease) stops and leaves the audit to the other one.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import logging
-import os
-import socket
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -33,14 +34,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q
 
-from sitekeeper import proc
+from sitekeeper import jobs, proc
 from sitekeeper.access.models import User
-from sitekeeper.backups.progress import store as progress_store
 from sitekeeper.contracts.models import Site
 from sitekeeper.core.uptime import month_bounds
-from sitekeeper.desk import services
+from sitekeeper.desk import detected
 from sitekeeper.desk.models import Ticket
-from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.health import lighthouse
 from sitekeeper.health.models import (
     HealthConfig,
@@ -50,8 +49,7 @@ from sitekeeper.health.models import (
     LighthouseResult,
     PerformanceAudit,
 )
-from sitekeeper.monitoring.outages import service_user
-from sitekeeper.notify import Message, notify
+from sitekeeper.notify import Message
 from sitekeeper.security import findings
 from sitekeeper.security.models import Finding as FindingModel
 from sitekeeper.security.models import FindingKind, FindingStatus, Severity
@@ -77,6 +75,11 @@ LEASE = dt.timedelta(minutes=10)  # extended at every progress write (each run i
 # A page Lighthouse could not measure is recorded on its result; the other pages still run.
 PAGE_ERRORS = (lighthouse.LighthouseError, proc.ProcError, OSError, ValueError)
 SCORE_FIELDS = ("performance", "accessibility", "best_practices", "seo")
+AUDITS = PerformanceAudit.job_kind()
+
+
+class _TakenOverError(Exception):
+    """Another worker took the audit over while this one ran it (this one stalled past its lease)."""
 
 
 @dataclass(frozen=True)
@@ -111,28 +114,14 @@ def zone_of(site: Site) -> ZoneInfo:
 
 
 # -- claiming ----------------------------------------------------------------------------------------------
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _lease_valid(audit: PerformanceAudit, now: dt.datetime) -> bool:
-    return audit.lease_until is not None and audit.lease_until > now
-
-
 def claim(audit: PerformanceAudit, now: dt.datetime | None = None) -> bool:
     """Take the audit for this process; False when it is finished or another live worker holds it."""
     now = now or dt.datetime.now(dt.UTC)
-    if audit.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        return False
-    if audit.status == JobStatus.RUNNING and _lease_valid(audit, now):
-        return False
-    taken = PerformanceAudit.objects.filter(pk=audit.pk, status=audit.status, owner=audit.owner).update(
-        status=JobStatus.RUNNING, owner=_owner(), lease_until=now + LEASE, started_at=now, finished_at=None,
-        error="",
-    )  # fmt: skip
+    started = {"started_at": now, "finished_at": None, "error": ""}
+    taken = jobs.claim(AUDITS, audit.pk, lease=LEASE, now=now, also=started)
     if taken:
         audit.refresh_from_db()
-    return bool(taken)
+    return taken
 
 
 def _runs(site: Site) -> int:
@@ -199,6 +188,10 @@ def execute(
                 check_drop(result, config, label=target.label)
     except proc.MissingProgramError as exc:
         return _finish(audit, JobStatus.FAILED, str(exc))
+    except _TakenOverError:
+        logger.warning("performance audit %s of %s was taken over by another worker", audit.pk, audit.site)
+        audit.refresh_from_db()
+        return audit
     measured = [r for r in results if r.performance is not None]
     errors = [f"{r.url} ({r.form_factor}): {r.error}" for r in results if r.error]
     status = JobStatus.SUCCEEDED if measured else JobStatus.FAILED
@@ -218,7 +211,8 @@ def _measure(
     def on_run(k: int, n: int) -> None:
         data = {**place, "run": k, "runs": n, "percent": round(100 * ((place["index"] - 1) + (k - 1) / n)
                                                                / place["of"], 1)}  # fmt: skip
-        progress_store(PerformanceAudit, audit.pk, data, lease_until=dt.datetime.now(dt.UTC) + LEASE)
+        if not jobs.heartbeat(AUDITS, audit.pk, lease=LEASE, progress=data):
+            raise _TakenOverError  # before the next Lighthouse run: the audit is another worker's now
 
     try:
         measurement = lighthouse.measure(
@@ -257,12 +251,12 @@ def store_measurement(
 
 
 def _finish(audit: PerformanceAudit, status: str, error: str) -> PerformanceAudit:
-    now = dt.datetime.now(dt.UTC)
-    PerformanceAudit.objects.filter(pk=audit.pk).update(
-        status=status, finished_at=now, lease_until=None, error=error[:10000]
-    )
+    if jobs.finish(AUDITS, audit.pk, status, error=error[:10000]):
+        logger.info("performance audit %s of %s: %s", audit.pk, audit.site, status)
+    else:
+        logger.warning("performance audit %s of %s: taken over by another worker, not ended here", audit.pk,
+                       audit.site)  # fmt: skip
     audit.refresh_from_db()
-    logger.info("performance audit %s of %s: %s", audit.pk, audit.site, status)
     return audit
 
 
@@ -314,29 +308,32 @@ def check_drop(result: LighthouseResult, config: HealthConfig, *, label: str = "
 
 
 def _open_ticket(finding: FindingModel, result: LighthouseResult, drop: float, page: str) -> Ticket:
+    """The drop's P2 through the incident seam, one per regression finding (the episode): a second call for
+    the same finding returns the request already open and tells nobody again."""
     site = result.site
     lines = [finding.title, "", f"URL: {result.url}", f"Form factor: {result.form_factor}",
              f"Runs: {result.run_scores}", f"TBT {result.tbt_ms} ms, LCP {result.lcp_ms} ms",
              "", f"Remediation: {finding.remediation}"]  # fmt: skip
-    ticket = services.file_request(
-        site.client, channel="monitor", type="incident", priority="P2", site=site,
-        environment=result.audit.environment, subject=f"Performance: {page} ({result.form_factor}) "
-        f"dropped {drop:g} points"[:200], description="\n".join(lines)[:5000],
+    detection = detected.Detection(
+        site=site, found_by="health", episode=f"performance:{finding.pk}", priority="P2",
+        subject=f"Performance: {page} ({result.form_factor}) dropped {drop:g} points",
+        description="\n".join(lines),
         steps="Found by sitekeeper's Lighthouse audit (agreement 2.1); see the site's performance page.",
-        received_at=result.measured_at,
+        detected_at=result.measured_at, environment=result.audit.environment,
+        note=f"Finding #{finding.pk}; Lighthouse result #{result.pk} of audit #{result.audit_id}.",
     )  # fmt: skip
-    note = f"Finding #{finding.pk}; Lighthouse result #{result.pk} of audit #{result.audit_id}."
-    services.add_message(ticket, note, channel="monitor", author=service_user(), internal=True)
+    ticket, opened = detected.open_incident(detection)
     FindingModel.objects.filter(pk=finding.pk).update(ticket=ticket)
     LighthouseResult.objects.filter(pk=result.pk).update(ticket=ticket)
     result.ticket = ticket
-    message = Message(
-        subject=f"[P2] Performance drop: {site} — {page} ({result.form_factor}) −{drop:g} points"[:200],
-        text=f"{finding.title}\n\nTicket {ticket.reference}.",
-        event="performance.drop",
-        data={"site": site.pk, "result": result.pk, "ticket": ticket.reference, "drop": drop},
-    )
-    notify(escalation_list("performance.drop"), message, key=f"performance:{finding.pk}")
+    if opened:  # the notice names the request, so it is told once the request exists
+        message = Message(
+            subject=f"[P2] Performance drop: {site} — {page} ({result.form_factor}) −{drop:g} points"[:200],
+            text=f"{finding.title}\n\nTicket {ticket.reference}.",
+            event="performance.drop",
+            data={"site": site.pk, "result": result.pk, "ticket": ticket.reference, "drop": drop},
+        )
+        detected.tell(detected.Notice(message, key=f"performance:{finding.pk}"))
     return ticket
 
 

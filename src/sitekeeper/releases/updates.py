@@ -8,9 +8,14 @@ the site (restore files + database) when prod fails its checks.
     planned / stage_failed / awaiting_window ──cancel──▶ cancelled
 
 `advance(release)` does every step that is due and is safe to call again at any time: it claims the release
-with a lease (owner/lease_until, like backups.jobs.claim), a crashed worker's release is taken over once its
-lease ran out, and each step starts from what the release row says was done. `due_pass()` is the periodic
-entry: it plans the cadence's batches, emergency security releases, and advances what is due.
+with a lease through the job seam (sitekeeper.jobs; the release keeps its own statuses, the lease is held
+across its steps and let go at the end), a crashed worker's release is taken over once its lease ran out or
+its process is gone, and each step starts from what the release row says was done. A worker that finds its
+release taken over before production is changed stops there. `due_pass()` is the periodic entry: it plans
+the cadence's batches, emergency security releases, and advances what is due.
+
+A release that failed in production (rolled back, or the rollback did not complete) opens its incident
+through the incident seam (desk.detected), once per release.
 
 Applying a package never needs WP-CLI or anything on the site's host but `tar`, `mkdir`, `mv`, `rm`: the zip
 is streamed as a tar into a fresh folder beside the target through the site's Shell (local or SSH) and the
@@ -33,17 +38,16 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import transaction
 
-from sitekeeper.backups import progress
+from sitekeeper import jobs
 from sitekeeper.backups.errors import JOB_ERRORS
-from sitekeeper.backups.jobs import owner_alive, owner_id
 from sitekeeper.backups.models import BackupRun, Layer, RunStatus, Snapshot, Source
 from sitekeeper.backups.shell import Shell
 from sitekeeper.backups.sources import SourceError, shell_for
 from sitekeeper.contracts.models import Contract, Site
 from sitekeeper.contracts.service import contracts_in_service
 from sitekeeper.core import cadence
-from sitekeeper.desk.oncall import escalation_list
-from sitekeeper.notify import Message, notify
+from sitekeeper.desk import detected
+from sitekeeper.notify import Message
 from sitekeeper.releases import packages as pkgs
 from sitekeeper.releases import smoke
 from sitekeeper.releases.models import Release, ReleaseChange, ReleaseKind, ReleaseStatus, UpdatePackage
@@ -67,10 +71,16 @@ NO_WINDOW_LENGTH = dt.timedelta(hours=2)
 EMERGENCY_LENGTH = dt.timedelta(hours=4)
 DEFAULT_MAX_MINUTES = 30
 APPLY_ERRORS = (*JOB_ERRORS, TreeError, pkgs.PackageError, zipfile.BadZipFile, ValueError)
+# The claim is a lease over the release's own statuses: any active one may be claimed, none is set by it.
+RELEASES = jobs.Kind(Release, waiting=ACTIVE, running=None)
 
 
 class UpdateError(ValueError):
     """A release that cannot be planned, approved or cancelled as asked; the message says why."""
+
+
+class _TakenOverError(Exception):
+    """Another worker took the release over while this one ran it (this one stalled past its lease)."""
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -276,7 +286,7 @@ def _record(release: Release, checks: list[smoke.Check]) -> None:
 
 def _progress(release: Release, **data: Any) -> None:
     release.progress = data
-    progress.store(Release, release.pk, data)
+    jobs.report(Release, release.pk, data)
 
 
 def _set(release: Release, **fields: Any) -> None:
@@ -287,27 +297,25 @@ def _set(release: Release, **fields: Any) -> None:
 
 # -- claiming -----------------------------------------------------------------------------------------------
 def _claim(release: Release, now: dt.datetime) -> bool:
+    """Hold the release's lease: free, abandoned, or already this process's (the claim is reentrant)."""
     release.refresh_from_db()
-    me = owner_id()
-    held = release.owner and release.owner != me and release.lease_until and release.lease_until > now
-    if held and owner_alive(release.owner):
-        return False
-    taken = Release.objects.filter(
-        pk=release.pk, owner=release.owner, lease_until=release.lease_until
-    ).update(owner=me, lease_until=now + LEASE)
-    if taken and release.owner and release.owner != me:
-        _log(release, f"taken over from {release.owner} (its lease ran out or its process is gone)")
+    before = release.owner
+    taken = jobs.claim(RELEASES, release.pk, lease=LEASE, now=now, reentrant=True)
+    if taken and before and before != jobs.owner_id():
+        _log(release, f"taken over from {before} (its lease ran out or its process is gone)")
     release.refresh_from_db()
-    return bool(taken)
+    return taken
 
 
 def _release_claim(release: Release) -> None:
-    Release.objects.filter(pk=release.pk, owner=owner_id()).update(owner="", lease_until=None)
+    jobs.let_go(RELEASES, release.pk)
     release.owner, release.lease_until = "", None
 
 
-def _extend(release: Release, now: dt.datetime) -> None:
-    Release.objects.filter(pk=release.pk, owner=owner_id()).update(lease_until=now + LEASE)
+def _extend(release: Release) -> None:
+    """Renew the lease before the next step on production; stop when another worker holds it now."""
+    if not jobs.heartbeat(RELEASES, release.pk, lease=LEASE):
+        raise _TakenOverError
 
 
 # -- applying a package -------------------------------------------------------------------------------------
@@ -505,11 +513,11 @@ def _deploy(release: Release, now: dt.datetime) -> None:
             return
         _set(release, restore_point=point)
         _log(release, "restore point: " + ", ".join(f"{p['source']} {p['restic_id'][:8]}" for p in point))
-    _extend(release, now)
+    _extend(release)
     if _apply_and_check(release, "prod"):
         _finish_deployed(release)
     else:
-        _extend(release, now)
+        _extend(release)
         _rollback(release)
 
 
@@ -535,7 +543,6 @@ def _finish_deployed(release: Release) -> None:
 
 def _rollback(release: Release) -> None:
     from sitekeeper.backups.restore import RestoreRefused, confirmation_text, request_restore, run_restore
-    from sitekeeper.monitoring.outages import service_user
 
     _log(release, "production failed its checks: rolling back from the restore point")
     before = smoke.log_sizes(release.site, "prod")
@@ -550,7 +557,8 @@ def _rollback(release: Release) -> None:
             continue
         try:
             restore = request_restore(
-                snapshot, target="prod", user=service_user(), confirmation=confirmation_text(snapshot),
+                snapshot, target="prod", user=detected.service_user(),
+                confirmation=confirmation_text(snapshot),
                 reason=f"automatic rollback of release {release.slot}: production failed its checks",
             )  # fmt: skip
         except RestoreRefused as exc:
@@ -589,9 +597,9 @@ def _rollback(release: Release) -> None:
 
 
 def _open_incident(release: Release, priority: str) -> None:
-    from sitekeeper.desk import services
-    from sitekeeper.monitoring.outages import service_user
-
+    """The release's incident through the incident seam, once per release (its episode); the log goes to
+    staff as an internal note. A desk that refuses leaves the release's record as it stands and the
+    engineers are told without a ticket."""
     site = release.site
     failed = [c for c in release.checks if not c["ok"]]
     lines = [
@@ -603,22 +611,24 @@ def _open_incident(release: Release, priority: str) -> None:
         "Failed checks:",
     ]
     lines += [f"- [{c['environment']}] {c['name']}: {c['detail']}" for c in failed[:30]]
+    detection = detected.Detection(
+        site=site, found_by="releases", episode=f"release:{release.pk}", priority=priority,
+        subject=f"Update {release.slot} failed in production ({release.get_status_display()})",
+        description="\n".join(lines),
+        steps="Automated smoke checks of sitekeeper's update pipeline; see the release page.",
+        detected_at=release.prod_started_at or dt.datetime.now(dt.UTC), environment="prod",
+        note=release.log[-4000:],
+    )  # fmt: skip
     try:
-        ticket = services.file_request(
-            site.client, channel="monitor", type="incident", priority=priority, site=site, environment="prod",
-            subject=f"Update {release.slot} failed in production ({release.get_status_display()})"[:200],
-            description="\n".join(lines)[:5000],
-            steps="Automated smoke checks of sitekeeper's update pipeline; see the release page.",
-            received_at=release.prod_started_at or dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+        ticket, opened = detected.open_incident(detection)
     except Exception as exc:  # noqa: BLE001 - the rollback record must stand even if the desk refuses
         _log(release, f"incident ticket not opened: {exc}")
         _tell_engineers(release, f"{release.get_status_display().lower()} (no ticket: {exc})")
         return
-    services.add_message(ticket, release.log[-4000:], channel="monitor", author=service_user(), internal=True)
     _set(release, ticket=ticket)
-    _log(release, f"incident {ticket.reference} opened ({priority})")
-    _tell_engineers(release, f"{release.get_status_display().lower()}; incident {ticket.reference}")
+    if opened:  # the incident's notice names the request: told once it exists, once per release
+        _log(release, f"incident {ticket.reference} opened ({priority})")
+        _tell_engineers(release, f"{release.get_status_display().lower()}; incident {ticket.reference}")
 
 
 def _tell_engineers(release: Release, what: str) -> None:
@@ -628,9 +638,7 @@ def _tell_engineers(release: Release, what: str) -> None:
         event="release.failed",
         data={"release": release.pk, "site": release.site_id, "status": release.status},
     )
-    recipients = escalation_list("release.failed")
-    if recipients:
-        notify(recipients, message, key=f"release:{release.pk}:{release.status}")
+    detected.tell(detected.Notice(message, key=f"release:{release.pk}:{release.status}"))
 
 
 # -- the driver ---------------------------------------------------------------------------------------------
@@ -662,6 +670,8 @@ def advance(release: Release, *, now: dt.datetime | None = None) -> Release:
                 _deploy(release, now)
             else:
                 break
+    except _TakenOverError:
+        logger.warning("release %s: taken over by another worker; this one stops", release.slot)
     finally:
         _release_claim(release)
     release.refresh_from_db()
@@ -672,7 +682,7 @@ def is_due(release: Release, now: dt.datetime) -> bool:
     if release.status == ReleaseStatus.PLANNED:
         return True
     if release.status in BUSY:
-        return release.lease_until is None or release.lease_until <= now  # a crashed run to take over
+        return jobs.abandoned(release.owner, release.lease_until, now)  # a crashed run to take over
     if release.status == ReleaseStatus.AWAITING_WINDOW:
         return _may_deploy(release, now) or (release.window_end is not None and release.window_end <= now)
     return False

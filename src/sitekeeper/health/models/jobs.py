@@ -1,10 +1,12 @@
-"""What the health jobs (link scans, performance audits, releases) share: status, trigger, the idempotency
-slot, the claim lease and a progress field the UI polls."""
+"""What the health jobs (link scans, performance audits) share: status, trigger, the idempotency slot, and the
+fields the job seam (sitekeeper.jobs) keeps — owner, lease and the progress the UI polls."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from sitekeeper import jobs
 
 __all__ = ["HealthJob", "JobStatus", "JobTrigger"]
 
@@ -41,6 +43,12 @@ class HealthJob(models.Model):
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def job_kind(cls) -> jobs.Kind:
+        """How the job seam claims these rows: a queued job is taken as it is, a running one only when its
+        worker is gone."""
+        return jobs.Kind(cls, waiting=(JobStatus.QUEUED,), running=JobStatus.RUNNING)
 
     @property
     def client_id(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sitekeeper.backups import progress
+from sitekeeper import jobs
 from sitekeeper.backups.management.commands.backup import find_site
 from sitekeeper.health import performance
 from sitekeeper.health.models import JobStatus, JobTrigger, LighthouseResult
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         site = find_site(options["site"])
         if options["runs"] is not None and not 1 <= options["runs"] <= 9:
             raise CommandError("--runs must be between 1 and 9")
-        audit = progress.terminal_bar(
+        audit = jobs.terminal_bar(
             lambda: performance.run_audit(
                 site, slot=options["slot"], trigger=JobTrigger.MANUAL, environment=options["environment"],
                 runs=options["runs"], form_factors=options["form_factors"] or performance.FORM_FACTORS,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sitekeeper.backups import progress
+from sitekeeper import jobs
 from sitekeeper.backups.management.commands.backup import find_site
 from sitekeeper.health import crawler, linkscan
 from sitekeeper.health.models import LINK_MAX_DEPTH, LINK_MAX_PAGES, LinkScan, LinkScanStatus
@@ -88,7 +88,7 @@ class Command(BaseCommand):
             raise SystemExit(code)
 
     def _with_progress(self, work: Any) -> LinkScan:
-        return progress.terminal_bar(work, sys.stderr, render_line)
+        return jobs.terminal_bar(work, sys.stderr, render_line)
 
     def _print(self, scan: LinkScan) -> None:
         for line in text_lines(scan):

@@ -11,9 +11,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
+from sitekeeper import jobs
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
-from sitekeeper.backups import progress
 from sitekeeper.backups.management.commands.backup import find_site
 from sitekeeper.releases import packages, updates
 from sitekeeper.releases.models import Release, ReleaseKind, ReleaseStatus, UpdatePackage
@@ -51,7 +51,7 @@ def render_bar(data: dict[str, Any]) -> str:
 
 def with_progress(work: Any, out: Any) -> Any:
     """Run `work`, drawing the progress it stores on the release as a bar."""
-    return progress.terminal_bar(work, out, render_bar)
+    return jobs.terminal_bar(work, out, render_bar)
 
 
 def find_release(value: Any) -> Release:
