@@ -49,15 +49,17 @@ def contract_alert_problems(contract: Contract, alert_minutes: int | None = None
     The monitors are read through the sites (`Site.monitors`): models.py uses this module's rule in
     Monitor.clean, so this module does not import models.py back."""
     minutes = contract.alert_minutes if alert_minutes is None else alert_minutes
-    sites = Site.objects.filter(client_id=contract.client_id).prefetch_related("monitors")
+    # Sites in the database's URL order (its collation, as before; a client's URLs are unique), each
+    # site's monitors in pk order: the order of the old `order_by("site__url", "pk")`.
+    sites = Site.objects.filter(client_id=contract.client_id).order_by("url").prefetch_related("monitors")
     monitors = [
         monitor
         for site in sites
-        for monitor in site.monitors.all()
+        for monitor in sorted(site.monitors.all(), key=lambda m: m.pk)
         if monitor.environment == "prod" and monitor.enabled
     ]
     problems = []
-    for monitor in sorted(monitors, key=lambda m: (m.site.url, m.pk)):
+    for monitor in monitors:
         problem = alert_problem(
             monitor.interval_seconds,
             monitor.confirmations,
