@@ -23,7 +23,6 @@ import logging
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Q
 
-from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import Contact, Site
 from sitekeeper.desk import detected
 from sitekeeper.desk.oncall import escalation_list
@@ -38,7 +37,6 @@ from sitekeeper.notify import Message, Recipient, recipients_for_contact
 
 logger = logging.getLogger("sitekeeper.monitoring")
 
-SERVICE_USERNAME = "sitekeeper-monitor"  # author of the probes' internal notes; inactive, cannot log in
 LIVE_SESSION = dt.timedelta(minutes=2)  # a probe session that beat this recently is probing
 TIMELINE_CHECKS = 20  # checks listed in the incident's note
 
@@ -170,17 +168,6 @@ def release_due_holds(now: dt.datetime) -> int:
     for outage in due:
         released += release_hold(outage, outage.monitor, now)
     return released
-
-
-def service_user() -> User:
-    user, created = User.objects.get_or_create(
-        username=SERVICE_USERNAME,
-        defaults={"role": Role.ENGINEER, "is_active": False, "first_name": "Monitoring"},
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
 
 
 def timeline(monitor: Monitor, since: dt.datetime, until: dt.datetime | None = None) -> str:
