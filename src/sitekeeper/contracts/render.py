@@ -23,7 +23,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from sitekeeper.contracts.models import PRIORITIES, Contact, Contract, Plan
-from sitekeeper.contracts.presenters import contract_credit_rule  # the one wording of a credit rule
+from sitekeeper.contracts.presenters import contract_credit_rule, zone_of  # one wording, one zone
 from sitekeeper.core.calendar import BusinessCalendar
 from sitekeeper.core.credits import NO_REMEDY, basis_amount, minor_unit, to_decimal
 from sitekeeper.core.targets import MonthlyBatch, Target, parse_target
@@ -533,7 +533,7 @@ def remedy_words(plan: Plan) -> str:
 
 
 def windows_list(contract: Contract) -> dict[str, Any]:
-    zone = contract.calendar.current.timezone
+    zone = zone_of(contract)
     items = [
         f"Standard window: {window.get_weekday_display()}, {window.start:%H:%M}–{window.end:%H:%M}"
         f"{' (ending the next day)' if window.end <= window.start else ''}, {zone} — maximum "
