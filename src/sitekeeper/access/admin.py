@@ -10,9 +10,6 @@ from django.http import HttpRequest
 
 from sitekeeper.access.models import ApiToken, AuditEntry, User
 
-# Importing the API's auth module registers ApiToken with the audit log, so tokens revoked here are logged.
-from sitekeeper.api import auth as _api_auth  # noqa: F401
-
 # Access is decided by User.role (and User.client), never by groups: hide them so nobody configures them
 # believing they grant anything.
 admin.site.unregister(Group)

@@ -8,5 +8,10 @@ class AccessConfig(AppConfig):
 
     def ready(self) -> None:
         from sitekeeper.access import audit
+        from sitekeeper.access.models import ApiToken
 
+        # Issuing and revoking a token is a change a person makes: it goes into the audit log. Registered
+        # here, not with @audited on the model: audit.py reads access.models (AuditEntry), so models.py
+        # importing audit.py would close a circle.
+        audit.audited(ApiToken)
         audit.connect_signals()

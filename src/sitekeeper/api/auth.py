@@ -8,12 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
-from sitekeeper.access.audit import audited
 from sitekeeper.access.models import ApiToken, User
-
-# Issuing and revoking a token is a change a person makes: it goes into the audit log. Registered here (the
-# API's own module) rather than on the model, which belongs to the access app.
-audited(ApiToken)
 
 # Writing last_used_at on every call would turn each read into a write; a minute's precision is plenty.
 LAST_USED_PRECISION = dt.timedelta(minutes=1)

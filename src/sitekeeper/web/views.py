@@ -31,7 +31,6 @@ from sitekeeper.access.permissions import (
     portal_view,
     visible_contracts,
 )
-from sitekeeper.api.auth import TokenAuth  # noqa: F401  (registers ApiToken with the audit log)
 from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import Client, Contract, Environment, Plan, Site
 from sitekeeper.contracts.presenters import NOT_SET, contract_credit_rule, zone_of
