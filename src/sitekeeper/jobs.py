@@ -32,6 +32,12 @@ Listener = Callable[[dict[str, Any]], None]
 _listeners: list[Listener] = []
 
 
+class TakenOverError(RuntimeError):
+    """Another worker took the job over (this one stalled past its lease): this worker stops and leaves the
+    job, its ending and its alerts to the other. Raised by the callers when `heartbeat` or `finish` says the
+    job is no longer theirs."""
+
+
 # -- who holds a job -------------------------------------------------------------------------------------
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"

@@ -18,11 +18,6 @@ class BackupError(RuntimeError):
     pass
 
 
-class LeaseLost(RuntimeError):  # noqa: N818 - not a fault of the job: another worker holds it now
-    """Another worker took the job over (this one's lease ran out while it was stalled): this worker stops
-    and leaves the job, its ending and its alerts to the other."""
-
-
 def config_for(site: Site) -> SiteBackup:
     try:
         return site.backup

@@ -28,7 +28,7 @@ from django.db.models.functions import Concat
 from sitekeeper import jobs, proc
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
-from sitekeeper.backups.errors import JOB_ERRORS, BackupError, LeaseLost, config_for
+from sitekeeper.backups.errors import JOB_ERRORS, BackupError, config_for
 from sitekeeper.backups.models import BackupRun, Repository, RunStatus, Snapshot, Source
 from sitekeeper.backups.restic import Restic, parse_time, tags
 from sitekeeper.backups.sources import Taken, module
@@ -95,7 +95,7 @@ def _log(run: BackupRun, line: str) -> None:
 
 class _Reporter:
     """Restic's status lines → run.progress, at most once a second; each write renews the lease (and stops
-    the work with LeaseLost when the run is no longer ours)."""
+    the work with jobs.TakenOverError when the run is no longer ours)."""
 
     def __init__(self, run: BackupRun, lease: dt.timedelta, base: dict[str, Any]) -> None:
         self.run, self.lease, self.base, self.last = run, lease, base, 0.0
@@ -116,7 +116,7 @@ class _Reporter:
 
 def _heartbeat(run: BackupRun, lease: dt.timedelta, progress: dict[str, Any]) -> None:
     if not jobs.heartbeat(RUNS, run.pk, lease=lease, progress=progress):
-        raise LeaseLost(f"backup run {run.pk} was taken over by another worker")
+        raise jobs.TakenOverError(f"backup run {run.pk} was taken over by another worker")
 
 
 # -- running ------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def execute(run: BackupRun, *, at: dt.datetime | None = None, then: FollowUp | N
                     continue
                 _back_up_source(run, source, restic, at=at, place=(index, len(sources)), lease=lease)
             finished = _finish(run, RunStatus.SUCCEEDED)
-    except LeaseLost as exc:
+    except jobs.TakenOverError as exc:
         _log(run, f"stopped: {exc}")
         return _taken_over(run)
     except (*JOB_ERRORS, BackupError) as exc:

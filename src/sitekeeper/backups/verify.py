@@ -36,7 +36,7 @@ from django.db.models import F
 from sitekeeper import jobs
 from sitekeeper.access.models import User
 from sitekeeper.backups import alerts
-from sitekeeper.backups.errors import JOB_ERRORS, BackupError, LeaseLost, config_for
+from sitekeeper.backups.errors import JOB_ERRORS, BackupError, config_for
 from sitekeeper.backups.models import Layer, Repository, RestoreTest, SiteBackup, Snapshot, Source
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import module
@@ -247,10 +247,11 @@ class _Test:
         logger.info("restore test %s: %s", self.test.pk, line)
 
     def progress(self, **fields: Any) -> None:
-        """Report progress; raises LeaseLost when another worker took the test over (this one stops)."""
+        """Report progress; raises jobs.TakenOverError when another worker took the test over (this one
+        stops)."""
         self.test.progress = fields
         if not jobs.heartbeat(TESTS, self.test.pk, lease=self.lease, progress=fields):
-            raise LeaseLost(f"restore test {self.test.pk} was taken over by another worker")
+            raise jobs.TakenOverError(f"restore test {self.test.pk} was taken over by another worker")
 
 
 def restore_test(
@@ -277,7 +278,7 @@ def restore_test(
     record = _Test(test, lease)
     try:
         return _run(record, site, slices)
-    except LeaseLost as exc:
+    except jobs.TakenOverError as exc:
         record.log(f"stopped: {exc}")
         test.refresh_from_db()
         return test
@@ -415,7 +416,9 @@ def _conclude(record: _Test, failures: list[str]) -> RestoreTest:
     record.log("PASSED" if passed else f"FAILED: {'; '.join(failures)}")
     with transaction.atomic():
         if not jobs.finish(TESTS, test.pk, status, now=now, error=error, progress={"phase": status}):
-            raise LeaseLost(f"restore test {test.pk} was taken over by another worker before it ended")
+            raise jobs.TakenOverError(
+                f"restore test {test.pk} was taken over by another worker before it ended"
+            )
         if not passed:
             ticket = alerts.incident(
                 test.site,

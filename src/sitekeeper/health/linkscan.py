@@ -79,10 +79,6 @@ class LinkScanError(RuntimeError):
     pass
 
 
-class _TakenOverError(Exception):
-    """Another worker took the scan over while this one ran it (this one stalled past its lease)."""
-
-
 def start_url(site: Site, environment: str = "prod") -> str:
     """The environment's URL; a site without a prod environment row is scanned at its own URL."""
     found = next((env.url for env in site.environments.all() if env.kind == environment), None)
@@ -179,7 +175,7 @@ def execute(scan: LinkScan, limits: Limits | None = None) -> LinkScan:
     try:
         result = _crawl(scan, settings)
         _store(scan, result, settings)
-    except _TakenOverError:
+    except jobs.TakenOverError:
         logger.warning(
             "link scan %s of %s was taken over by another worker: nothing stored", scan.pk, scan.site
         )
@@ -211,7 +207,7 @@ def _crawl(scan: LinkScan, settings: crawler.CrawlSettings) -> crawler.Result:
         thread.join(PROGRESS_EVERY)
         ours = ours and jobs.heartbeat(SCANS, scan.pk, lease=LEASE, progress=progress.snapshot())
     if not ours:
-        raise _TakenOverError
+        raise jobs.TakenOverError
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
@@ -270,7 +266,7 @@ def _store(scan: LinkScan, result: crawler.Result, settings: crawler.CrawlSettin
             settings_used={**settings.as_dict(), "notes": result.notes},
         )
         if not finished:  # not ours to end: its defects are rolled back with this transaction
-            raise _TakenOverError
+            raise jobs.TakenOverError
     done = {"phase": "done", "pages": result.pages, "checked": result.links, "queued": 0,
             "seconds": round(result.seconds, 1)}  # fmt: skip
     jobs.report(LinkScan, scan.pk, done)

@@ -78,10 +78,6 @@ SCORE_FIELDS = ("performance", "accessibility", "best_practices", "seo")
 AUDITS = PerformanceAudit.job_kind()
 
 
-class _TakenOverError(Exception):
-    """Another worker took the audit over while this one ran it (this one stalled past its lease)."""
-
-
 @dataclass(frozen=True)
 class Target:
     """A page to audit: a KeyPage, or the implicit home page (page None)."""
@@ -188,7 +184,7 @@ def execute(
                 check_drop(result, config, label=target.label)
     except proc.MissingProgramError as exc:
         return _finish(audit, JobStatus.FAILED, str(exc))
-    except _TakenOverError:
+    except jobs.TakenOverError:
         logger.warning("performance audit %s of %s was taken over by another worker", audit.pk, audit.site)
         audit.refresh_from_db()
         return audit
@@ -212,7 +208,7 @@ def _measure(
         data = {**place, "run": k, "runs": n, "percent": round(100 * ((place["index"] - 1) + (k - 1) / n)
                                                                / place["of"], 1)}  # fmt: skip
         if not jobs.heartbeat(AUDITS, audit.pk, lease=LEASE, progress=data):
-            raise _TakenOverError  # before the next Lighthouse run: the audit is another worker's now
+            raise jobs.TakenOverError  # before the next Lighthouse run: the audit is another worker's now
 
     try:
         measurement = lighthouse.measure(

@@ -79,10 +79,6 @@ class UpdateError(ValueError):
     """A release that cannot be planned, approved or cancelled as asked; the message says why."""
 
 
-class _TakenOverError(Exception):
-    """Another worker took the release over while this one ran it (this one stalled past its lease)."""
-
-
 def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
@@ -315,7 +311,7 @@ def _release_claim(release: Release) -> None:
 def _extend(release: Release) -> None:
     """Renew the lease before the next step on production; stop when another worker holds it now."""
     if not jobs.heartbeat(RELEASES, release.pk, lease=LEASE):
-        raise _TakenOverError
+        raise jobs.TakenOverError
 
 
 # -- applying a package -------------------------------------------------------------------------------------
@@ -473,8 +469,10 @@ def _roll_window(release: Release, now: dt.datetime) -> None:
 
 
 def _restore_point(release: Release) -> list[dict[str, Any]]:
-    """Back up prod's code and data now (trigger 'release'); raises RuntimeError if it did not succeed."""
-    from sitekeeper.backups import jobs
+    """Back up prod's code and data now (trigger 'release'); raises RuntimeError if it did not succeed.
+    Retention follows each successful run as the worker's next job, as after any backup."""
+    from sitekeeper.backups import jobs as backup_jobs
+    from sitekeeper.backups.tasks import queue_retention
 
     taken: list[dict[str, Any]] = []
     for layer in (Layer.CODE, Layer.DATA):
@@ -483,7 +481,9 @@ def _restore_point(release: Release) -> list[dict[str, Any]]:
             continue
         slot = f"{release.slot}-{layer}"[:80]
         _progress(release, phase="prod", step=f"restore point ({layer})")
-        jobs.backup(release.site, layer, slot=slot, trigger=BackupRun.Trigger.RELEASE)
+        backup_jobs.backup(
+            release.site, layer, slot=slot, trigger=BackupRun.Trigger.RELEASE, then=queue_retention
+        )
         run = BackupRun.objects.filter(site=release.site, layer=layer, slot=slot).first()
         if run is None or run.status != RunStatus.SUCCEEDED:
             why = run.error if run is not None else "no backup run"
@@ -670,7 +670,7 @@ def advance(release: Release, *, now: dt.datetime | None = None) -> Release:
                 _deploy(release, now)
             else:
                 break
-    except _TakenOverError:
+    except jobs.TakenOverError:
         logger.warning("release %s: taken over by another worker; this one stops", release.slot)
     finally:
         _release_claim(release)

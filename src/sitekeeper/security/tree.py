@@ -1,6 +1,6 @@
 """A site's files, wherever they are: a folder on this machine or on the site's host over SSH. The one way
-the security scans (inventory, integrity, malware) list, hash and read a site's files; `tree_for` finds the folder
-from the site's code-layer backup source (the same folder the backups read)."""
+the security scans (inventory, integrity, malware) and the update pipeline list, hash and read a site's
+files; `tree_for` finds the folder from the site's code-layer backup source (the folder the backups read)."""
 
 from __future__ import annotations
 
