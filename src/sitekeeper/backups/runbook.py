@@ -26,6 +26,7 @@ from django.utils import timezone
 from sitekeeper.backups import presenters
 from sitekeeper.backups.models import Layer, Repository, SiteBackup, Source
 from sitekeeper.contracts.models import Contact, Site
+from sitekeeper.contracts.presenters import zone_of
 
 RESTORE_DIR = "/srv/restore"  # where the manual procedure unpacks a snapshot on the stage host
 ESCALATION_EVENT = "backup.restore"
@@ -145,7 +146,7 @@ def runbook(site: Site, *, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     config = presenters.backup_config(site)
     contract = site.client.contract
-    zone = _zone(contract)
+    zone = zone_of(contract)
     book: dict[str, Any] = {
         "site": {"id": site.pk, "name": str(site), "url": site.url, "platform": site.get_platform_display()},
         "client": site.client.name,
@@ -178,14 +179,6 @@ def runbook(site: Site, *, now: dt.datetime | None = None) -> dict[str, Any]:
         manual=manual_restore(site, config),
     )
     return book
-
-
-def _zone(contract: Any) -> str:
-    if contract is None:
-        return "UTC"
-    from sitekeeper.monitoring import maintenance
-
-    return maintenance.contract_zone(contract).key
 
 
 def schedule(config: SiteBackup, zone: str) -> list[str]:

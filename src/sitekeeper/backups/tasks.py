@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 from typing import Any
 
 from huey import crontab
@@ -36,6 +35,7 @@ from sitekeeper.backups.presenters import DEFAULT_STALE_HOURS as PAGE_STALE_HOUR
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import files
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.contracts.service import sites_in_service
 
 logger = logging.getLogger(__name__)
@@ -123,9 +123,7 @@ def on_release(site: Site, *, reason: str = "release") -> None:
 
 # -- the schedule ------------------------------------------------------------------------
 def local_now(config: SiteBackup, now: dt.datetime) -> dt.datetime:
-    contract = config.site.client.contract
-    zone = contract.calendar.current.timezone if contract else "UTC"
-    return now.astimezone(zoneinfo.ZoneInfo(zone))
+    return now.astimezone(contract_zone(config.site.client.contract))
 
 
 def due_slots(config: SiteBackup, now: dt.datetime) -> list[tuple[str, str]]:

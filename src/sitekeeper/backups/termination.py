@@ -25,7 +25,6 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
@@ -36,6 +35,7 @@ from sitekeeper.backups.models import Export, Repository, SiteBackup, Snapshot
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.restore import exports_root
 from sitekeeper.contracts.models import Client, Contract
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.core import term
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def window_end(contract: Contract | None, now: dt.datetime) -> dt.datetime:
     dates = contract.cancellation() if contract is not None else None
     if dates is None:
         return now + dt.timedelta(days=DOWNLOAD_DAYS)
-    zone = ZoneInfo(contract.calendar.current.timezone)
+    zone = contract_zone(contract)
     return dt.datetime.combine(dates.transition_end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
 
 

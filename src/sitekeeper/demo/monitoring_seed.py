@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import Client, Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.desk import services
 from sitekeeper.monitoring import maintenance, rollup
 from sitekeeper.monitoring.models import (
@@ -303,7 +304,7 @@ def _lawfirm_last_month(now: dt.datetime, staff: User | None, gap: tuple[dt.date
     sites = list(client.sites.order_by("pk"))
     if len(sites) < 2 or Outage.objects.filter(site__in=sites).exists():
         return
-    tz = maintenance.contract_zone(client.contract)
+    tz = contract_zone(client.contract)
     today = now.astimezone(tz).date()
     first = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last month's first day
     # (site, day of last month, local start, hours down, cause, what staff did)

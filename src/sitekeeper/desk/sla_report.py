@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sitekeeper.contracts.models import PRIORITIES, Client
+from sitekeeper.contracts.presenters import zone_of
 from sitekeeper.core import clocks as core_clocks
 from sitekeeper.core.uptime import month_bounds
 from sitekeeper.desk import clocks
@@ -317,7 +318,7 @@ def sla_report(client: Client, year: int, month: int, now: dt.datetime | None = 
     now = now or timezone.now()
     if now.tzinfo is None or now.utcoffset() is None:
         raise ReportError(f"instant {now.isoformat()} has no time zone offset")
-    zone = contract.calendar.current.timezone
+    zone = zone_of(contract)
     start, end = month_bounds(year, month, ZoneInfo(zone))
     tickets = list(
         Ticket.objects.filter(client=client, received_at__gte=start, received_at__lt=end)

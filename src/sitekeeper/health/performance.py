@@ -37,6 +37,7 @@ from django.db.models import Q
 from sitekeeper import jobs, proc
 from sitekeeper.access.models import User
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.core.uptime import month_bounds
 from sitekeeper.desk import detected
 from sitekeeper.desk.models import Ticket
@@ -102,11 +103,6 @@ def base_url(site: Site, environment: str = "prod") -> str:
 
 def page_url(site: Site, path: str, environment: str = "prod") -> str:
     return f"{base_url(site, environment)}/{path.lstrip('/')}"
-
-
-def zone_of(site: Site) -> ZoneInfo:
-    contract = site.client.contract
-    return ZoneInfo(contract.calendar.current.timezone) if contract is not None else ZoneInfo("UTC")
 
 
 # -- claiming ----------------------------------------------------------------------------------------------
@@ -263,7 +259,7 @@ def month_of(at: dt.datetime, zone: ZoneInfo) -> tuple[int, int]:
 
 
 def month_results(site: Site, url: str, form_factor: str, year: int, month: int) -> Any:
-    start, end = month_bounds(year, month, zone_of(site))
+    start, end = month_bounds(year, month, contract_zone(site.client.contract))
     return LighthouseResult.objects.filter(
         site=site, url=url, form_factor=form_factor, measured_at__gte=start, measured_at__lt=end
     )
@@ -278,7 +274,7 @@ def check_drop(result: LighthouseResult, config: HealthConfig, *, label: str = "
     URL and form factor; returns the ticket opened (None when there is no drop or it was already raised this
     month). A result back within the allowance resolves the open regression findings of its page."""
     site = result.site
-    year, month = month_of(result.measured_at, zone_of(site))
+    year, month = month_of(result.measured_at, contract_zone(site.client.contract))
     previous = month_results(site, result.url, result.form_factor, *lighthouse.previous_month(year, month))
     scores = list(previous.exclude(performance=None).values_list("performance", flat=True))
     drop = lighthouse.regression(scores, result.performance, config.drop_points)
@@ -373,7 +369,7 @@ def trend(
     month last: [{"month": "2026-11", "count": 2, "performance": 91, …}] (None for a month without results).
     Months are the contract's calendar months."""
     now = now or dt.datetime.now(dt.UTC)
-    zone = zone_of(site)
+    zone = contract_zone(site.client.contract)
     span = _months_back(*month_of(now, zone), months)
     start = month_bounds(*span[0], zone)[0]
     end = month_bounds(*span[-1], zone)[1]
@@ -398,7 +394,7 @@ def summary(site: Site, month: dt.date) -> dict[str, Any]:
     """The month's performance figures for the monthly report: per page and form factor the month's median
     scores, last month's median performance and the change, the budget lines the latest result broke, the
     P2 tickets opened; plus the month's audits. `month` is any date in the month (contract's calendar)."""
-    zone = zone_of(site)
+    zone = contract_zone(site.client.contract)
     start, end = month_bounds(month.year, month.month, zone)
     rows = list(
         LighthouseResult.objects.filter(site=site, measured_at__gte=start, measured_at__lt=end)

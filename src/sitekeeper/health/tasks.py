@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.contracts.service import sites_in_service
 from sitekeeper.health.models import HealthConfig, JobStatus, LinkScan, PerformanceAudit
 
@@ -40,7 +40,7 @@ def health_schedule_pass(now: dt.datetime | None = None) -> list[tuple[int, str,
         if contract is None:
             continue
         config = HealthConfig.for_site(site)
-        local = now.astimezone(ZoneInfo(contract.calendar.current.timezone))
+        local = now.astimezone(contract_zone(contract))
         slot = monthly_slot(local, config.audit_day, config.audit_time)
         if slot is None:
             continue

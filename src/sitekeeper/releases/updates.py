@@ -44,6 +44,7 @@ from sitekeeper.backups.models import BackupRun, Layer, RunStatus, Snapshot, Sou
 from sitekeeper.backups.shell import Shell
 from sitekeeper.backups.sources import SourceError, shell_for
 from sitekeeper.contracts.models import Contract, Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.contracts.service import contracts_in_service
 from sitekeeper.core import cadence
 from sitekeeper.desk import detected
@@ -706,7 +707,6 @@ def sites_due_for_updates(now: dt.datetime) -> Iterator[tuple[Contract, Site]]:
 
 def plan_due(contract: Contract, site: Site, now: dt.datetime) -> list[Release]:
     """The scheduled batch whose date has come, and emergency releases of security packages."""
-    from sitekeeper.monitoring.maintenance import contract_zone
 
     planned = []
     plan_cadence = contract.plan.update_cadence

@@ -33,8 +33,8 @@ from sitekeeper.access.models import AuditEntry
 from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.backups.models import Snapshot
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.core import cadence
-from sitekeeper.monitoring.maintenance import contract_zone
 from sitekeeper.releases import packages, updates
 from sitekeeper.releases.models import Release, ReleaseKind, ReleaseStatus, UpdatePackage
 

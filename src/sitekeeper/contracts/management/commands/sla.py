@@ -28,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sitekeeper.contracts import clocks
 from sitekeeper.contracts.models import CalendarVersion, Client, Contract, Site
+from sitekeeper.contracts.presenters import zone_of
 from sitekeeper.contracts.render import money
 from sitekeeper.core.calendar import UTC, CalendarError
 from sitekeeper.core.credits import (
@@ -101,7 +102,7 @@ class Command(BaseCommand):
             data = {f"{r.clock}_due": r.due.isoformat() if r.due else None for r in results}
             self.stdout.write(json.dumps(data))
             return
-        zone = contract.calendar.current.timezone
+        zone = zone_of(contract)
         self.stdout.write(
             f"{contract.client.name} — {contract.plan.name} plan, calendar "
             f"{contract.calendar.current} ({zone}), priority {priority}"
