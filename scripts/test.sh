@@ -5,8 +5,9 @@
 #   * PostgreSQL — the production database: every test, so the ones that do not touch the database (core,
 #     parsers, the crawler, pure functions) run once, here, and so do the end-to-end tests with real
 #     components (restic, WordPress, Lighthouse, probes, the demo) and the browser tests.
-# Each pass prints its ten slowest tests and its wall time; the summary at the end repeats them. The rule that
-# keeps this under 45 minutes on 2 cores as the suite grows is in docs/testing.md.
+# Both passes run even when the first fails (one CI run tells about both). Each pass prints its ten slowest
+# tests and its wall time; the summary at the end repeats them. The rule that keeps this under 45 minutes on
+# 2 cores as the suite grows is in docs/testing.md.
 #
 # SITEKEEPER_REQUIRE_ALL=1 (CI) turns any missing component into a failure instead of a skip.
 # SITEKEEPER_TEST_WORKERS: pytest-xdist workers per pass [auto: one per core]; 0 runs in this process.
@@ -19,9 +20,9 @@ scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 require_all=${SITEKEEPER_REQUIRE_ALL:-0}
 workers=${SITEKEEPER_TEST_WORKERS:-auto}
-# loadgroup: a module whose tests share a module- or session-scoped fixture (a WordPress site, sshd,
-# Dovecot) stays on one worker (tests/conftest.py marks it), so the fixture is set up once; other tests go
-# to whichever worker is free.
+# loadgroup (carried out by tests/parallel.py's scheduler): a module whose tests share a module- or
+# session-scoped fixture (a WordPress site, sshd, Dovecot) stays on one worker, so the fixture is set up
+# once; every other test goes to whichever worker is free, the expensive ones first.
 parallel=(-n "$workers" --dist loadgroup)
 [ "$workers" = 0 ] && parallel=()
 
@@ -29,6 +30,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SITEKEEPER_HOME="$work/home"  # the workers each get their own beside pytest's temporary folders
 summary=()
+failed=0
 
 # minutes:seconds since $1 (a value of $SECONDS)
 took() {
@@ -52,6 +54,7 @@ print_summary() {
   echo "== summary (workers per pass: $workers)"
   printf '%s\n' "${summary[@]}"
   echo "total wall: $(took "$started")"
+  [ "$failed" = 0 ] || echo "FAILED: see the pass(es) above"
 }
 
 echo "== lint"
@@ -65,7 +68,7 @@ summary+=("bootstrap, lint, migrations: wall $(took "$started")")
 echo "== tests on SQLite: the tests that use the database (the others, the end-to-end and the browser tests" \
      "run once, on PostgreSQL below)"
 unset SITEKEEPER_DATABASE_URL
-SITEKEEPER_TEST_DB_ONLY=1 run_pass SQLite -m "not slow and not browser" "$@" || { print_summary; exit 1; }
+SITEKEEPER_TEST_DB_ONLY=1 run_pass SQLite -m "not slow and not browser" "$@" || failed=1
 
 echo "== tests on PostgreSQL: every test"
 pg_url=${SITEKEEPER_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/sitekeeper}
@@ -82,13 +85,15 @@ if ! pg_ready && command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ];
 fi
 if pg_ready; then
   # pytest-django gives each worker its own test database: test_<name>_gw0, test_<name>_gw1, …
-  SITEKEEPER_DATABASE_URL=$pg_url run_pass PostgreSQL -p no:cacheprovider "$@" || { print_summary; exit 1; }
+  SITEKEEPER_DATABASE_URL=$pg_url run_pass PostgreSQL -p no:cacheprovider "$@" || failed=1
 elif [ "$require_all" = 1 ]; then
   echo "FAIL: PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started" \
        "(install the Debian package 'postgresql'); SITEKEEPER_REQUIRE_ALL=1 forbids skipping it" >&2
-  exit 1
+  summary+=("PostgreSQL: FAILED, not reachable on 127.0.0.1:5432")
+  failed=1
 else
   echo "SKIPPED: PostgreSQL run — nothing listens on 127.0.0.1:5432 (install 'postgresql' to include it)"
   summary+=("PostgreSQL: skipped (nothing listens on 127.0.0.1:5432)")
 fi
 print_summary
+exit "$failed"

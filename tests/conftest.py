@@ -5,8 +5,9 @@ Personas (healthchecks' habit): `admin`, `engineer`, `manager` (agency); `owner`
 
 And the hooks that let the suite run on every core (docs/testing.md): each pytest-xdist worker gets a
 SITEKEEPER_HOME of its own (its secret key, huey's queue file, exports), the SQLite pass keeps only the tests
-that use the database (SITEKEEPER_TEST_DB_ONLY=1, set by scripts/test.sh), and a module whose tests share a
-module- or session-scoped fixture (a WordPress site, sshd, Dovecot) runs on one worker, so it is set up once.
+that use the database (SITEKEEPER_TEST_DB_ONLY=1, set by scripts/test.sh), a module whose tests share a
+module- or session-scoped fixture (a WordPress site, sshd, Dovecot) runs on one worker, so it is set up once,
+and every test finds the rows the migrations made, whatever ran before it (tests/parallel.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import (
@@ -30,15 +32,12 @@ from sitekeeper.contracts.models import (
     Plan,
     Site,
 )
+from tests import parallel
 from tests.serving import ready_seconds
 
 WEEKDAY_HOURS = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 PASSWORD = "correct-horse-battery-staple"
 
-# Fixtures that give a test the database: with any of them (or the django_db mark) a test uses it.
-DATABASE_FIXTURES = frozenset(
-    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
-)
 DB_ONLY = "SITEKEEPER_TEST_DB_ONLY"
 
 
@@ -47,46 +46,55 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["SITEKEEPER_TEST_OWNER_PID"] = str(os.getpid())
     # aiosmtpd's Controller.start() gives its server thread 5 s by default: too short on a loaded machine.
     os.environ.setdefault("AIOSMTPD_CONTROLLER_TIMEOUT", str(ready_seconds()))
+    # In this process only, a cheap password hash (Django's advice for tests): PBKDF2 with its 1,000,000
+    # iterations costs 0.4-0.9 s per persona created or logged in, paid by hundreds of tests that test
+    # something else. The CLI tests run `sitekeeper` in processes of their own, with the real hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def _units_file(config: pytest.Config) -> Path:
+    return Path(config._tmp_path_factory.getbasetemp()) / "xdist-units.json"  # pytest-xdist reads it too
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
     """Before the workers start: each its own SITEKEEPER_HOME. It must be in their environment before Django's
     settings are read (pytest-django reads them before any conftest is imported), and settings.py creates
     the secret key and huey's SQLite queue there — shared by two workers, they would race and mix."""
-    basetemp = Path(config._tmp_path_factory.getbasetemp())  # pytest-xdist reads it too
+    basetemp = _units_file(config).parent
     for number, spec in enumerate(specs):
         spec.env["SITEKEEPER_HOME"] = str(basetemp / f"home-{spec.id or f'gw{number}'}")
 
 
-def uses_database(item: pytest.Item) -> bool:
-    return item.get_closest_marker("django_db") is not None or bool(
-        DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
-    )
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    node.workerinput[parallel.UNITS_KEY] = str(_units_file(node.config))
 
 
-def shared_module_fixture(item: pytest.Item) -> bool:
-    """Does the test use a module- or session-scoped fixture defined in (or imported into) its module? Such a
-    fixture is set up once per module on each worker that runs one of the module's tests."""
-    info = getattr(item, "_fixtureinfo", None)
-    defs = [fixturedef for chain in (info.name2fixturedefs.values() if info else ()) for fixturedef in chain]
-    return any(
-        fixturedef.scope in {"module", "package", "session"} and isinstance(fixturedef.node, pytest.Module)
-        for fixturedef in defs
-    )
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return parallel.GroupScheduling(config, log, _units_file(config))
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get(DB_ONLY) == "1":
         # The SQLite pass: a test that does not touch the database gives the same answer on both; it runs
         # once, in the PostgreSQL pass.
-        once = [item for item in items if not uses_database(item)]
+        once = [item for item in items if not parallel.uses_database(item)]
         if once:
             config.hook.pytest_deselected(items=once)
-            items[:] = [item for item in items if uses_database(item)]
-    for item in items:
-        if shared_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+            items[:] = [item for item in items if parallel.uses_database(item)]
+    parallel.order_for_workers(config, items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    result = yield
+    parallel.restore_initial_data(item, nextitem)
+    return result
 
 
 @pytest.fixture
