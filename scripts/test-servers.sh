@@ -70,26 +70,32 @@ started_at() {
 # watch_owner WATCHER_PIDFILE SERVER_PIDFILE STOP_COMMAND...
 #   When SITEKEEPER_TEST_OWNER_PID is set: a watcher in its own session (it survives a killed process group)
 #   checks every second that the owner lives and the server of SERVER_PIDFILE still runs. Once the owner is
-#   gone it runs STOP_COMMAND (the script's own stop, which checks the pid is still its server's); once the
+#   gone it waits for the script that started it (an `up` killed half-way goes on starting what is left),
+#   then runs STOP_COMMAND (the script's own stop, which checks each pid is still its server's). Once the
 #   server is stopped otherwise it just ends. One watcher per WATCHER_PIDFILE.
 watch_owner() {
   local watcher=$1 server=$2
   shift 2
-  local owner=${SITEKEEPER_TEST_OWNER_PID:-} born
+  local owner=${SITEKEEPER_TEST_OWNER_PID:-} born script_born
   [[ $owner =~ ^[0-9]+$ ]] || return 0
   born=$(started_at "$owner") || return 0
+  script_born=$(started_at "$$") || return 0
   if [ -s "$watcher" ] && kill -0 "$(cat "$watcher")" 2>/dev/null; then
     return 0
   fi
   setsid bash -c '
     source "$0"
-    watcher=$1 server=$2 owner=$3 born=$4
-    shift 4
-    owner_lives() { [ "$(started_at "$owner")" = "$born" ]; }
+    watcher=$1 server=$2 owner=$3 born=$4 script=$5 script_born=$6
+    shift 6
+    lives() { [ "$(started_at "$1")" = "$2" ]; }
     server_runs() { [ -s "$server" ] && kill -0 "$(cat "$server")" 2>/dev/null; }
-    while owner_lives && server_runs; do sleep 1; done
-    if server_runs; then "$@"; fi
+    while lives "$owner" "$born" && server_runs; do sleep 1; done
+    if ! lives "$owner" "$born"; then
+      while lives "$script" "$script_born"; do sleep 1; done
+      "$@"
+    fi
     rm -f "$watcher"
-  ' "${BASH_SOURCE[0]}" "$watcher" "$server" "$owner" "$born" "$@" </dev/null >/dev/null 2>&1 &
+  ' "${BASH_SOURCE[0]}" "$watcher" "$server" "$owner" "$born" "$$" "$script_born" "$@" \
+    </dev/null >/dev/null 2>&1 &
   echo $! >"$watcher"
 }

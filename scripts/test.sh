@@ -45,6 +45,9 @@ run_pass() {
   pytest -q --durations=10 "${parallel[@]}" "$@" 2>&1 | tee "$log" || status=$?
   local result
   result=$(grep -E '[0-9]+ (passed|failed|errors?|skipped|deselected)' "$log" | tail -n 1 | sed 's/^=* *//; s/ *=*$//')
+  local left
+  left=$(grep -oE '[0-9]+ tests that use no database left out' "$log" | tail -n 1 | cut -d' ' -f1)
+  [ -z "$left" ] || result="$result; $left left to PostgreSQL (no database)"
   summary+=("$(printf '%-11s %s — wall %s' "$name:" "${result:-no result line}" "$(took "$start")")")
   echo "== $name pass: wall $(took "$start")"
   return "$status"

@@ -33,7 +33,7 @@ from sitekeeper.contracts.models import (
     Site,
 )
 from tests import parallel
-from tests.serving import ready_seconds
+from tests.serving import die_with_parent, ready_seconds
 
 WEEKDAY_HOURS = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 PASSWORD = "correct-horse-battery-staple"
@@ -44,6 +44,8 @@ DB_ONLY = "SITEKEEPER_TEST_DB_ONLY"
 def pytest_configure(config: pytest.Config) -> None:
     # Scripts that start daemons (scripts/test-servers.sh) stop them once this process is gone, even killed.
     os.environ["SITEKEEPER_TEST_OWNER_PID"] = str(os.getpid())
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        die_with_parent()  # a worker whose pytest was killed ends too, and with it what it started
     # aiosmtpd's Controller.start() gives its server thread 5 s by default: too short on a loaded machine.
     os.environ.setdefault("AIOSMTPD_CONTROLLER_TIMEOUT", str(ready_seconds()))
     # In this process only, a cheap password hash (Django's advice for tests): PBKDF2 with its 1,000,000
@@ -80,6 +82,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's ordering
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    once = []
     if os.environ.get(DB_ONLY) == "1":
         # The SQLite pass: a test that does not touch the database gives the same answer on both; it runs
         # once, in the PostgreSQL pass.
@@ -87,7 +90,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if once:
             config.hook.pytest_deselected(items=once)
             items[:] = [item for item in items if parallel.uses_database(item)]
-    parallel.order_for_workers(config, items)
+    parallel.order_for_workers(config, items, left_out=len(once))
+
+
+def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
+    # Under xdist the workers deselect and the controller's summary does not count them: say it here.
+    if os.environ.get(DB_ONLY) == "1" and config.getvalue("dist") not in (None, "no"):
+        count = parallel.left_out(_units_file(config))
+        if count is not None:
+            terminalreporter.write_line(
+                f"{DB_ONLY}=1: {count} tests that use no database left out; they run once, on PostgreSQL"
+            )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -68,9 +68,10 @@ def _heavy(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(name) for name in ("slow", "browser")) or group_of(item) is not None
 
 
-def order_for_workers(config: pytest.Config, items: list[pytest.Item]) -> None:
+def order_for_workers(config: pytest.Config, items: list[pytest.Item], left_out: int) -> None:
     """On an xdist worker: expensive tests first (a stable sort, so each worker has the same order, as
-    pytest-xdist requires), then write the groups for `GroupScheduling`."""
+    pytest-xdist requires), then write the groups for `GroupScheduling` and how many tests the SQLite pass
+    left out (the controller reports it: it collects nothing itself)."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
         return
@@ -80,7 +81,7 @@ def order_for_workers(config: pytest.Config, items: list[pytest.Item]) -> None:
         units = {item.nodeid: group for item in items if (group := group_of(item)) is not None}
         # Every worker collects the same tests and writes the same file: each its own copy, renamed over.
         scratch = Path(f"{path}.{workerinput['workerid']}")
-        scratch.write_text(json.dumps(units))
+        scratch.write_text(json.dumps({"units": units, "left_out": left_out}))
         os.replace(scratch, path)
 
 
@@ -97,11 +98,19 @@ class GroupScheduling(LoadScopeScheduling):
 
     def schedule(self) -> None:
         if self.collection is None and self.units_file.exists():
-            self.units = json.loads(self.units_file.read_text())
+            self.units = json.loads(self.units_file.read_text())["units"]
         super().schedule()
 
     def _split_scope(self, nodeid: str) -> str:
         return self.units.get(nodeid, nodeid)
+
+
+def left_out(units: Path) -> int | None:
+    """How many tests the workers left out (SITEKEEPER_TEST_DB_ONLY), from the file they wrote."""
+    try:
+        return json.loads(units.read_text())["left_out"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _is_test_database(connection: object) -> bool:

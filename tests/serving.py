@@ -9,15 +9,19 @@
 * `dies_with_us()`: a command line that the kernel ends (SIGTERM) when this test process dies, even by
   SIGKILL, so no server outlives a killed pytest. Servers that daemonise themselves are watched by their
   script instead (scripts/test-servers.sh: SITEKEEPER_TEST_OWNER_PID, set by tests/conftest.py).
+* `die_with_parent()`: the same for an xdist worker itself, whose pytest (the controller) was killed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -133,3 +137,22 @@ def dies_with_us(argv: list[str]) -> list[str]:
     if SETPRIV is None:
         return argv
     return [SETPRIV, "--pdeathsig", "TERM", "--", *argv]
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux; elsewhere nothing happens).
+
+    For an xdist worker: when the pytest that started it is killed, the worker would otherwise run on to the
+    end of its current test (the demo's may wait 10 minutes), keeping its servers up. With SIGTERM it ends
+    at once; what it started dies with it (`dies_with_us`) or is stopped by its script's watcher."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return
+    if os.getppid() != parent:  # the parent was gone before the kernel was asked
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -87,7 +87,10 @@ def running_wordpress(base: Path) -> Iterator[WordPress]:
         site.script("down")
 
 
-@pytest.fixture(scope="session")
+# Module scope: each module that imports this fixture has a WordPress of its own anyway (pytest makes one
+# fixture per module it is defined or imported in); as a session fixture each lived to the end of the run,
+# eight MariaDB + php -S at once, and their shutdown was the last worker's last half minute.
+@pytest.fixture(scope="module")
 def wordpress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPress]:
     with running_wordpress(tmp_path_factory.mktemp("wordpress")) as site:
         yield site
