@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.serving import ready_seconds
+
 # Playwright's sync API runs an event loop in this thread; Django would then refuse the fixtures' ORM calls
 # as "async-unsafe" although nothing here is concurrent. The live server runs in its own thread.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -29,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# How long an assertion on the page waits for it to become true (Playwright's default is 5 s): with the suite
+# on every core and other work beside it, a live-server page can take longer. A passing test waits no longer.
+EXPECT_SECONDS = 20
 
 
 def _missing(message: str) -> None:
@@ -42,9 +47,10 @@ def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} not found: install the Debian package `chromium` to run the browser tests")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _missing("the Python package `playwright` is not installed (pip install -e '.[dev]')")
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)  # assertions that pass their own timeout keep it
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -57,7 +63,7 @@ def browser() -> Iterator[object]:
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(ready_seconds() * 1000)  # clicks, typing, navigation: the readiness deadline
     yield page
     context.close()
     # Under Playwright's greenlets the test body may have opened its own database connection; a left-open
