@@ -28,8 +28,11 @@ def detection(site, episode: str = "outage:1", **overrides) -> detected.Detectio
     return detected.Detection(**{**values, **overrides})
 
 
-def notice(key: str = "outage:1:down") -> detected.Notice:
-    return detected.Notice(Notice(subject="[P1] DOWN", text="down", event="monitor.down"), key=key)
+def notice(key: str = "outage:1:down"):
+    """What to tell, built from the request just opened (a notice names it)."""
+    return lambda ticket: detected.Notice(
+        Notice(subject=f"[P1] DOWN {ticket.reference}", text="down", event="monitor.down"), key=key
+    )
 
 
 def test_one_request_per_episode_told_once(acme, admin):

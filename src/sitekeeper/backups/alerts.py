@@ -22,7 +22,17 @@ def incident(
 ) -> Ticket:
     """The P2 incident for this episode of backup trouble on `site`: `details` for the requester, the job's
     log as an internal note, and the escalation list told — all only when the request is opened now."""
-    ticket, opened = detected.open_incident(
+
+    def notice(ticket: Ticket) -> detected.Notice:
+        message = Message(
+            subject=f"[{PRIORITY}] Backups: {site} — {subject}"[:200],
+            text=f"{details}\n\nTicket {ticket.reference}.",
+            event=event,
+            data={"site": site.pk, "ticket": ticket.reference, "subject": subject},
+        )
+        return detected.Notice(message=message, key=episode)
+
+    ticket, _ = detected.open_incident(
         detected.Detection(
             site=site,
             found_by="backups",
@@ -33,15 +43,7 @@ def incident(
             steps=STEPS,
             detected_at=dt.datetime.now(dt.UTC),
             note=f"Job log:\n{log[-LOG_KEPT:]}" if log else "",
-        )
+        ),
+        notice,
     )
-    if opened:
-        # The notice names the request, so it is told once the request exists (not handed to open_incident).
-        message = Message(
-            subject=f"[{PRIORITY}] Backups: {site} — {subject}"[:200],
-            text=f"{details}\n\nTicket {ticket.reference}.",
-            event=event,
-            data={"site": site.pk, "ticket": ticket.reference, "subject": subject},
-        )
-        detected.tell(detected.Notice(message=message, key=episode))
     return ticket

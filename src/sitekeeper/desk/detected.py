@@ -18,6 +18,7 @@ a `Detection` and call `open_incident`. The seam gives every caller the same gua
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -31,14 +32,8 @@ from sitekeeper.notify import Message, Recipient, notify
 
 SERVICE_USERNAME = "sitekeeper-monitor"  # author of the platform's internal notes; inactive, cannot log in
 
-# Which part of sitekeeper found it: the requester reads this in the request's "how it was found" line.
-FOUND_BY = {
-    "monitoring": "sitekeeper's monitoring",
-    "security": "sitekeeper's security scan",
-    "health": "sitekeeper's site health checks",
-    "releases": "sitekeeper's update pipeline",
-    "backups": "sitekeeper's backup checks",
-}
+# Which part of sitekeeper found it (the `steps` line tells the requester in words).
+FOUND_BY = frozenset({"monitoring", "security", "health", "releases", "backups"})
 
 
 def service_user() -> User:
@@ -70,7 +65,7 @@ class Detection:
 
     def __post_init__(self) -> None:
         if self.found_by not in FOUND_BY:
-            raise ValueError(f"found_by {self.found_by!r}: expected one of {', '.join(FOUND_BY)}")
+            raise ValueError(f"found_by {self.found_by!r}: expected one of {', '.join(sorted(FOUND_BY))}")
         if not self.episode:
             raise ValueError("a detection needs its episode key (one request per episode)")
 
@@ -84,9 +79,12 @@ class Notice:
     recipients: list[Recipient] | None = None
 
 
-def open_incident(detection: Detection, notice: Notice | None = None) -> tuple[Ticket, bool]:
+def open_incident(
+    detection: Detection, notice: Callable[[Ticket], Notice] | None = None
+) -> tuple[Ticket, bool]:
     """The incident request for this episode: (ticket, opened now). Opened once; a later call for the same
-    episode returns it unchanged and tells nobody again."""
+    episode returns it unchanged and tells nobody again. `notice` builds what to tell from the new request
+    (notices name it), and is told only when the request is opened now."""
     existing = find(detection.episode)
     if existing is not None:
         return existing, False
@@ -113,7 +111,7 @@ def open_incident(detection: Detection, notice: Notice | None = None) -> tuple[T
     if detection.note:
         note(ticket, detection.note, at=detection.detected_at)
     if notice is not None:
-        tell(notice)
+        tell(notice(ticket))
     return ticket, True
 
 

@@ -314,18 +314,20 @@ def _open_ticket(finding: FindingModel, result: LighthouseResult, drop: float, p
         detected_at=result.measured_at, environment=result.audit.environment,
         note=f"Finding #{finding.pk}; Lighthouse result #{result.pk} of audit #{result.audit_id}.",
     )  # fmt: skip
-    ticket, opened = detected.open_incident(detection)
-    FindingModel.objects.filter(pk=finding.pk).update(ticket=ticket)
-    LighthouseResult.objects.filter(pk=result.pk).update(ticket=ticket)
-    result.ticket = ticket
-    if opened:  # the notice names the request, so it is told once the request exists
+
+    def notice(ticket: Ticket) -> detected.Notice:
         message = Message(
             subject=f"[P2] Performance drop: {site} — {page} ({result.form_factor}) −{drop:g} points"[:200],
             text=f"{finding.title}\n\nTicket {ticket.reference}.",
             event="performance.drop",
             data={"site": site.pk, "result": result.pk, "ticket": ticket.reference, "drop": drop},
         )
-        detected.tell(detected.Notice(message, key=f"performance:{finding.pk}"))
+        return detected.Notice(message, key=f"performance:{finding.pk}")
+
+    ticket, _ = detected.open_incident(detection, notice)
+    FindingModel.objects.filter(pk=finding.pk).update(ticket=ticket)
+    LighthouseResult.objects.filter(pk=result.pk).update(ticket=ticket)
+    result.ticket = ticket
     return ticket
 
 
