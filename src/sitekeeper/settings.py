@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from sitekeeper import conf
@@ -66,6 +67,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # login lockout (access/lockout.py)
+    "django_otp",  # the second factor (access/twofactor.py)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # single-use recovery codes
+    "csp",
     "ninja",  # serves Swagger UI's assets itself instead of from a CDN
     "huey.contrib.djhuey",
     "sitekeeper.access",
@@ -89,9 +95,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a second factor in this session
     "sitekeeper.access.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: it answers a locked-out login after the view ran (axes' documented place).
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: counts failures and refuses a locked-out account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "sitekeeper.urls"
@@ -139,6 +155,49 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
+
+# --- Deployment: TLS, headers (docs/security.md "Deployment") ---------------------------------------------
+# Served over https (SITEKEEPER_BASE_URL says so): cookies only over TLS, HSTS, and the proxy's header trusted
+# to say the original request was https.
+HTTPS = SITEKEEPER_BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = conf.env_int("SITEKEEPER_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = conf.env_bool("SITEKEEPER_HSTS_SUBDOMAINS", default=False)
+_proxy_header = os.environ.get("SITEKEEPER_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if HTTPS and _proxy_header else None
+)
+CSRF_TRUSTED_ORIGINS = [SITEKEEPER_BASE_URL] if HTTPS else []
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- Logins: lockout (access/lockout.py) and the second factor (access/twofactor.py) ---------------------
+AXES_FAILURE_LIMIT = conf.env_int("SITEKEEPER_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=conf.env_int("SITEKEEPER_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: one account, or one address
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # one log line per lockout (access/lockout.py), not axes' per-attempt chatter
+OTP_TOTP_ISSUER = os.environ.get("SITEKEEPER_OTP_ISSUER", "sitekeeper")
+
+# --- Request size (item 7): bodies over this are refused while streaming, uploads spill to disk ----------
+SITEKEEPER_MAX_REQUEST_MB = conf.env_int("SITEKEEPER_MAX_REQUEST_MB", 12, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # non-file form fields held in memory at most (Django's default)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 262_144  # larger uploads go to a temporary file, not memory
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 LOGGING = {
     "version": 1,
