@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sitekeeper.api.urls")),
+    path("account/two-factor/", include("sitekeeper.web.urls_twofactor")),
     path("portal/requests/", include("sitekeeper.desk.urls_portal")),
     path("staff/desk/", include("sitekeeper.desk.urls_staff")),
     path("", include("sitekeeper.monitoring.urls")),
