@@ -41,6 +41,15 @@ class User(AbstractUser):
     client = models.ForeignKey(
         "contracts.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+    # Set only by the demo seed on the accounts it creates (never in a form: editable=False), so `make demo`
+    # works without a phone. It spares the second factor only on an installation not served over https
+    # (access/twofactor.py), and it is shown in the user admin and written to the audit log.
+    is_demo = models.BooleanField(
+        "demo account",
+        default=False,
+        editable=False,
+        help_text="Created by `sitekeeper demo`; no second factor while the site is not on https.",
+    )
 
     class Meta:
         constraints = [

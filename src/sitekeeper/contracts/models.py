@@ -186,6 +186,11 @@ class Client(models.Model):
     name = models.CharField(max_length=200)
     legal_name = models.CharField(max_length=200, blank=True)
     address = models.TextField(blank=True)
+    # Chosen by the client's product owner in the portal (/account/two-factor/organisation/): then every
+    # person of this client needs a second factor before using the portal (access/twofactor.py).
+    require_second_factor = models.BooleanField(
+        default=False, help_text="Everyone at this client must use a second factor to sign in."
+    )
 
     class Meta:
         ordering = ["name"]
