@@ -1,27 +1,67 @@
-"""Per-user API tokens: `Authorization: Bearer sk_…`, checked against the stored SHA-256 digest."""
+"""Per-user API tokens: `Authorization: Bearer sk_…`, checked against the stored SHA-256 digest.
+
+Failed tokens are counted per address (access/lockout.py, in the database so every server process shares the
+count); past SITEKEEPER_API_TOKEN_FAILURE_LIMIT the address gets 429 with Retry-After for the cool-off, a
+valid token included, so guessing cannot go on by mixing in a known token.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
+from typing import TYPE_CHECKING
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
+from sitekeeper.access import lockout
 from sitekeeper.access.models import ApiToken, User
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
 
 # Writing last_used_at on every call would turn each read into a write; a minute's precision is plenty.
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
+class TokenGuessingError(HttpError):
+    """429 for an address that sent too many wrong tokens; `retry_after` seconds until it may try again."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        minutes = -(-retry_after // 60)
+        super().__init__(
+            429, f"Too many requests with a wrong API token from this address; try again in {minutes} min."
+        )
+
+
+def token_guessing_response(request: HttpRequest, exc: TokenGuessingError, api: NinjaAPI) -> HttpResponse:
+    """The API's answer to TokenGuessingError: {"detail": …}, status 429, and Retry-After in seconds."""
+    response = api.create_response(request, {"detail": exc.message}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def install(api: NinjaAPI) -> None:
+    """Register the 429 answer on the API (ninja's own HttpError handler would drop Retry-After)."""
+    api.add_exception_handler(TokenGuessingError, partial(token_guessing_response, api=api))
+
+
 class TokenAuth(HttpBearer):
-    """Answers with the token's user, or None (ninja then replies 401)."""
+    """Answers with the token's user, or None (ninja then replies 401); raises TokenGuessingError (429)."""
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        if not token.startswith("sk_"):
-            return None
-        found = ApiToken.find(token)
+        address = lockout.client_address(request)
+        wait = lockout.api_retry_after(address)
+        if wait is not None:
+            raise TokenGuessingError(wait)
+        found = ApiToken.find(token) if token.startswith("sk_") else None
         if found is None:
+            wait = lockout.record_api_failure(request, address)
+            if wait is not None:
+                raise TokenGuessingError(wait)
             return None
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at >= LAST_USED_PRECISION:

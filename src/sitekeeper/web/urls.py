@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sitekeeper.web import views
+from sitekeeper.web import views, views_lockouts, views_password
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +13,19 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password reset by e-mail (views_password.py): anyone, signed in or not.
+    path("account/password-reset/", views_password.ResetRequestView.as_view(), name="password_reset"),
+    path("account/password-reset/sent/", views_password.ResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "account/password-reset/<uidb64>/<token>/",
+        views_password.ResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password-reset/done/",
+        views_password.ResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     # Staff console: agency roles only.
     path("staff/", views.staff_dashboard, name="staff_dashboard"),
     path("staff/clients/", views.staff_clients, name="staff_clients"),
@@ -22,6 +35,9 @@ urlpatterns = [
     path("staff/sites/<int:pk>/", views.staff_site_detail, name="staff_site_detail"),
     path("staff/plans/", views.staff_plans, name="staff_plans"),
     path("staff/audit/", views.staff_audit, name="staff_audit"),
+    # Login and API lockouts: the agency admin only.
+    path("staff/lockouts/", views_lockouts.staff_lockouts, name="staff_lockouts"),
+    path("staff/lockouts/unlock/", views_lockouts.staff_lockout_unlock, name="staff_lockout_unlock"),
     # Client portal: scoped to the person's own client.
     path("portal/", views.portal_home, name="portal_home"),
     path("portal/sites/<int:pk>/", views.portal_site, name="portal_site"),
