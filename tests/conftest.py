@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client as TestClient
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import (
@@ -39,6 +44,8 @@ WEEKDAY_HOURS = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "f
 PASSWORD = "correct-horse-battery-staple"
 
 DB_ONLY = "SITEKEEPER_TEST_DB_ONLY"
+# Marks a test whose force_login must leave the second factor unverified (the two-factor tests themselves).
+WITHOUT_SECOND_FACTOR = "without_second_factor"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,6 +59,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # iterations costs 0.4-0.9 s per persona created or logged in, paid by hundreds of tests that test
     # something else. The CLI tests run `sitekeeper` in processes of their own, with the real hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    config.addinivalue_line(
+        "markers",
+        f"{WITHOUT_SECOND_FACTOR}: client.force_login() logs in without a verified second factor, as a "
+        "password alone would (access/twofactor.py)",
+    )
 
 
 def _units_file(config: pytest.Config) -> Path:
@@ -108,6 +120,45 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     result = yield
     parallel.restore_initial_data(item, nextitem)
     return result
+
+
+TEST_AUTHENTICATOR = "test authenticator"
+_force_login = TestClient.force_login
+
+
+def authenticator_for(user: User) -> TOTPDevice:
+    """The person's confirmed authenticator app (made for the test if they have none)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+    return device or TOTPDevice.objects.create(user=user, name=TEST_AUTHENTICATOR, confirmed=True)
+
+
+def force_login_with_second_factor(self: TestClient, user: User, backend: str | None = None) -> None:
+    """Client.force_login, then the session verified as django_otp.login() leaves it after a right code:
+    staff pages need a second factor (access/twofactor.py), and ~2,000 tests open them to test something
+    else. A test of the second factor itself opts out with @pytest.mark.without_second_factor."""
+    _force_login(self, user, backend)
+    session = self.session
+    session[DEVICE_ID_SESSION_KEY] = authenticator_for(user).persistent_id
+    session.save()
+
+
+def fresh_totp_code(device: TOTPDevice) -> str:
+    """A code the device will accept now, as the person's app would show it: the current step's, or — when
+    that step was already used (a second login within 30 s) — the next step's, which the device's tolerance
+    of one step accepts. Waits for the clock only if even that one is used."""
+    while True:
+        device.refresh_from_db()
+        now = (int(time.time()) - device.t0) // device.step + device.drift
+        step = max(now, device.last_t + 1)
+        if step <= now + device.tolerance:
+            return f"{hotp(device.bin_key, step, digits=device.digits):0{device.digits}d}"
+        time.sleep(1)
+
+
+@pytest.fixture(autouse=True)
+def _force_login_verifies_second_factor(request: pytest.FixtureRequest, monkeypatch) -> None:
+    if request.node.get_closest_marker(WITHOUT_SECOND_FACTOR) is None:
+        monkeypatch.setattr(TestClient, "force_login", force_login_with_second_factor)
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from sitekeeper.access import audit
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.apply import apply_file
@@ -37,15 +39,34 @@ STAFF = [
 ]
 
 
+class RealAccountError(CommandError):
+    """A demo login's username belongs to a real account: the demo leaves it alone (`sitekeeper demo` prints
+    this as an error, without a traceback)."""
+
+
 def _ensure_user(username: str, role: str, full_name: str, email: str, client: Client | None) -> User:
+    """Create (or refresh) a demo login, marked `is_demo`: such accounts need no second factor while the
+    installation is not on https. Only accounts this seed made carry the mark: an existing account of the
+    same name is taken over only if its password already is the published demo password (a demo loaded
+    before the mark existed); a real account is never touched — its password reset, its factor waived."""
     first, _, last = full_name.partition(" ")
-    user, _ = User.objects.get_or_create(
-        username=username, defaults={"role": role, "client": client, "email": email}
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"role": role, "client": client, "email": email, "is_demo": True}
     )
+    marked = created
+    if not created and not user.is_demo:
+        if not user.check_password(DEMO_PASSWORD):
+            raise RealAccountError(
+                f"user {username!r} already exists and is not a demo account: `sitekeeper demo` does not "
+                "change real accounts — run the demo with its own SITEKEEPER_HOME (or database)"
+            )
+        user.is_demo, marked = True, True
     user.role, user.client, user.email = role, client, email
     user.first_name, user.last_name = first, last
     user.set_password(DEMO_PASSWORD)
     user.save()
+    if marked:  # the mark waives a second factor: it goes into the audit log (the seed acts as "demo")
+        audit.record(user, "create" if created else "update", None, {"is_demo": True, "role": role})
     return user
 
 
