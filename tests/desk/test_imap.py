@@ -17,13 +17,14 @@ from django.db import OperationalError
 
 from sitekeeper.desk import imap, mail
 from sitekeeper.desk.models import Message, Ticket
-from tests.desk.test_mail import compose
+from tests.desk.test_mail import compose, trusted_mta  # noqa: F401 - the fixture: compose()'s mail is trusted
 from tests.serving import free_port, ready_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "dovecot-test.sh"
 USER = "desk"
 PASSWORD = "s3cret-Imap-pass"  # distinctive, so a leak into output is easy to spot
+pytestmark = pytest.mark.usefixtures("trusted_mta")
 
 
 @pytest.fixture(scope="module")

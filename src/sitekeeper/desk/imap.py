@@ -142,7 +142,7 @@ class TemporaryError(Exception):
 Handler = Callable[[bytes], mail.Outcome]
 
 
-def poll_once(box: Mailbox, handler: Handler = mail.handle, timeout: float = DEFAULT_TIMEOUT) -> PassResult:
+def poll_once(box: Mailbox, handler: Handler = mail.intake, timeout: float = DEFAULT_TIMEOUT) -> PassResult:
     conn = connect(box, timeout)
     try:
         return _pass(conn, box, handler)
@@ -201,14 +201,16 @@ def _one(conn: imaplib.IMAP4, box: Mailbox, uid: bytes, handler: Handler) -> str
     try:
         outcome = handler(raw)
     except mail.MailError as exc:
-        # Unreadable for good: flagged for a person to look at, seen so it is not re-read forever.
+        # Unreadable for good (kept under mail/unfiled/ by the intake): flagged for a person to look at,
+        # seen so it is not re-read forever.
         logger.warning("%s: uid %s is not a usable e-mail (%s); flagged", box.masked, uid.decode(), exc)
         _mark(conn, uid, "\\Seen \\Flagged")
         return "unreadable"
     except (OperationalError, InterfaceError) as exc:
         logger.warning("%s: database unavailable, stopping this pass: %s", box.masked, exc)
         raise TemporaryError(str(exc)) from exc
-    # One broken message must not stop the mailbox: it stays unseen, is logged, and the rest goes on.
+    # One broken message must not stop the mailbox: it stays unseen (and kept under mail/unfiled/ by the
+    # intake, once however often it is retried), is logged, and the rest goes on.
     except Exception:
         logger.exception("%s: uid %s failed; left unseen for the next pass", box.masked, uid.decode())
         return None

@@ -1,10 +1,19 @@
 """Ticket e-mail: intake of one RFC 822 message (MTA pipe or IMAP), and the ticket mail we send.
 
 Intake (`handle(raw)`), in this order:
+0. a message too deeply nested or with too many parts (MAX_MIME_DEPTH, MAX_MIME_PARTS) is refused before the
+   parser recurses into it: kept raw as not filed, with the reason (MailError, exit 65);
 1. automatic mail (Auto-Submitted, bounces, lists, our own messages) is ignored, so two robots never talk;
-2. a Message-ID we already handled is ignored, so a redelivered or re-polled message changes nothing;
-3. the sender must be a Contact (e-mail matched case-insensitively); anyone else gets a polite refusal, the
-   mail is kept under SITEKEEPER_HOME/mail/rejected/ and logged — never silently dropped;
+2. a Message-ID we already handled with the same content (digest of From/To/Cc/Date/Subject and the body)
+   is a redelivery and changes nothing; the same Message-ID with other content is a different mail and is
+   handled under an ID derived from its digest (so it, too, is handled once);
+3. the sender must be a Contact (e-mail matched case-insensitively); anyone else gets a polite refusal;
+   every mail not filed on a request is kept raw under SITEKEEPER_HOME/mail/unfiled/<date>/ with a JSON
+   file saying why, and logged — never silently dropped;
+3a. From: is not trusted: desk.mailauth gives a verdict (the receiving MTA's Authentication-Results, our own
+   DKIM check). A new request from a contact without a pass is filed *unverified* (clocks paused, no page)
+   and the contact is mailed a confirmation link; a reply without one is kept on the request, marked,
+   and changes nothing;
 4. a ticket token in the subject ("[SK-00012 #3f9a1c0b2e]") or in In-Reply-To/References (our Message-IDs
    carry it) makes the mail a reply on that ticket, if the sender is a contact of the ticket's client;
 5. anything else is a new request. E-mail carries no type, priority, site or environment, so unless the
@@ -20,7 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
+import os
 import re
 import secrets
 import zoneinfo
@@ -35,13 +46,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks, urlize
 
 from sitekeeper.access.audit import acting_as
+from sitekeeper.access.models import User
 from sitekeeper.contracts.models import Client, Contact, Environment
-from sitekeeper.desk import services
+from sitekeeper.desk import mailauth, services
 from sitekeeper.desk.attachments import AttachmentError, store
 from sitekeeper.desk.models import Channel, Event, Message, RequestType, Ticket
 from sitekeeper.notify import Message as Notice
@@ -58,10 +71,21 @@ REPLY_MARKER = "Reply above this line"
 BOUNCE_SENDERS = {"mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply"}
 REJECTIONS_PER_HOUR = 3  # to one address; a broken autoresponder must not get an endless conversation
 MAX_SUBJECT = 200
+# Real mail nests a few levels (a forward of a reply with an attachment: 4-6) and has tens of parts. The
+# standard parser recurses once per level, so 1,500 nested multiparts exhaust Python's stack: such input is
+# refused before and after parsing (the raw count of containers is checked before the parser sees it).
+MAX_MIME_DEPTH = 20
+MAX_MIME_PARTS = 200
+_CONTAINER = re.compile(rb"(?im)^content-type:\s*(?:multipart/|message/rfc822)")
 
 
 class MailError(ValueError):
-    """The input is not a usable e-mail (no headers, no sender). Permanent: retrying will not help."""
+    """The input is not a usable e-mail (no headers, no sender, too complex). Permanent: retrying will not
+    help. `reason` is the short word the kept copy is filed under (unreadable, too_complex, empty)."""
+
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 # --- reading a message ---------------------------------------------------------------------------------
@@ -78,29 +102,84 @@ class Incoming:
     references: list[str]  # In-Reply-To first, then References, newest first
     attachments: list[tuple[str, bytes]]
     headers: EmailMessage = field(repr=False)
+    digest: str = ""  # content_digest(raw): tells a redelivery from another mail reusing a Message-ID
+    original_id: str = ""  # the Message-ID as sent, when message_id had to be derived (a reused one)
+    verdict: mailauth.Verdict | None = None  # set once the sender is a contact (desk.mailauth.check)
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender.rpartition("@")[2]
 
 
 def parse(raw: bytes) -> Incoming:
     if not raw.strip():
-        raise MailError("empty input: no message")
+        raise MailError("empty input: no message", "empty")
+    containers = len(_CONTAINER.findall(raw))
+    if containers > MAX_MIME_PARTS:
+        raise MailError(
+            f"too complex: {containers} multipart containers (at most {MAX_MIME_PARTS})", "too_complex"
+        )
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
+        _check_structure(msg)
         sender_name, sender = parseaddr(_header(msg, "From"))
+        if not msg.keys() or "@" not in sender:
+            raise MailError("no sender address (From:) in the message")
+        return Incoming(
+            raw=raw,
+            message_id=_message_id(msg, raw),
+            sender=sender.strip().lower(),
+            sender_name=sender_name,
+            subject=" ".join(_header(msg, "Subject").split())[:MAX_SUBJECT],
+            body=_body(msg),
+            references=_references(msg),
+            attachments=list(_attachments(msg)),
+            headers=msg,
+            digest=content_digest(raw),
+        )
+    except RecursionError as exc:  # a shape the raw count missed (e.g. a folded Content-Type): same answer
+        raise MailError("too complex: MIME parts nested too deeply to read", "too_complex") from exc
     except (MessageError, ValueError, IndexError, TypeError) as exc:
+        if isinstance(exc, MailError):
+            raise
         raise MailError(f"unreadable message: {exc}") from exc
-    if not msg.keys() or "@" not in sender:
-        raise MailError("no sender address (From:) in the message")
-    return Incoming(
-        raw=raw,
-        message_id=_message_id(msg, raw),
-        sender=sender.strip().lower(),
-        sender_name=sender_name,
-        subject=" ".join(_header(msg, "Subject").split())[:MAX_SUBJECT],
-        body=_body(msg),
-        references=_references(msg),
-        attachments=list(_attachments(msg)),
-        headers=msg,
+
+
+def _check_structure(msg: EmailMessage) -> None:
+    """At most MAX_MIME_DEPTH levels and MAX_MIME_PARTS parts, walked without recursion."""
+    stack: list[tuple[EmailMessage, int]] = [(msg, 1)]
+    parts = 0
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if depth > MAX_MIME_DEPTH:
+            raise MailError(
+                f"too complex: MIME parts nested deeper than {MAX_MIME_DEPTH} levels", "too_complex"
+            )
+        if parts > MAX_MIME_PARTS:
+            raise MailError(f"too complex: more than {MAX_MIME_PARTS} MIME parts", "too_complex")
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload)
+
+
+_TRANSPORT_HEADERS = ("from", "to", "cc", "date", "subject")
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of what the sender wrote: From, To, Cc, Date, Subject and the body as bytes. Headers that
+    differ between two deliveries of one mail (Received, Authentication-Results, Delivered-To,
+    Return-Path, …) and line-ending or trailing-space changes are left out, so a redelivery matches."""
+    text = raw.replace(b"\r\n", b"\n")
+    head, _, body = text.partition(b"\n\n")
+    unfolded = re.sub(rb"\n[ \t]+", b" ", head)
+    kept = sorted(
+        line.strip().lower() if line.lower().startswith((b"from:", b"to:", b"cc:")) else line.strip()
+        for line in unfolded.split(b"\n")
+        if line.split(b":", 1)[0].strip().lower().decode("latin-1") in _TRANSPORT_HEADERS
     )
+    lines = b"\n".join(line.rstrip() for line in body.split(b"\n")).strip()
+    return hashlib.sha256(b"\n".join(kept) + b"\n\n" + lines).hexdigest()
 
 
 def _header(msg: EmailMessage, name: str) -> str:
@@ -341,7 +420,8 @@ def _resolve_site(client: Client, value: str) -> dict[str, object]:
 
 @dataclass
 class Outcome:
-    """What happened to one message; `action` is created, replied, rejected, ignored or duplicate."""
+    """What happened to one message; `action` is created, unverified (a request filed unverified),
+    replied, rejected, ignored or duplicate."""
 
     action: str
     detail: str
@@ -349,19 +429,38 @@ class Outcome:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
-def handle(raw: bytes) -> Outcome:
+def intake(raw: bytes, dnsfunc: mailauth.DnsFunc | None = None) -> Outcome:
+    """`handle`, for the MTA pipe and the IMAP poller: a message that cannot be filed for good (unreadable,
+    too complex) or that fails on a bug is kept raw under mail/unfiled/ with the reason before the error
+    goes on; a database outage is not kept (the MTA or the mailbox keeps the message and it comes again)."""
+    try:
+        return handle(raw, dnsfunc=dnsfunc)
+    except MailError as exc:
+        if exc.reason != "empty":
+            keep_unfiled(raw, exc.reason, str(exc))
+        raise
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        keep_unfiled(raw, "internal_error", f"{type(exc).__name__} while filing (see the log)")
+        raise
+
+
+def handle(raw: bytes, *, dnsfunc: mailauth.DnsFunc | None = None) -> Outcome:
     """Handle one RFC 822 message. Raises MailError for unreadable input; database errors propagate (the
-    caller makes them a temporary failure, so the MTA or the IMAP poller tries again)."""
+    caller makes them a temporary failure, so the MTA or the IMAP poller tries again). `dnsfunc` replaces
+    the DNS lookup of DKIM keys (tests)."""
     mail = parse(raw)
     reason = automatic_reason(mail)
     if reason:
-        logger.info("ignored %s from %s: %s", mail.message_id, mail.sender, reason)
+        kept = keep_unfiled(raw, "automatic", reason, mail)
+        logger.info("ignored %s from %s: %s; kept as %s", mail.message_id, mail.sender, reason, kept)
         return Outcome("ignored", reason)
-    if already_handled(mail.message_id):
+    if not _claim_message_id(mail):
         logger.info("duplicate %s from %s: already handled", mail.message_id, mail.sender)
         return Outcome("duplicate", f"{mail.message_id} was already handled")
     with acting_as(None, label=f"email:{mail.sender}"[:150]), transaction.atomic():
-        return _route(mail)
+        return _route(mail, dnsfunc)
 
 
 def send_answers(outcome: Outcome) -> None:
@@ -397,14 +496,47 @@ def _our_own(mail: Incoming) -> str:
     return ""
 
 
+def handled_digests(message_id: str) -> list[str]:
+    """The content digests of the mails we filed under this Message-ID ('' for one filed before digests
+    were kept: it counts as the same content)."""
+    digests = list(Message.objects.filter(email_message_id=message_id).values_list("email_digest", flat=True))
+    for data in Event.objects.filter(kind=Event.Kind.RECEIVED, data__email_message_id=message_id).values_list(
+        "data", flat=True
+    ):
+        digests.append(str((data or {}).get("email_digest", "")))
+    return digests
+
+
 def already_handled(message_id: str) -> bool:
-    if Message.objects.filter(email_message_id=message_id).exists():
+    return bool(handled_digests(message_id))
+
+
+def _claim_message_id(mail: Incoming) -> bool:
+    """False for a redelivery (same Message-ID, same content). The same Message-ID with other content is
+    another mail — some mailers reuse IDs, and an ID known to an attacker must not suppress a genuine mail
+    — so it is handled under an ID derived from its content, which makes its own redelivery a duplicate."""
+    digests = handled_digests(mail.message_id)
+    if not digests:
         return True
-    return Event.objects.filter(kind=Event.Kind.RECEIVED, data__email_message_id=message_id).exists()
+    if mail.digest in digests or "" in digests:
+        return False
+    derived = f"<reused.{mail.digest[:40]}@sitekeeper.invalid>"
+    if already_handled(derived):
+        return False
+    logger.warning(
+        "%s from %s reuses a Message-ID we filed with other content; handled as %s",
+        mail.message_id,
+        mail.sender,
+        derived,
+    )
+    mail.original_id, mail.message_id = mail.message_id, derived
+    return True
 
 
-def _route(mail: Incoming) -> Outcome:
+def _route(mail: Incoming, dnsfunc: mailauth.DnsFunc | None = None) -> Outcome:
     contacts = list(Contact.objects.filter(email__iexact=mail.sender).select_related("client"))
+    if contacts:  # only then: no DNS lookups for mail we refuse anyway
+        mail.verdict = mailauth.check(mail.raw, mail.headers.raw_items(), mail.sender_domain, dnsfunc)
     ticket = find_ticket(mail)
     if ticket is not None:
         own = [contact for contact in contacts if contact.client_id == ticket.client_id]
@@ -418,6 +550,17 @@ def _route(mail: Incoming) -> Outcome:
     if len(clients) > 1:
         return reject(mail, "several_clients")
     return new_request(mail, _preferred(contacts))
+
+
+def trusted(mail: Incoming) -> bool:
+    """The From: address is the contact's: a pass, or no verdict at all where the agency chose to accept
+    that (SITEKEEPER_MAIL_ACCEPT_UNVERIFIED; never an explicit failure)."""
+    verdict = mail.verdict
+    if verdict is None:
+        return False
+    if verdict.verified:
+        return True
+    return verdict.result == mailauth.NONE and mailauth.accept_without_verdict()
 
 
 def _preferred(contacts: Sequence[Contact]) -> Contact:
@@ -450,6 +593,7 @@ def new_request(mail: Incoming, contact: Contact) -> Outcome:
     raw_fields, description = extract_fields(mail.body)
     values, problems = resolve_fields(contact.client, raw_fields)
     subject = str(values.pop("subject", "") or mail.subject)
+    genuine = trusted(mail)
     try:
         ticket = services.file_request(
             contact.client,
@@ -458,12 +602,16 @@ def new_request(mail: Incoming, contact: Contact) -> Outcome:
             description=description,
             requester=contact,
             allow_incomplete=True,
+            unverified=not genuine,
+            mail_auth=mail.verdict.as_data() if mail.verdict else {},
             **values,  # type: ignore[arg-type]
         )
     except services.DeskError as exc:
         return reject(mail, "no_contract", detail=str(exc))
-    _remember_received(ticket, mail.message_id)
+    _remember_received(ticket, mail.message_id, mail.digest)
     refused = store_attachments(ticket, mail.attachments)
+    if not genuine:
+        return _unverified_request(ticket, mail, contact)
     deliveries = send_acknowledgement(
         ticket, incoming=mail, refused=refused, problems=problems, to=_sender_recipient(mail, contact)
     )
@@ -477,12 +625,22 @@ def new_request(mail: Incoming, contact: Contact) -> Outcome:
     return Outcome("created", f"created {ticket.reference}", ticket, deliveries)
 
 
-def _remember_received(ticket: Ticket, message_id: str) -> None:
+def _unverified_request(ticket: Ticket, mail: Incoming, contact: Contact) -> Outcome:
+    """Filed, clocks paused, nobody paged: the contact's registered address is asked to confirm it."""
+    detail = mail.verdict.detail if mail.verdict else ""
+    deliveries = send_confirmation_request(ticket, contact)
+    logger.warning(
+        "filed %s from %s (%s) as unverified: %s", ticket.reference, mail.sender, mail.message_id, detail
+    )
+    return Outcome("unverified", f"filed {ticket.reference} unverified ({detail})", ticket, deliveries)
+
+
+def _remember_received(ticket: Ticket, message_id: str, digest: str = "") -> None:
     # The original mail is the ticket itself (its description), not a Message row: its Message-ID is kept on
     # the "received" event, where duplicate checks and threading find it.
     event = ticket.events.filter(kind=Event.Kind.RECEIVED).first()
     if event is not None:
-        event.data = {**event.data, "email_message_id": message_id}
+        event.data = {**event.data, "email_message_id": message_id, "email_digest": digest}
         event.save(update_fields=["data"])
 
 
@@ -501,14 +659,25 @@ def store_attachments(
 
 def reply_on(ticket: Ticket, mail: Incoming, contact: Contact) -> Outcome:
     text = reply_text(mail.body)
+    genuine = trusted(mail)
     message = services.add_message(
         ticket,
         text or "(no text)",
         channel=Channel.EMAIL,
         contact=contact,
         email_message_id=mail.message_id,
+        email_digest=mail.digest,
+        unverified=not genuine,
     )
     refused = store_attachments(ticket, mail.attachments, message=message)
+    if not genuine:
+        # Kept and shown (marked) — but it completes nothing, ends no wait, reopens nothing, and nobody
+        # is mailed: a forged reply must not move a request, and the genuine contact is not spammed.
+        detail = mail.verdict.detail if mail.verdict else ""
+        logger.warning(
+            "unverified reply on %s from %s (%s): %s", ticket.reference, mail.sender, mail.message_id, detail
+        )
+        return Outcome("replied", f"added an unverified reply to {ticket.reference}", ticket)
     was_incomplete = ticket.incomplete
     problems = _complete_from(ticket, text) if was_incomplete else []
     deliveries: list[Delivery] = []
@@ -563,7 +732,7 @@ REJECTIONS = {
 
 def reject(mail: Incoming, why: str, *, ticket: Ticket | None = None, detail: str = "") -> Outcome:
     """A polite refusal to the sender; the mail is kept on disk and the refusal logged."""
-    kept = keep_rejected(mail)
+    kept = keep_unfiled(mail.raw, why, detail or REJECTIONS[why].format(sender=mail.sender), mail)
     logger.warning(
         "rejected %s from %s (%s)%s%s; kept as %s",
         mail.message_id,
@@ -581,13 +750,64 @@ def reject(mail: Incoming, why: str, *, ticket: Ticket | None = None, detail: st
     return Outcome("rejected", why, None, deliveries)
 
 
-def keep_rejected(mail: Incoming) -> Path:
-    folder = Path(settings.HOME) / "mail" / "rejected"
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(mail.message_id.encode()).hexdigest()[:16]
-    path = folder / f"{timezone.now():%Y%m%dT%H%M%S}-{digest}.eml"
-    path.write_bytes(mail.raw)
+def unfiled_root() -> Path:
+    return Path(settings.HOME) / "mail" / "unfiled"
+
+
+def _private_folder(path: Path) -> None:
+    """The folder and the ones between it and SITEKEEPER_HOME, owner-only (0700): mail is personal data."""
+    home = Path(settings.HOME)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in [path, *path.parents]:
+        if folder == home or home not in folder.parents:
+            break
+        os.chmod(folder, 0o700)
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
+
+
+def keep_unfiled(raw: bytes, reason: str, detail: str, mail: Incoming | None = None) -> Path:
+    """Keep a message that is not filed on a request: mail/unfiled/<UTC date>/<name>.eml (0600, folders
+    0700) and <name>.json beside it with the reason for staff. The name comes from the bytes' digest, so
+    the same message kept twice (a retry after a failure) is one file."""
+    now = timezone.now()
+    folder = unfiled_root() / f"{now.astimezone(dt.UTC):%Y-%m-%d}"
+    _private_folder(folder)
+    sha = hashlib.sha256(raw).hexdigest()
+    path = folder / f"{sha[:32]}.eml"
+    _write_private(path, raw)
+    note = {
+        "reason": reason,
+        "detail": detail,
+        "sender": mail.sender if mail else "",
+        "message_id": (mail.original_id or mail.message_id) if mail else "",
+        "subject": mail.subject if mail else "",
+        "kept_at": now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        "time_zone": "UTC",
+        "size": len(raw),
+        "sha256": sha,
+    }
+    _write_private(path.with_suffix(".json"), json.dumps(note, indent=2, ensure_ascii=False).encode())
     return path
+
+
+def unfiled(day: dt.date | None = None) -> list[dict[str, object]]:
+    """The notes of the kept, unfiled messages (of one UTC day, or all), newest first, with their file."""
+    root = unfiled_root()
+    pattern = f"{day:%Y-%m-%d}/*.json" if day else "*/*.json"
+    notes = []
+    for path in root.glob(pattern):
+        try:
+            note = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a note being written right now, or damaged: the .eml is still there
+        notes.append({**note, "file": str(path.with_suffix(".eml"))})
+    return sorted(notes, key=lambda note: str(note.get("kept_at", "")), reverse=True)
 
 
 def _recent_rejections(sender: str) -> int:
@@ -679,7 +899,13 @@ def render_html(blocks: Sequence[Block]) -> str:
 
 
 def _ticket_notice(
-    ticket: Ticket, blocks: list[Block], *, event: str, answering: str = "", auto: bool = True
+    ticket: Ticket,
+    blocks: list[Block],
+    *,
+    event: str,
+    answering: str = "",
+    auto: bool = True,
+    with_portal: bool = True,
 ) -> tuple[Notice, str]:
     message_id = ticket_message_id(ticket)
     marker = f"## {REPLY_MARKER} to add to {ticket.reference} ##"
@@ -692,10 +918,11 @@ def _ticket_notice(
     if auto:
         headers["Auto-Submitted"] = "auto-replied"
     footer = f"Reply to this e-mail to add to the request, or open it in the portal: {portal_url(ticket)}"
+    footers = [footer] if with_portal else []
     notice = Notice(
         subject=ticket_subject(ticket),
-        text=render_text([marker, *blocks, footer]),
-        html=render_html([*blocks, footer]),
+        text=render_text([marker, *blocks, *footers]),
+        html=render_html([*blocks, *footers]),
         event=event,
         data={"ticket": ticket.pk, "reference": ticket.reference, "state": ticket.state},
         headers=headers,
@@ -791,6 +1018,50 @@ def send_acknowledgement(
     # The acknowledgement row file_request wrote is this mail: give it the Message-ID, for threading.
     ticket.messages.filter(kind=Message.Kind.AUTO, email_message_id="").update(email_message_id=message_id)
     return _send(recipients, notice, f"ticket:{ticket.pk}:ack")
+
+
+def confirm_url(ticket: Ticket) -> str:
+    token = mailauth.confirmation_token(ticket.pk, ticket.token)
+    return settings.SITEKEEPER_BASE_URL + reverse("portal_request_confirm", args=[token])
+
+
+def _contact_recipient(contact: Contact) -> list[Recipient]:
+    """The contact's registered address — not the From: of a mail we could not verify (the same address,
+    compared case-insensitively, but spelled as the agency registered it)."""
+    return [Recipient(kind="email", target=contact.email, name=contact.name)]
+
+
+def send_confirmation_request(ticket: Ticket, contact: Contact) -> list[Delivery]:
+    """To the contact of an unverified e-mail request: a link to confirm they sent it. The link only
+    confirms; it shows nothing of the request to whoever holds it."""
+    ticket.refresh_from_db()
+    hours = mailauth.confirm_hours()
+    blocks: list[Block] = [
+        f'We received a request by e-mail from your address: "{ticket.subject}" ({ticket.reference}).',
+        (
+            "We could not verify that it really came from you: your mail server's signature was missing or "
+            "did not match. So that nobody can file requests in your name, please confirm that you sent it:"
+        ),
+        confirm_url(ticket),
+        (
+            f"The link works for {hours} hours. Until the request is confirmed we do not start on it and its "
+            "SLA clocks do not run; our staff may also accept it after checking with you."
+        ),
+        "If you did not send this request, ignore this e-mail or reply to tell us.",
+    ]
+    notice, message_id = _ticket_notice(ticket, blocks, event="ticket.confirm", with_portal=False)
+    ticket.messages.filter(kind=Message.Kind.AUTO, email_message_id="").update(email_message_id=message_id)
+    return _send(_contact_recipient(contact), notice, f"ticket:{ticket.pk}:confirm")
+
+
+def confirm_sender(ticket: Ticket, how: str, *, actor: User | None = None) -> list[Delivery]:
+    """Confirmed by the contact (the link) or accepted by staff: the clocks start, and the contact gets
+    the acknowledgement they would have had on arrival (what is missing, or when we respond)."""
+    services.verify_sender(ticket, how, actor=actor)
+    ticket.refresh_from_db()
+    if ticket.requester is None:
+        return []
+    return send_acknowledgement(ticket, to=_contact_recipient(ticket.requester))
 
 
 def send_completion_notice(

@@ -49,6 +49,9 @@ class PauseReason(models.TextChoices):
     INCOMPLETE = "incomplete_request", "incomplete request"
     UNAUTHORIZED_CHANGE = "unauthorized_change", "unauthorized client change"
     ACCESS_REVOKED = "access_revoked", "access revoked"
+    # An e-mail request whose sender we could not verify: its clocks start when the contact confirms it
+    # (the link mailed to them) or staff accept it (docs/email.md).
+    UNVERIFIED = "unverified_sender", "sender not yet confirmed"
 
 
 # States that stop the clocks, and the pause reason each one records.
@@ -71,6 +74,15 @@ class Channel(models.TextChoices):
 # Requests the platform opened itself (monitoring, backup checks, security scans, health audits, the update
 # pipeline all file on the monitor channel): nobody proposed their priority and nothing is missing from them.
 DETECTED_CHANNELS = frozenset({Channel.MONITOR})
+
+
+class SenderCheck(models.TextChoices):
+    """Whether an e-mail request's From: address was shown to be genuine (desk.mailauth)."""
+
+    NOT_NEEDED = "", "Not needed"  # not mailed, or the sender was verified on arrival
+    UNVERIFIED = "unverified", "Sender not verified"
+    CONFIRMED = "confirmed", "Confirmed by the sender"
+    ACCEPTED = "accepted", "Accepted as genuine by staff"
 
 
 def _new_token() -> str:
@@ -141,6 +153,17 @@ class Ticket(models.Model):
         help_text="When the request became P1 outside business hours on a plan with after-hours emergency "
         "cover: on-call is paged once for it (agreement 2.2)",
     )
+    sender_check = models.CharField(
+        max_length=12,
+        choices=SenderCheck.choices,
+        default=SenderCheck.NOT_NEEDED,
+        blank=True,
+        help_text="An e-mail request whose sender could not be verified waits, clocks paused, until the "
+        "contact confirms it or staff accept it",
+    )
+    mail_auth = models.JSONField(
+        default=dict, blank=True, help_text="What the sender check of the request's e-mail said"
+    )
     detection_key = models.CharField(
         max_length=200,
         blank=True,
@@ -163,6 +186,7 @@ class Ticket(models.Model):
             models.Index(fields=["client", "state"], name="ticket_client_state"),
             models.Index(fields=["response_due"], name="ticket_response_due"),
             models.Index(fields=["resolution_due"], name="ticket_resolution_due"),
+            models.Index(fields=["sender_check"], name="ticket_sender_check"),
         ]
 
     def __str__(self) -> str:
@@ -175,6 +199,11 @@ class Ticket(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state not in {State.RESOLVED, State.CLOSED}
+
+    @property
+    def unverified(self) -> bool:
+        """Mailed by someone we could not show to be the contact: no clocks, no page, until confirmed."""
+        return self.sender_check == SenderCheck.UNVERIFIED
 
     @property
     def detected(self) -> bool:
@@ -256,6 +285,13 @@ class Message(models.Model):
     body = models.TextField()
     channel = models.CharField(max_length=10, choices=Channel.choices)
     email_message_id = models.CharField(max_length=300, blank=True, db_index=True)
+    email_digest = models.CharField(
+        max_length=64, blank=True, help_text="Digest of the mail's content: a reused Message-ID is told apart"
+    )
+    unverified = models.BooleanField(
+        default=False,
+        help_text="Mailed from a contact's address we could not verify: kept, changes nothing on the request",
+    )
     at = models.DateTimeField()
 
     class Meta:

@@ -26,6 +26,7 @@ from sitekeeper.desk.models import (
     PauseReason,
     Priority,
     RequestType,
+    SenderCheck,
     State,
     Ticket,
     TimeEntry,
@@ -130,11 +131,17 @@ def file_request(
     received_at: dt.datetime | None = None,
     allow_incomplete: bool = True,
     detection_key: str = "",
+    unverified: bool = False,
+    mail_auth: dict[str, str] | None = None,
 ) -> Ticket:
     """Accept a request. Missing required fields: accepted, marked incomplete, clocks paused until done.
 
     A request the platform detected (the monitor channel: probes, backup checks, scans, audits, the update
     pipeline) is never incomplete and its priority is the platform's, confirmed — nobody proposed it.
+
+    `unverified`: mailed from a contact's address we could not show to be genuine (desk.mailauth). It is
+    kept and shown, but its clocks are paused (reason unverified_sender) and a P1 pages nobody until the
+    contact confirms it or staff accept it (`verify_sender`).
     """
     contract = client.contract
     if contract is None:
@@ -176,10 +183,15 @@ def file_request(
         incomplete=bool(missing),
         missing_fields=missing,
         detection_key=detection_key,
+        sender_check=SenderCheck.UNVERIFIED if unverified else SenderCheck.NOT_NEEDED,
+        mail_auth=mail_auth or {},
     )
     _track_p1(ticket, "", at)
     ticket.save(force_insert=True)
     _event(ticket, Event.Kind.RECEIVED, at, requester_user, channel=channel, contact=requester)
+    if unverified:
+        Pause.objects.create(ticket=ticket, reason=PauseReason.UNVERIFIED, start=at, note=UNVERIFIED_NOTE)
+        _event(ticket, Event.Kind.PAUSE, at, reason=PauseReason.UNVERIFIED, note=UNVERIFIED_NOTE)
     if missing:
         Pause.objects.create(
             ticket=ticket, reason=PauseReason.INCOMPLETE, start=at, note="Missing: " + ", ".join(missing)
@@ -197,12 +209,20 @@ def file_request(
     return ticket
 
 
+UNVERIFIED_NOTE = "Waiting for the sender to confirm the request"
+
+
 def acknowledgement(ticket: Ticket) -> str:
     """The automatic acknowledgement (it does not count as a response). For a request the platform opened,
     what was detected, where and when — the client has nothing to send us."""
     if ticket.detected:
         return detected_acknowledgement(ticket)
     text = f"We received your request {ticket.reference}: {ticket.subject}."
+    if ticket.unverified:
+        return text + (
+            " We could not verify that it was sent from the contact's address, so we asked them by e-mail "
+            "to confirm it. Its SLA clocks start when it is confirmed."
+        )
     if ticket.missing_fields:
         text += (
             " It is missing: "
@@ -312,7 +332,8 @@ def _track_p1(ticket: Ticket, previous: str, at: dt.datetime) -> None:
     """Keep `after_hours_p1_at` (not saved here): set when the request becomes P1 after hours on a plan
     with after-hours cover (the escalation loop pages on-call for it, once), cleared when it is no longer P1.
     """
-    if ticket.priority != Priority.P1:
+    if ticket.priority != Priority.P1 or ticket.unverified:
+        # Nobody is paged for a priority that a possibly forged e-mail set (verify_sender tracks it then).
         ticket.after_hours_p1_at = None
     elif previous != Priority.P1:
         ticket.after_hours_p1_at = at if pages_after_hours(ticket.contract, at) else None
@@ -385,9 +406,14 @@ def add_message(
     internal: bool = False,
     at: dt.datetime | None = None,
     email_message_id: str = "",
+    email_digest: str = "",
+    unverified: bool = False,
 ) -> Message:
     """A reply or internal note. The first substantive staff reply meets the response clock; a client reply
-    ends a wait for the client and reopens a resolved request."""
+    ends a wait for the client and reopens a resolved request.
+
+    `unverified`: mailed from a contact's address we could not verify. It is kept on the request, marked,
+    and changes nothing else: no wait ends, nothing reopens (staff read it and decide)."""
     at = _at(ticket, at)
     _check_client(ticket.client_id, None, contact, author)
     from_agency = author is not None and author.is_agency
@@ -404,6 +430,8 @@ def add_message(
         channel=channel,
         at=at,
         email_message_id=email_message_id,
+        email_digest=email_digest,
+        unverified=unverified,
     )
     _event(
         ticket,
@@ -421,13 +449,41 @@ def add_message(
         _event(ticket, Event.Kind.RESPONDED, at, author)
         if ticket.state == State.NEW:
             set_state(ticket, State.OPEN, actor=author, at=at)
-    if not from_agency:
+    if not from_agency and not unverified:
         if ticket.state in {State.WAITING_ACCESS, State.WAITING_INFO, State.WAITING_APPROVAL}:
             set_state(ticket, State.OPEN, actor=author, at=at, note="client replied")
         elif ticket.state == State.RESOLVED:
             set_state(ticket, State.OPEN, actor=author, at=at, note="client replied after resolution")
     clocks.recompute(ticket)
     return message
+
+
+@transaction.atomic
+def verify_sender(ticket: Ticket, how: str, *, actor: User | None, at: dt.datetime | None = None) -> Ticket:
+    """An unverified e-mail request is genuine: confirmed by its contact (the link mailed to them; no
+    actor) or accepted by staff (`actor`). Its clocks start now — the unverified-sender pause ends — and a
+    P1 after hours pages on-call from this instant."""
+    if how not in {SenderCheck.CONFIRMED, SenderCheck.ACCEPTED}:
+        raise DeskError(f"unknown sender check {how!r} (confirmed, accepted)")
+    if how == SenderCheck.ACCEPTED and (actor is None or not actor.is_agency):
+        raise DeskError("only agency staff accept a request as genuine")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)  # two clicks at once: one verification
+    if not ticket.unverified:
+        raise DeskError(f"{ticket.reference} is not waiting for its sender to be verified")
+    at = _at(ticket, at)
+    ticket.sender_check = how
+    _track_p1(ticket, "", at)
+    ticket.save(update_fields=["sender_check", "after_hours_p1_at", "updated_at"])
+    pauses = ticket.pauses.filter(reason=PauseReason.UNVERIFIED, end__isnull=True)
+    for pause in pauses:
+        pause.end = max(at, pause.start)
+        pause.save(update_fields=["end"])
+    data: dict[str, Any] = {"reason": PauseReason.UNVERIFIED, "how": str(how)}
+    if actor is None:
+        data["contact"] = ticket.requester
+    _event(ticket, Event.Kind.RESUME, at, actor, **data)
+    clocks.recompute(ticket)
+    return ticket
 
 
 @transaction.atomic

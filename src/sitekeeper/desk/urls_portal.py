@@ -34,6 +34,8 @@ urlpatterns = [
     path("", views.requests_list, name="portal_requests"),
     path("new/", views.request_new, name="portal_request_new"),
     path("sla/<yyyy_mm:month>/", views.sla, name="portal_sla"),
+    # The link mailed to the contact of an unverified e-mail request: no login (docs/email.md).
+    path("confirm/<str:token>/", views.confirm_sender, name="portal_request_confirm"),
     path("<int:pk>/", views.request_detail, name="portal_request"),
     path("<int:pk>/reply/", views.request_reply, name="portal_request_reply"),
     path("<int:pk>/priority/", views.request_priority, name="portal_request_priority"),

@@ -23,15 +23,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
+from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.access.permissions import portal_view
 from sitekeeper.contracts.models import Client, Contact
 from sitekeeper.contracts.presenters import describe_target
-from sitekeeper.desk import attachments, clocks, presenters, services
+from sitekeeper.desk import attachments, clocks, mail, mailauth, presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import CompleteRequestForm, NewRequestForm, PriorityProposalForm, ReplyForm
-from sitekeeper.desk.models import Attachment, Message, Pause, Ticket
+from sitekeeper.desk.models import Attachment, Message, Pause, SenderCheck, Ticket
 from sitekeeper.desk.sla_report import ReportError, sla_report
 
 PAGE_SIZE = 25
@@ -157,6 +160,39 @@ def _portal_page(
 @portal_view(lambda pk: reverse("staff_ticket", args=[pk]))
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _portal_page(request, _portal_ticket(request, pk))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm_sender(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to the contact of an unverified e-mail request. No login: whoever holds the link
+    may confirm the request — and nothing else: the page shows no subject, text or reference. Opening it
+    (GET, which mail scanners do on their own) only asks; the button (POST) confirms, once."""
+    try:
+        pk, secret = mailauth.read_token(token)
+    except mailauth.LinkError as exc:
+        state = "expired" if exc.expired else "invalid"
+        return render(
+            request, "desk/portal/confirm.html", {"state": state}, status=410 if exc.expired else 404
+        )
+    ticket = (
+        Ticket.objects.select_related("calendar_version", "requester").filter(pk=pk, token=secret).first()
+    )
+    if ticket is None:
+        return render(request, "desk/portal/confirm.html", {"state": "invalid"}, status=404)
+    context: dict[str, Any] = {"received": presenters.received(ticket), "state": "ask"}
+    if not ticket.unverified:
+        context["state"] = "done"
+    elif request.method == "POST":
+        who = ticket.requester.email if ticket.requester else "unknown"
+        with acting_as(None, label=f"confirmation link of {who}"[:150]), transaction.atomic():
+            try:
+                mail.confirm_sender(ticket, SenderCheck.CONFIRMED)
+            except services.DeskError:  # confirmed by a second click or accepted by staff meanwhile
+                context["state"] = "done"
+            else:
+                context["state"] = "confirmed"
+    return render(request, "desk/portal/confirm.html", context)
 
 
 def post_only(request: HttpRequest) -> HttpResponse | None:

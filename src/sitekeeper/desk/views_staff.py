@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Client
-from sitekeeper.desk import presenters, services
+from sitekeeper.desk import mail, presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import (
     AssignForm,
@@ -42,7 +42,7 @@ from sitekeeper.desk.forms import (
     StateForm,
     TimeForm,
 )
-from sitekeeper.desk.models import Escalation, RequestType, State, Ticket
+from sitekeeper.desk.models import Escalation, RequestType, SenderCheck, State, Ticket
 from sitekeeper.desk.views_portal import (
     attachment_response,
     open_pause_reason,
@@ -53,6 +53,13 @@ from sitekeeper.desk.views_portal import (
 
 QUEUE_PAGE_SIZE = 50
 CLOSED_STATES = (State.RESOLVED, State.CLOSED)
+# ?sender=unverified: only e-mail requests whose sender is not verified yet (docs/email.md).
+SENDER_FILTERS = {"": "any sender", "unverified": "sender not verified"}
+
+
+class AcceptSenderForm(forms.Form):
+    """Accept an unverified e-mail request as genuine: nothing to fill in, the button is the decision
+    (audited: the ticket's change and the timeline entry name who accepted it)."""
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -77,7 +84,15 @@ def queue_tickets(request: HttpRequest, form: QueueFilterForm) -> QuerySet[Ticke
         tickets = tickets.filter(assignee__isnull=True)
     elif assignee:
         tickets = tickets.filter(assignee_id=assignee)
+    if sender_filter(request) == "unverified":
+        tickets = tickets.filter(sender_check=SenderCheck.UNVERIFIED)
     return tickets.order_by(F("next_due_at").asc(nulls_last=True), "pk")
+
+
+def sender_filter(request: HttpRequest) -> str:
+    """The sender filter asked for; anything unknown is no filter (like an empty choice)."""
+    value = request.GET.get("sender", "")
+    return value if value in SENDER_FILTERS else ""
 
 
 def queue_rows(pks: list[int]) -> list[Ticket]:
@@ -129,6 +144,11 @@ def queue(request: HttpRequest) -> HttpResponse:
         "assign_form": AssignForm(),
         "sla_client": client,
         "this_month": today.replace(day=1),
+        "sender_filter": sender_filter(request),
+        "sender_filters": SENDER_FILTERS,
+        "unverified_waiting": Ticket.objects.filter(sender_check=SenderCheck.UNVERIFIED)
+        .exclude(state__in=CLOSED_STATES)
+        .count(),
     }
     return render(request, "desk/staff/queue.html", context)
 
@@ -184,6 +204,7 @@ def _forms(ticket: Ticket, given: dict[str, forms.Form]) -> dict[str, forms.Form
             }
         ),
         "time_form": TimeForm(),
+        "accept_sender_form": AcceptSenderForm(),
     }
     return {**default, **given}
 
@@ -209,6 +230,7 @@ def _page(
             for key, question in services.CLASSIFICATION_QUESTIONS.items()
         ],
         "is_incident": ticket.type == RequestType.INCIDENT,
+        "mail_auth_detail": (ticket.mail_auth or {}).get("detail", ""),
         "proposal": ticket.proposed_priority
         if ticket.proposed_priority and not ticket.priority_confirmed
         else "",
@@ -323,6 +345,14 @@ def reclassify(request: HttpRequest, ticket: Ticket, form: ReclassifyForm) -> st
         ticket, type=kind, checklist=form.checklist(), actor=request.user, why=form.cleaned_data["why"]
     )
     return f"Classified as {RequestType(kind).label.lower()}."
+
+
+@action(AcceptSenderForm, "accept_sender_form")
+def accept_sender(request: HttpRequest, ticket: Ticket, form: AcceptSenderForm) -> str:
+    """Staff checked with the contact (or otherwise know) that an unverified e-mail request is genuine:
+    its clocks start now and the contact gets the acknowledgement."""
+    mail.confirm_sender(ticket, SenderCheck.ACCEPTED, actor=request.user)
+    return "Accepted as genuine: the clocks run from now and the contact was sent the acknowledgement."
 
 
 @action(TimeForm, "time_form")
