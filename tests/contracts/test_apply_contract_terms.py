@@ -197,7 +197,7 @@ def test_notice_left_out_clears_it(tmp_path):
         ),
         (
             "status: cancelling, notice_given_on: 2026-02-30",
-            "clients[0].contract.notice_given_on: '2026-02-30' is not a date (YYYY-MM-DD)",
+            "clients[0].contract.notice_given_on: '2026-02-30' is not a date: February 2026 has 28 days",
         ),
         (
             f"{NOTICE}, cancellation_reading: next_month",

@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import DatabaseError, models, transaction
 from django.db.models import Max, ProtectedError, RestrictedError
+from django.utils import timezone
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.contracts.models import (
@@ -45,11 +46,12 @@ from sitekeeper.contracts.models import (
     Plan,
     Site,
 )
-from sitekeeper.contracts.schema import PLAN, WEEKDAYS, schema_issues
+from sitekeeper.contracts.schema import PLAN, START_YEARS_AHEAD, WEEKDAYS, schema_issues
 from sitekeeper.contracts.yamlio import Document, Issue, JsonPath, LoadError, format_path, load
 from sitekeeper.core.calendar import BusinessCalendar, CalendarError, parse_interval
 from sitekeeper.core.credits import NO_REMEDY, CreditError, CreditRule
 from sitekeeper.core.targets import MonthlyBatch, TargetError, parse_target
+from sitekeeper.core.term import add_months
 from sitekeeper.health.models import HealthConfig
 from sitekeeper.monitoring.alerting import contract_alert_problems
 
@@ -700,6 +702,18 @@ class Checker:
         sla = spec.get("uptime_sla")
         if self.sound((*path, "uptime_sla"), (str, int)) and not 0 < Decimal(str(sla)) <= 100:
             self.add((*path, "uptime_sla"), f"{sla} is not a percentage above 0 and at most 100")
+        self.at_most_100((*path, "credit_rate"), "a percent of the monthly fee per step")
+        self.at_most_100((*path, "credit_step"), "percentage points of uptime per step")
+        self.table_percents((*path, "credit_table"))
+
+    def at_most_100(self, path: JsonPath, meaning: str) -> None:
+        """A percentage the schema's pattern lets through up to 9999.99: over 100 has no meaning here."""
+        if self.sound(path, (str, int)) and Decimal(str(self.value(path))) > 100:
+            self.add(path, f"{self.value(path)} is more than 100 ({meaning})")
+
+    def table_percents(self, path: JsonPath) -> None:
+        for position, _ in self.entries(path):
+            self.at_most_100((*path, position, "percent"), "a percent of the monthly fee")
 
     def target(self, path: JsonPath) -> None:
         try:
@@ -829,6 +843,8 @@ class ClientChecker:
                 self.add((*path, "update_batch"), str(exc))
         if sound((*path, "credit_table"), list) and value((*path, "credit_table")):
             self.contract_table((*path, "credit_table"), plan)
+        self.checker.table_percents((*path, "credit_table"))
+        self.start(path)
         self.remedy(path, plan)
         self.notice(path)
         self.alert_promise(path)
@@ -840,6 +856,18 @@ class ClientChecker:
                 self.unique(seen, natural, where, f"maintenance window {' '.join(natural)}")
                 if window["start"] == window["end"]:
                     self.add((*where, "end"), "the window ends when it starts")
+
+    def start(self, path: JsonPath) -> None:
+        """A start years ahead is a typo (2062 for 2026), not a contract agreed today."""
+        if not self.checker.sound((*path, "start"), str):
+            return
+        start = dt.date.fromisoformat(self.checker.value((*path, "start")))
+        latest = add_months(timezone.localdate(), 12 * START_YEARS_AHEAD)
+        if start > latest:
+            self.add(
+                (*path, "start"),
+                f"{start} is more than {START_YEARS_AHEAD} years ahead (the latest start is {latest})",
+            )
 
     def remedy(self, path: JsonPath, plan: Any) -> None:
         """A table plan (Enterprise: "per Schedule A") whose contract agrees no table has no remedy: allowed,

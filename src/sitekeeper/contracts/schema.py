@@ -11,17 +11,20 @@ time zone real, does the credit table parse) is checked in `apply.py`.
 
 from __future__ import annotations
 
+import calendar as stdcal
+import datetime as dt
 import difflib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from sitekeeper.contracts.yamlio import Issue, JsonPath
+from sitekeeper.contracts.yamlio import MAX_DIGITS, Issue, JsonPath
 from sitekeeper.health.linklimits import LINK_MAX_DEPTH, LINK_MAX_PAGES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,6 +32,16 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$"
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+# Every date in a contract file lies in this range. Contract arithmetic adds up to ten years of minimum
+# term, notice and transition to a start date: a start in year 9999 overflows Python's dates, and a date
+# from a typo (20026, 1026) would be shown on pages and agreements as if meant. docs/contract-file.md
+# ("Values") states the same range.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+# A contract starts at most this many years after the day the file is applied.
+START_YEARS_AHEAD = 5
+_DATE_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 # Readable messages for pattern failures, keyed by the pattern.
 PATTERN_HINTS: dict[str, str] = {
@@ -474,6 +487,38 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+class DateError(ValueError):
+    """Why a text is not a date a contract file accepts; the message follows the quoted value."""
+
+
+def check_date(text: str) -> dt.date:
+    """The date `text` names, if it is a real YYYY-MM-DD date between EARLIEST_DATE and LATEST_DATE."""
+    if not _DATE_SHAPE.match(text):
+        raise DateError("is not a date (YYYY-MM-DD)")
+    year, month, day = (int(part) for part in text.split("-"))
+    if not 1 <= month <= 12:
+        raise DateError(f"is not a date: there is no month {month}")
+    days = stdcal.monthrange(year or 1, month)[1]
+    if not 1 <= day <= days:
+        raise DateError(f"is not a date: {stdcal.month_name[month]} {year} has {days} days")
+    if year == 0:
+        raise DateError("is not a date: there is no year 0")
+    date = dt.date(year, month, day)
+    if not EARLIEST_DATE <= date <= LATEST_DATE:
+        raise DateError(f"is outside the dates a contract file accepts ({EARLIEST_DATE} to {LATEST_DATE})")
+    return date
+
+
+_FORMATS = FormatChecker(formats=())
+
+
+@_FORMATS.checks("date", raises=DateError)
+def _is_date(instance: Any) -> bool:
+    if isinstance(instance, str):  # another type is the `type` keyword's to report
+        check_date(instance)
+    return True
+
+
 def _strict_integer(checker: Any, instance: Any) -> bool:
     # JSON Schema counts 900.0 as an integer; YAML's 900.00 is a float, and amounts must never be floats.
     return isinstance(instance, int) and not isinstance(instance, bool)
@@ -483,7 +528,7 @@ _Validator = validators.extend(
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
 )
-_VALIDATOR = _Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_VALIDATOR = _Validator(SCHEMA, format_checker=_FORMATS)
 
 
 def schema_issues(data: Any) -> list[Issue]:
@@ -526,7 +571,6 @@ def _unknown_keys(error: ValidationError, path: JsonPath) -> Iterator[Issue]:
 
 
 _FIXED_MESSAGES = {
-    "format": "is not a date (YYYY-MM-DD)",
     "uniqueItems": "lists an entry twice",
     "minItems": "is empty; list at least one",
 }
@@ -542,7 +586,9 @@ def _message(error: ValidationError) -> str:
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"{value!r} is not one of {', '.join(options)}{hint}"
     if kind == "pattern":
-        return f"{value!r} is not {PATTERN_HINTS.get(error.validator_value, 'in the expected form')}"
+        return f"{_short(value)} is not {PATTERN_HINTS.get(error.validator_value, 'in the expected form')}"
+    if kind == "format":
+        return f"{_short(value)} {error.cause or 'is not in the expected form'}"
     if kind in _FIXED_MESSAGES:
         return f"{_short(value)} {_FIXED_MESSAGES[kind]}"
     return error.message
@@ -562,6 +608,8 @@ def _type_message(value: Any, expected: str | list[str]) -> str:
         )
     if value is None:
         return "has no value"
+    if isinstance(value, str) and value.lstrip("+-").isdigit() and len(value) > MAX_DIGITS:
+        return f"a number of {len(value.lstrip('+-'))} digits is far beyond any setting here"
     names = {"string": "text", "integer": "a whole number", "object": "a mapping", "array": "a list"}
     described = " or ".join(names.get(name, name) for name in wanted)
     return f"expected {described}, got {_yaml_type(value)} {value!r}"

@@ -7,6 +7,14 @@ Dates (`2026-01-01`) stay dates, as the contract file relies on them.
 
 Data is constructed from the composed node tree and the same tree is walked to record, for each JSON path
 such as ("clients", 0, "contract", "plan"), the line its key (or list item) starts on.
+
+A contract file is small and shallow, so reading is bounded before anything is built from it: the file's
+size (MAX_BYTES), how deep it nests (MAX_DEPTH) and how many values it holds once every alias is expanded
+(MAX_VALUES). Anchors and aliases stay allowed (`<<: *defaults` saves repetition), but each alias counts at
+its full size, so a "billion laughs" file of nine lines is refused while it is composed, in milliseconds,
+instead of being expanded into millions of values; an alias inside the node it names is refused as well.
+Numbers longer than MAX_DIGITS digits stay text (Python refuses to convert integers of over 4300 digits,
+and no setting is anywhere near 19 digits), so the schema reports them at their key.
 """
 
 from __future__ import annotations
@@ -22,12 +30,97 @@ import yaml
 
 PathKey = str | int
 JsonPath = tuple[PathKey, ...]
-_MAX_DEPTH = 64  # contract files are shallow; deeper means a recursive alias
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+# The deepest value a valid file has is 7 levels down (clients[0].contract.credit_table[0].below, counting
+# the document); the room above that lets a misplaced block still get a schema error at its key.
+MAX_DEPTH = 20
+# About 12 bytes per value in real files: 1 MiB is some thousand clients, and 100,000 values bound what
+# building, indexing and checking the data may cost however the values are written.
+MAX_BYTES = 1024 * 1024
+MAX_VALUES = 100_000
+MAX_DIGITS = 18
+
+
+class LimitError(Exception):
+    """A limit the file goes over, at the path and line where it does."""
+
+    def __init__(self, path: JsonPath, line: int, message: str) -> None:
+        super().__init__(message)
+        self.path, self.line, self.message = path, line, message
 
 
 class ContractLoader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's surprising implicit types (see the module docstring)."""
+    """SafeLoader without YAML 1.1's surprising implicit types (see the module docstring), whose composer
+    counts depth and expanded size as it goes and stops at the first node over a limit."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[PathKey] = []
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values when expanded, height)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        step = _step(index)
+        if step is not None:
+            self._path.append(step)
+        try:
+            if self.check_event(yaml.AliasEvent):
+                return self._alias(self.peek_event())
+            mark = self.peek_event().start_mark
+            if len(self._path) + 1 > MAX_DEPTH:
+                raise self._refused(
+                    mark, f"nested more than {MAX_DEPTH} levels deep; a contract file needs 7"
+                )
+            node = super().compose_node(parent, index)
+            self._sizes[id(node)] = self._measure(node, mark)
+            return node
+        finally:
+            if step is not None:
+                self._path.pop()
+
+    def _alias(self, event: yaml.AliasEvent) -> yaml.Node:
+        node = self.anchors.get(event.anchor)
+        if node is None:  # undefined: PyYAML's own error says so
+            return super().compose_node(None, None)
+        size = self._sizes.get(id(node))
+        if size is None:
+            raise self._refused(event.start_mark, f"alias *{event.anchor} is inside the node it names")
+        if len(self._path) + size[1] > MAX_DEPTH:
+            raise self._refused(
+                event.start_mark, f"alias *{event.anchor} nests the file more than {MAX_DEPTH} levels deep"
+            )
+        self.get_event()
+        return node
+
+    def _measure(self, node: yaml.Node, mark: yaml.Mark) -> tuple[int, int]:
+        """(values, height) of a node just composed, aliases in it counted at their full size."""
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            return 1, 1
+        sizes = [self._sizes[id(child)] for child in children]
+        values = 1 + sum(size[0] for size in sizes)
+        if values > MAX_VALUES:
+            raise self._refused(
+                mark,
+                f"holds more than {MAX_VALUES:,} values once its aliases are expanded; a contract file "
+                "is far smaller (an alias bomb?)",
+            )
+        return values, 1 + max((size[1] for size in sizes), default=0)
+
+    def _refused(self, mark: yaml.Mark, message: str) -> LimitError:
+        return LimitError(tuple(self._path), mark.line + 1, message)
+
+
+def _step(index: Any) -> PathKey | None:
+    """The JSON path step of the node composed at `index` (None for the document and mapping keys)."""
+    if isinstance(index, int):
+        return index
+    if isinstance(index, yaml.ScalarNode):
+        return str(index.value)
+    return "?" if isinstance(index, yaml.Node) else None
 
 
 _REPLACED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
@@ -41,7 +134,9 @@ ContractLoader.add_implicit_resolver(
 # Each accepted form is also an int/float to the default resolver, so text that PyYAML's dumper writes
 # unquoted never reads back as a number here.
 ContractLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789")
+    "tag:yaml.org,2002:int",
+    re.compile(rf"^[-+]?(?:0|[1-9][0-9_]{{0,{MAX_DIGITS - 1}}})$"),
+    list("-+0123456789"),
 )
 ContractLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
@@ -124,9 +219,16 @@ def format_path(path: JsonPath) -> str:
 def load(path: Path) -> Document:
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:  # read no more than the limit, even from /dev/zero or a pipe
+            raw = file.read(MAX_BYTES + 1)
     except OSError as exc:
         raise LoadError([f"{source}: cannot read the file: {exc.strerror or exc}"]) from exc
+    if len(raw) > MAX_BYTES:
+        raise LoadError(
+            [f"{source}: the file is larger than {MAX_BYTES:,} bytes, the most a contract file may be"]
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LoadError([f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
     return loads(text, source)
@@ -139,7 +241,7 @@ def loads(text: str, source: str = "<string>") -> Document:
         node = loader.get_single_node()
         if node is not None:
             data = loader.construct_document(node)
-            _Indexer(loader, document).walk(node, (), 0)
+            _Indexer(loader, document).walk(node, ())
             document.data = plain(data)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -148,6 +250,8 @@ def loads(text: str, source: str = "<string>") -> Document:
         raise LoadError([f"{source}:{line} invalid YAML: {what}"]) from exc
     except yaml.YAMLError as exc:
         raise LoadError([f"{source}: invalid YAML: {exc}"]) from exc
+    except LimitError as exc:
+        raise LoadError([f"{source}:{exc.line}: {format_path(exc.path)}: {exc.message}"]) from exc
     finally:
         loader.dispose()
     return document
@@ -160,14 +264,12 @@ def plain_key(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def plain(value: Any, depth: int = 0) -> Any:
+def plain(value: Any) -> Any:
     """YAML data as JSON data: dates become ISO text, which the schema checks as `format: date`."""
-    if depth > _MAX_DEPTH:
-        return None  # _index has already reported the nesting
     if isinstance(value, dict):
-        return {plain_key(key): plain(item, depth + 1) for key, item in value.items()}
+        return {plain_key(key): plain(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [plain(item, depth + 1) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
@@ -180,18 +282,16 @@ class _Indexer:
     loader: ContractLoader
     document: Document
 
-    def walk(self, node: yaml.Node, path: JsonPath, depth: int) -> None:
-        if depth > _MAX_DEPTH:
-            self.document.issues.append(Issue(path, "nested too deeply (a recursive alias?)"))
-            return
+    def walk(self, node: yaml.Node, path: JsonPath) -> None:
+        """Recursion is safe: the composer refused anything deeper than MAX_DEPTH, aliases included."""
         if isinstance(node, yaml.SequenceNode):
             for position, item in enumerate(node.value):
                 self.document.lines.setdefault((*path, position), item.start_mark.line + 1)
-                self.walk(item, (*path, position), depth + 1)
+                self.walk(item, (*path, position))
         elif isinstance(node, yaml.MappingNode):
             for key, key_node, value_node in self.entries(node, path):
                 self.document.lines[(*path, key)] = key_node.start_mark.line + 1
-                self.walk(value_node, (*path, key), depth + 1)
+                self.walk(value_node, (*path, key))
 
     def entries(self, node: yaml.MappingNode, path: JsonPath) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
         """The mapping's (key, key node, value node), reporting keys written twice in this mapping.
