@@ -29,7 +29,9 @@ def lockout_settings(settings) -> None:
 
 
 def call(token: str, address: str = ADDRESS):
-    return HttpClient().get("/api/v1/plans", headers={"authorization": f"Bearer {token}"}, REMOTE_ADDR=address)
+    return HttpClient().get(
+        "/api/v1/plans", headers={"authorization": f"Bearer {token}"}, REMOTE_ADDR=address
+    )
 
 
 def test_twenty_wrong_tokens_lock_the_address_even_for_a_good_token(world: World, caplog):
@@ -53,7 +55,8 @@ def test_twenty_wrong_tokens_lock_the_address_even_for_a_good_token(world: World
     lines = [record.getMessage() for record in caplog.records if record.name == "sitekeeper.access.lockout"]
     assert lines == [f"API locked: address {ADDRESS} after 20 failed tokens, for 15 min"]
     everything = "\n".join(record.getMessage() for record in caplog.records)
-    assert "sk_guess" not in everything and good not in everything
+    assert "sk_guess" not in everything
+    assert good not in everything
 
 
 def test_token_failures_are_stored_in_the_database_without_the_token(world: World):
@@ -70,7 +73,9 @@ def test_token_failures_do_not_lock_the_login_page(world: World):
     login = HttpClient().post(
         "/login/", {"username": "engineer", "password": "correct-horse-battery-staple"}, REMOTE_ADDR=ADDRESS
     )
-    assert login.status_code == 302, "a script with a revoked token must not lock its office out of logging in"
+    assert login.status_code == 302, (
+        "a script with a revoked token must not lock its office out of logging in"
+    )
 
 
 def test_an_agency_admin_unlocks_an_api_address(world: World):

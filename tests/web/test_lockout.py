@@ -53,7 +53,8 @@ def test_thirty_wrong_passwords_lock_the_account_until_the_cool_off_passes(admin
         locked = attempt(client, "admin", PASSWORD)
         assert locked.status_code == 429, "the right password does not open a locked account"
         page = locked.content.decode()
-        assert "Log-in paused" in page and "15 minutes" in page
+        assert "Log-in paused" in page
+        assert "15 minutes" in page
         assert "until 10:15 UTC" in page, "the end is shown with its zone"
         assert locked["Retry-After"] == "900"
         assert "_auth_user_id" not in client.session
@@ -62,7 +63,8 @@ def test_thirty_wrong_passwords_lock_the_account_until_the_cool_off_passes(admin
         assert attempt(client, "admin", PASSWORD).status_code == 429, "attempts while locked do not count"
         traveller.shift(dt.timedelta(seconds=2))
         opened = attempt(client, "admin", PASSWORD)
-    assert opened.status_code == 302 and opened["Location"] == "/"
+    assert opened.status_code == 302
+    assert opened["Location"] == "/"
     assert not AccessAttempt.objects.filter(username="admin").exists(), "a good login clears the account"
 
 
@@ -101,7 +103,8 @@ def test_the_lockout_is_logged_once_and_never_with_the_password(admin: User, cap
     assert lines[0].startswith("login locked: account 'admin' (5 failures), last from 203.0.113.7, until ")
     assert lines[0].endswith(" UTC")
     everything = "\n".join(record.getMessage() for record in caplog.records)
-    assert WRONG not in everything and PASSWORD not in everything
+    assert WRONG not in everything
+    assert PASSWORD not in everything
 
 
 def test_an_agency_admin_sees_the_lockout_and_unlocks_it_with_an_audit_entry(admin: User, engineer: User):
@@ -111,7 +114,9 @@ def test_an_agency_admin_sees_the_lockout_and_unlocks_it_with_an_audit_entry(adm
     console = HttpClient()
     console.force_login(admin)
     page = console.get("/staff/lockouts/").content.decode()
-    assert "engineer" in page and "Account" in page and "UTC" in page
+    assert "engineer" in page
+    assert "Account" in page
+    assert "UTC" in page
 
     answer = console.post("/staff/lockouts/unlock/", {"kind": "account", "value": "engineer"}, follow=True)
     assert "Unlocked the account engineer" in answer.content.decode()

@@ -93,7 +93,7 @@ def send_reset_links(request: HttpRequest, email: str) -> int:
 
 
 class ResetRequestView(auth_views.PasswordResetView):
-    template_name = "registration/password_reset_form.html"
+    template_name = "web/password_reset/form.html"
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
@@ -102,7 +102,7 @@ class ResetRequestView(auth_views.PasswordResetView):
 
 
 class ResetDoneView(auth_views.PasswordResetDoneView):
-    template_name = "registration/password_reset_done.html"
+    template_name = "web/password_reset/done.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         hours = max(1, round(settings.PASSWORD_RESET_TIMEOUT / 3600))
@@ -114,7 +114,7 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
     it does not leak through the Referer header); a successful reset is audited and ends the account's
     lockout."""
 
-    template_name = "registration/password_reset_confirm.html"
+    template_name = "web/password_reset/confirm.html"
     success_url = reverse_lazy("password_reset_complete")
     post_reset_login = False  # log in afresh, through the login page and its second factor
 
@@ -131,4 +131,4 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 class ResetCompleteView(auth_views.PasswordResetCompleteView):
-    template_name = "registration/password_reset_complete.html"
+    template_name = "web/password_reset/complete.html"
