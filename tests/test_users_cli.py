@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client as HttpClient
 
 from sitekeeper.access.models import AuditEntry, Role, User
 
@@ -139,3 +140,58 @@ def test_readme_production_path_on_a_fresh_database(tmp_path):
         ["boss", "agency_admin", "agency"],
         ["ann", "client_owner", "acme"],
     ]
+
+
+def run_user(*args: str) -> str:
+    out = StringIO()
+    call_command("user", *args, stdout=out)
+    return out.getvalue()
+
+
+def fail_logins(username: str, times: int, address: str = "203.0.113.7") -> None:
+    client = HttpClient()
+    for _ in range(times):
+        client.post("/login/", {"username": username, "password": "wrong-password-42"}, REMOTE_ADDR=address)
+
+
+@pytest.mark.django_db
+def test_user_locked_and_unlock_an_account_audited(engineer, settings):
+    settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+    assert run_user("locked") == "nobody is locked out\n"
+    fail_logins("engineer", 5)
+    listing = run_user("locked").split()
+    assert listing[:4] == ["account", "engineer", "5", "failures"]
+    assert listing[-1] == "UTC"
+    assert run_user("unlock", "engineer") == "unlocked account engineer (5 failures cleared)\n"
+    assert run_user("locked") == "nobody is locked out\n"
+    entry = AuditEntry.objects.get(model="access.User", object_repr="engineer")
+    assert entry.actor_label.startswith("cli:")
+    assert entry.after == {"locked": None, "failures": 0}
+
+
+@pytest.mark.django_db
+def test_user_unlock_an_address(settings):
+    settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+    for n in range(3):
+        fail_logins(f"guess{n}", 1, address="198.51.100.3")
+    assert (
+        run_user("unlock", "--address", "198.51.100.3")
+        == "unlocked address 198.51.100.3 (3 failures cleared)\n"
+    )
+    assert AuditEntry.objects.filter(model="axes.AccessAttempt", action="delete").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give a username or --address IP"),
+        (("alice", "--address", "198.51.100.3"), "give a username or --address IP"),
+        (("--address", "not-an-ip"), "'not-an-ip' is not an IP address"),
+        (("nobody",), "no failed logins recorded for username 'nobody'; nothing to unlock"),
+    ],
+)
+def test_user_unlock_refuses_what_does_not_fit(args, message):
+    with pytest.raises(CommandError, match=message):
+        run_user("unlock", *args)
+    assert not AuditEntry.objects.exists()

@@ -1,8 +1,11 @@
-"""`sitekeeper user add|list`: create logins from the command line (the first agency admin, client people).
+"""`sitekeeper user add|list|locked|unlock`: logins from the command line (the first agency admin, client
+people) and their lockouts.
 
     sitekeeper user add alice --role agency_admin --email alice@agency.example
     sitekeeper user add bob --role client_owner --client acme --email bob@acme.example --password-stdin
     sitekeeper user list [--client acme]
+    sitekeeper user locked
+    sitekeeper user unlock alice | sitekeeper user unlock --address 203.0.113.7
 
 Agency roles (agency_admin, engineer, account_manager) belong to no client; client roles (client_owner,
 client_member) to exactly one. The password is asked for twice on a terminal, or read from stdin with
@@ -23,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from sitekeeper.access import lockout
 from sitekeeper.access.audit import acting_as, record, snapshot
 from sitekeeper.access.models import AGENCY_ROLES, CLIENT_ROLES, Role, User
 from sitekeeper.contracts.models import Client
@@ -32,7 +36,7 @@ class Command(BaseCommand):
     help = "Create and list logins (agency staff and client people)."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{add,list}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{add,list,locked,unlock}")
         add = actions.add_parser("add", help="Create a login.")
         add.add_argument("username")
         add.add_argument("--role", required=True, help=", ".join(Role.values))
@@ -42,10 +46,20 @@ class Command(BaseCommand):
         add.add_argument("--password-stdin", action="store_true", help="Read the password from stdin.")
         listing = actions.add_parser("list", help="List logins.")
         listing.add_argument("--client", metavar="SLUG")
+        actions.add_parser("locked", help="List the login and API lockouts in force.")
+        unlock = actions.add_parser("unlock", help="End the lockout of an account or an address.")
+        unlock.add_argument("username", nargs="?", default="")
+        unlock.add_argument("--address", default="", metavar="IP", help="Unlock an address instead.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
             self.list_users(options.get("client"))
+            return
+        if options["action"] == "locked":
+            self.list_lockouts()
+            return
+        if options["action"] == "unlock":
+            self.unlock(options["username"].strip(), options["address"].strip())
             return
         user = self.add(options)
         where = f" at {user.client.name}" if user.client else ""
@@ -87,6 +101,25 @@ class Command(BaseCommand):
             where = user.client.slug if user.client else "agency"
             state = "" if user.is_active else "  (inactive)"
             self.stdout.write(f"{user.username:<24} {user.role:<16} {where}{state}")
+
+    def list_lockouts(self) -> None:
+        locks = lockout.current_lockouts()
+        if not locks:
+            self.stdout.write("nobody is locked out")
+            return
+        for lock in locks:
+            ends = f"{lock.ends_at:%Y-%m-%d %H:%M} UTC"
+            self.stdout.write(f"{lock.kind:<8} {lock.value:<40} {lock.failures:>4} failures  until {ends}")
+
+    def unlock(self, username: str, address: str) -> None:
+        if bool(username) == bool(address):
+            raise CommandError("give a username or --address IP (one of them)")
+        try:
+            cleared = lockout.unlock(username=username, address=address, label=f"cli:{getpass.getuser()}")
+        except lockout.UnlockError as exc:
+            raise CommandError(str(exc)) from exc
+        what = f"account {username}" if username else f"address {address}"
+        self.stdout.write(f"unlocked {what} ({cleared} failures cleared)")
 
 
 def find_client(slug: str) -> Client:
