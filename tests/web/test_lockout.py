@@ -176,3 +176,25 @@ def test_lock_end_is_when_the_row_that_reached_the_limit_drops_out():
     assert lockout.lock_end(rows, 3) == T0 + dt.timedelta(minutes=20)  # the newest two make 3
     assert lockout.lock_end(rows, 6) == T0 + dt.timedelta(minutes=15)
     assert lockout.lock_end(rows, 7) is None
+
+
+def test_django_admin_shows_the_records_read_only_and_unlocks_with_an_audit_entry(admin: User):
+    client = HttpClient()
+    for _ in range(5):
+        attempt(client, "ghost", WRONG)
+    row = AccessAttempt.objects.get(username="ghost")
+    console = HttpClient()
+    console.force_login(admin)
+    listing = console.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200
+    assert "ghost" in listing.content.decode()
+    assert console.post(f"/admin/axes/accessattempt/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    answer = console.post(
+        "/admin/axes/accessattempt/",
+        {"action": "unlock_accounts", "_selected_action": [row.pk]},
+        follow=True,
+    )
+    assert "Unlocked: ghost." in answer.content.decode()
+    assert not AccessAttempt.objects.filter(username="ghost").exists()
+    entry = AuditEntry.objects.get(model="axes.AccessAttempt")
+    assert (entry.actor, entry.before) == (admin, {"locked": "ghost", "failures": 5})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from sitekeeper.access import lockout
 from sitekeeper.access.models import ApiToken, AuditEntry, User
 
 # Access is decided by User.role (and User.client), never by groups: hide them so nobody configures them
@@ -86,3 +89,81 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
         return False
+
+
+# --- Login records (django-axes) --------------------------------------------------------------------------
+# axes' own admin lets anyone with access delete failure records, which would unlock an account without an
+# audit entry, and delete the login history. Replaced: the records are read-only here, and unlocking goes
+# through lockout.unlock (audited), as on /staff/lockouts/ and `sitekeeper user unlock`.
+for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(ReadOnlyAdmin):
+    """Recent failed logins (and failed API tokens, username "(api token)"); select rows to unlock them."""
+
+    list_display = (
+        "attempt_time",
+        "username",
+        "ip_address",
+        "failures_since_start",
+        "path_info",
+        "user_agent",
+    )
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "attempt_time"
+    fields = ("username", "ip_address", "user_agent", "path_info", "failures_since_start", "attempt_time")
+    actions = ("unlock_accounts", "unlock_addresses")
+
+    @admin.action(description="Unlock the accounts of the selected records (audited)")
+    def unlock_accounts(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        names = {row.username for row in queryset if row.username and row.username not in lockout.MARKS}
+        self._unlock(request, [{"username": name} for name in sorted(names)])
+
+    @admin.action(description="Unlock the addresses of the selected records (audited)")
+    def unlock_addresses(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        addresses = {row.ip_address for row in queryset if row.ip_address}
+        self._unlock(request, [{"address": address} for address in sorted(addresses)])
+
+    def _unlock(self, request: HttpRequest, targets: list[dict[str, str]]) -> None:
+        done = []
+        for target in targets:
+            try:
+                lockout.unlock(actor=request.user, **target)
+            except lockout.UnlockError as exc:  # cleared meanwhile (another admin, the cool-off)
+                self.message_user(request, f"Not unlocked: {exc}.", messages.WARNING)
+                continue
+            done.append(next(iter(target.values())))
+        if done:
+            self.message_user(request, f"Unlocked: {', '.join(done)}.", messages.SUCCESS)
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    """Successful logins and logouts: evidence, so read-only."""
+
+    list_display = ("attempt_time", "logout_time", "username", "ip_address", "user_agent")
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "attempt_time"
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(ReadOnlyAdmin):
+    """Password-reset requests per address (username "(password reset)"), and failures if axes keeps them."""
+
+    list_display = ("attempt_time", "username", "ip_address", "locked_out", "path_info")
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "attempt_time"
