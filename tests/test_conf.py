@@ -125,3 +125,19 @@ def test_env_int_is_strict(monkeypatch):
         conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)
     monkeypatch.setenv("SITEKEEPER_RAW_RESULT_DAYS", "30")
     assert conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1) == 30
+
+
+def test_home_is_created_owner_only_with_its_missing_parents(monkeypatch, tmp_path):
+    monkeypatch.setenv("SITEKEEPER_HOME", str(tmp_path / "srv" / "sitekeeper"))
+    home = conf.home_dir()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.parent.stat().st_mode) == 0o700
+
+
+def test_an_existing_open_home_is_made_owner_only(monkeypatch, tmp_path):
+    home = tmp_path / "var"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    monkeypatch.setenv("SITEKEEPER_HOME", str(home))
+    conf.home_dir()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sitekeeper.files import private_dir
+
 
 class ConfigError(Exception):
     """A SITEKEEPER_* variable holds a value we cannot use."""
@@ -57,13 +59,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def home_dir() -> Path:
-    """The data folder: database, queue, secret key, attachments, backups' local state."""
+    """The data folder: database, queue, secret key, attachments, backups' local state; owner-only (0700),
+    made so here even when it existed, since everything in it is either secret or client data."""
     raw = os.environ.get("SITEKEEPER_HOME", "").strip() or "./var"
     home = Path(raw).expanduser().resolve()
     if home.exists() and not home.is_dir():
         raise ConfigError(f"SITEKEEPER_HOME: {home} exists and is not a folder")
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    try:
+        return private_dir(home)
+    except OSError as exc:
+        raise ConfigError(
+            f"SITEKEEPER_HOME: cannot make {home} an owner-only folder: {exc.strerror or exc}"
+        ) from exc
 
 
 def secret_key(home: Path) -> str:

@@ -86,14 +86,17 @@ def run(
     ok_codes: Sequence[int] = (0,),
     what: str = "",
     group: bool = False,
+    umask: int = -1,
 ) -> Result:
     """Run a command to completion and capture its output. The environment is the caller's minus our own
     SITEKEEPER_* settings (a child never sees the secret key), plus `env`. `group`: the command starts
-    programs of its own (Lighthouse starts Chromium) — it leads a process group, killed whole on timeout."""
+    programs of its own (Lighthouse starts Chromium) — it leads a process group, killed whole on timeout.
+    `umask`: the child's, when it writes into a client's site (sitekeeper.files.site_umask); by default it
+    inherits ours, under which what it creates is owner-only."""
     logger.debug("run %s", args[0])
     if group:
         return _run_group(args, env=env, input=input, timeout=timeout, cwd=cwd, check=check,
-                          ok_codes=ok_codes, what=what)  # fmt: skip
+                          ok_codes=ok_codes, what=what, umask=umask)  # fmt: skip
     try:
         done = subprocess.run(  # noqa: S603 - argument tuple, no shell
             list(args),
@@ -105,6 +108,7 @@ def run(
             timeout=timeout,
             preexec_fn=_die_with_parent,
             check=False,
+            umask=umask,
         )
     except subprocess.TimeoutExpired as exc:
         raise ProcError(args, None, (exc.stderr or b"").decode("utf-8", "replace"), what) from exc
@@ -116,7 +120,7 @@ def run(
 
 def _run_group(
     args: Sequence[str], *, env: Mapping[str, str] | None, input: bytes | None, timeout: float | None,
-    cwd: str | None, check: bool, ok_codes: Sequence[int], what: str,
+    cwd: str | None, check: bool, ok_codes: Sequence[int], what: str, umask: int,
 ) -> Result:  # fmt: skip
     child = subprocess.Popen(  # noqa: S603 - argument tuple, no shell
         list(args),
@@ -127,6 +131,7 @@ def _run_group(
         cwd=cwd,
         start_new_session=True,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+        umask=umask,
     )
     try:
         stdout, stderr_bytes = child.communicate(input, timeout=timeout)
@@ -154,6 +159,7 @@ def spawn(
     stdin: IO[bytes] | int | None = None,
     stdout: IO[bytes] | int | None = subprocess.PIPE,
     cwd: str | None = None,
+    umask: int = -1,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a command for streaming (a dump into `restic backup --stdin`, `restic dump` into a restore).
     Leaving the block kills the process if it is still running and always reaps it; the caller reads or
@@ -166,6 +172,7 @@ def spawn(
         env=_env(env),
         cwd=cwd,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+        umask=umask,
     )
     try:
         yield proc

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sitekeeper import proc
 from sitekeeper.backups.models import Repository
+from sitekeeper.files import private_dir
 
 HOST = "sitekeeper"  # the --host of every snapshot: restic groups and finds parents by it
 Progress = Callable[[dict[str, Any]], None]
@@ -254,6 +255,4 @@ def _secret_file(path: Path, content: str) -> Path:
 def _cache_dir() -> Path:
     from django.conf import settings
 
-    path = Path(settings.HOME) / "cache" / "restic"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(Path(settings.HOME) / "cache" / "restic")

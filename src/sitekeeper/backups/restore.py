@@ -35,6 +35,7 @@ from sitekeeper.backups.models import Export, Repository, Restore, Snapshot, Sou
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import SourceError, module
 from sitekeeper.backups.sources.files import TAR_NAME
+from sitekeeper.files import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ def run_export(export: Export) -> Export:
     path = exports_root() / relative
     try:
         _usable(snapshot)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # a client's snapshot, packed: owner-only like the file itself
         jobs.report(Export, export.pk, {"phase": "packing"})
         with Restic(snapshot.repository, timeout=_timeout(snapshot.site)) as restic, open(path, "wb") as out:
             os.chmod(path, 0o600)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Protocol
 
 from sitekeeper import proc
+from sitekeeper.files import site_umask
 
 
 class Shell(Protocol):
@@ -29,21 +30,26 @@ class Shell(Protocol):
 
 
 class LocalShell:
+    """Commands on a site on this machine. What they create in the site's folder (a restore's files, an
+    update's folders) gets the site's usual modes (site_umask), not the data folder's owner-only ones,
+    so the web server can still read it."""
+
     def run(self, argv: Sequence[str], *, input: bytes | None = None, timeout: float | None = None) -> bytes:
-        return proc.run(argv, input=input, timeout=timeout, what=os.path.basename(argv[0])).stdout
+        what = os.path.basename(argv[0])
+        return proc.run(argv, input=input, timeout=timeout, what=what, umask=site_umask()).stdout
 
     @contextlib.contextmanager
     def reader(self, argv: Sequence[str]) -> Iterator[IO[bytes]]:
         """The command's stdout as a file; leaving the block waits for it and raises if it failed — which is
         how a dump that died half-way is told apart from a complete one."""
-        with proc.spawn(argv) as child:
+        with proc.spawn(argv, umask=site_umask()) as child:
             yield child.stdout  # type: ignore[misc]
             child.stdout.close()  # type: ignore[union-attr]
             proc.finish(child, what=os.path.basename(argv[0]))
 
     @contextlib.contextmanager
     def writer(self, argv: Sequence[str]) -> Iterator[IO[bytes]]:
-        with proc.spawn(argv, stdin=proc.PIPE, stdout=proc.DEVNULL) as child:
+        with proc.spawn(argv, stdin=proc.PIPE, stdout=proc.DEVNULL, umask=site_umask()) as child:
             yield child.stdin  # type: ignore[misc]
             child.stdin.close()  # type: ignore[union-attr]
             child.stdin = None

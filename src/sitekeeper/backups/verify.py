@@ -42,6 +42,7 @@ from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import module
 from sitekeeper.contracts.models import Site
 from sitekeeper.contracts.service import sites_in_service
+from sitekeeper.files import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +364,7 @@ def _test_source(
         "passed": False,
     }
     scratch_root = Path(settings.HOME) / "scratch"
-    scratch_root.mkdir(parents=True, exist_ok=True)
+    private_dir(scratch_root)  # restored client files and databases, for the restore test only
     try:
         with (
             tempfile.TemporaryDirectory(prefix="sk-restore-test-", dir=scratch_root) as folder,

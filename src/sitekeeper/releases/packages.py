@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from sitekeeper import http
 from sitekeeper.contracts.models import Site
 from sitekeeper.core import versions
+from sitekeeper.files import private_dir
 from sitekeeper.releases.models import UpdatePackage
 from sitekeeper.security.inventory import headers
 from sitekeeper.security.models import Component, Ecosystem
@@ -215,7 +216,7 @@ def _same(package: UpdatePackage, digest: str, security: bool) -> UpdatePackage:
 
 def _write(path: Path, raw: bytes) -> None:
     """Write atomically (a half-written zip must never be taken for a package)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -22,6 +22,7 @@ from sitekeeper.backups.models import Source
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources.base import Check, Progress, SourceError, Taken, summary_figures
 from sitekeeper.backups.sources.shells import shell_for
+from sitekeeper.files import site_dirs
 
 SAMPLE = 16  # files hashed per snapshot for the restore test
 TAR_NAME = "files.tar"
@@ -255,7 +256,7 @@ def _push_remote(restored: Path, dest: Source, target: str, *, mirror: bool) -> 
 def _sync_local(restored: Path, target: Path, *, mirror: bool, spare: Callable[[str], bool]) -> None:
     """Copy the restored tree over the target; a mirror also removes what the snapshot does not hold —
     except what the backup deliberately left out (`spare`: uploads excluded from the code layer stay)."""
-    target.mkdir(parents=True, exist_ok=True)
+    site_dirs(target)  # the site's folder: its usual modes, not the data folder's owner-only ones
     if mirror:
         keep = {p.relative_to(restored) for p in restored.rglob("*")}
         for path in sorted(target.rglob("*"), reverse=True):

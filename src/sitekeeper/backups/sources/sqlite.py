@@ -21,6 +21,7 @@ from sitekeeper.backups.models import Source
 from sitekeeper.backups.restic import Restic
 from sitekeeper.backups.sources import database
 from sitekeeper.backups.sources.base import Check, Progress, SourceError, Taken, summary_figures
+from sitekeeper.files import site_dirs, site_umask
 
 PAGES_PER_STEP = 1024
 ROW_SUM_MODULUS = 1 << 128
@@ -97,10 +98,11 @@ def restore(
     if paths:
         raise SourceError("a database snapshot has no file paths; choose tables")
     target = _path(dest)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    site_dirs(Path(target).parent)
     fresh = f"{target}.sk-restore"
     with restic.dump(snapshot_id, f"/{manifest['file']}") as stream, open(fresh, "wb") as out:
         shutil.copyfileobj(stream, out, 1024 * 1024)
+    _keep_mode(target, fresh)
     if not tables:
         os.replace(fresh, target)
         return {"file": target, "tables": ["(all)"]}
@@ -109,6 +111,15 @@ def restore(
     finally:
         os.unlink(fresh)
     return {"file": target, "tables": list(tables)}
+
+
+def _keep_mode(target: str, fresh: str) -> None:
+    """The restored file takes the database's mode (its web server may need group access), or the site's
+    usual mode when there was none, never the owner-only mode this process creates files with."""
+    try:
+        shutil.copymode(target, fresh)
+    except FileNotFoundError:
+        os.chmod(fresh, 0o666 & ~site_umask())
 
 
 def _copy_tables(source_file: str, target: str, tables: Sequence[str]) -> None:
