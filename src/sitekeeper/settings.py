@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+from urllib.parse import SplitResult, urlsplit
+
+from csp.constants import NONCE, NONE, SELF
 
 from sitekeeper import conf
 
@@ -90,6 +94,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: a declared Content-Length over SITEKEEPER_MAX_REQUEST_MB is a 413.
+    "sitekeeper.web.middleware.RequestBodyLimitMiddleware",
+    "sitekeeper.web.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -159,30 +166,86 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Deployment: TLS, headers (docs/security.md "Deployment") ---------------------------------------------
 # Served over https (SITEKEEPER_BASE_URL says so): cookies only over TLS, HSTS, and the proxy's header trusted
-# to say the original request was https.
-HTTPS = SITEKEEPER_BASE_URL.startswith("https://")
-SESSION_COOKIE_SECURE = HTTPS
+# to say the original request was https. sitekeeper never terminates TLS itself: a proxy in front does, and
+# must set (overwrite, never pass on) the header named by SITEKEEPER_PROXY_SSL_HEADER.
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _base_url(raw: str) -> SplitResult:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise conf.ConfigError(f"SITEKEEPER_BASE_URL: expected http://host or https://host, got {raw!r}")
+    return parts
+
+
+def _proxy_ssl_header(raw: str) -> tuple[str, str] | None:
+    """'X-Forwarded-Proto' (value https) or 'Name: value' (e.g. 'X-Forwarded-Ssl: on') → Django's META key
+    and the value that means https; '' → None (no proxy header trusted)."""
+    name, _, value = (part.strip() for part in raw.partition(":"))
+    if not name:
+        return None
+    if not _HEADER_NAME.match(name):
+        message = f"{name!r} is not a header name (letters, digits, -)"
+        raise conf.ConfigError(f"SITEKEEPER_PROXY_SSL_HEADER: {message}")
+    return "HTTP_" + name.upper().replace("-", "_"), value or "https"
+
+
+_BASE = _base_url(SITEKEEPER_BASE_URL)
+HTTPS = _BASE.scheme == "https"
+# The base URL's host is always served; SITEKEEPER_ALLOWED_HOSTS adds others (or replaces the local default).
+if _BASE.hostname not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, _BASE.hostname]
+SESSION_COOKIE_SECURE = HTTPS  # the messages cookie follows it (Django's CookieStorage)
 CSRF_COOKIE_SECURE = HTTPS
-SECURE_HSTS_SECONDS = conf.env_int("SITEKEEPER_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+# Read even over http, so a typo fails at start-up rather than on the day https is switched on.
+_hsts_seconds = conf.env_int("SITEKEEPER_HSTS_SECONDS", 31_536_000)
+SECURE_HSTS_SECONDS = _hsts_seconds if HTTPS else 0  # sent by SecurityMiddleware on https requests only
 SECURE_HSTS_INCLUDE_SUBDOMAINS = conf.env_bool("SITEKEEPER_HSTS_SUBDOMAINS", default=False)
-_proxy_header = os.environ.get("SITEKEEPER_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if HTTPS and _proxy_header else None
-)
-CSRF_TRUSTED_ORIGINS = [SITEKEEPER_BASE_URL] if HTTPS else []
+_proxy_header = _proxy_ssl_header(os.environ.get("SITEKEEPER_PROXY_SSL_HEADER", "X-Forwarded-Proto"))
+# Over plain http nothing may claim https: a forged header would only make cookies and redirects lie.
+SECURE_PROXY_SSL_HEADER = _proxy_header if HTTPS else None
+# Only the origin (scheme, host, port): a base URL with a path would never match a browser's Origin header.
+CSRF_TRUSTED_ORIGINS = [f"{_BASE.scheme}://{_BASE.netloc}"] if HTTPS else []
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Every page, fragment and the admin run with scripts and styles from this server only: no inline <script>,
+# event handler, <style> or style="" (templates link static files instead). NONCE is there for a rare
+# <style nonce="{{ request.csp_nonce }}">: django-csp adds the nonce to the header only on responses that
+# used it. The admin and the API docs page (django-ninja's Swagger UI, its assets served from here) need no
+# exception: tests/browser/test_csp.py loads them under this policy.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # pico's form icons are data: SVGs in its stylesheet
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
     }
+}
+# Permissions-Policy (web/middleware.py): browser features no page of sitekeeper uses, off for every origin
+# (WebAuthn's publickey-credentials-* are left to their default, same-origin, for a second factor).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
 }
 
 # --- Logins: lockout (access/lockout.py) and the second factor (access/twofactor.py) ---------------------
@@ -194,16 +257,34 @@ AXES_VERBOSE = False  # one log line per lockout (access/lockout.py), not axes' 
 OTP_TOTP_ISSUER = os.environ.get("SITEKEEPER_OTP_ISSUER", "sitekeeper")
 
 # --- Request size (item 7): bodies over this are refused while streaming, uploads spill to disk ----------
+# The server (`sitekeeper serve`, waitress) refuses a larger body with 413 as it arrives; web/middleware.py
+# refuses a declared Content-Length over it before Django reads a byte, under any other server too.
 SITEKEEPER_MAX_REQUEST_MB = conf.env_int("SITEKEEPER_MAX_REQUEST_MB", 12, minimum=1)
+SITEKEEPER_MAX_REQUEST_BYTES = SITEKEEPER_MAX_REQUEST_MB * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # non-file form fields held in memory at most (Django's default)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 262_144  # larger uploads go to a temporary file, not memory
+# Those temporary files: in the data folder (owner-only), not a shared /tmp, and on the same file system as
+# the attachments they become.
+FILE_UPLOAD_TEMP_DIR = str(HOME / "uploads")
+os.makedirs(FILE_UPLOAD_TEMP_DIR, mode=0o700, exist_ok=True)
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# --- Logging ---------------------------------------------------------------------------------------------
+# A refused request (403) is one line — method, path, user id, reason — not Django's traceback of the
+# PermissionDenied (web/logfilters.py). On django.request itself, where Django logs it, so every handler
+# (and pytest's caplog) sees the short line; on the console handler too, for django.security's 403s (CSRF).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"forbidden_one_line": {"()": "sitekeeper.web.logfilters.ForbiddenOneLine"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["forbidden_one_line"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"sitekeeper": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "sitekeeper": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django's default handlers here (a DEBUG-only console printing tracebacks, mail to ADMINS) replaced:
+        # its records go up to the root's console like everything else.
+        "django": {"handlers": [], "level": "WARNING", "propagate": True},
+        "django.request": {"filters": ["forbidden_one_line"]},
+    },
 }
