@@ -82,7 +82,14 @@ def test_client_detail_carries_contacts_contract_and_sites(world: World):
     assert (contract["plan"], contract["monthly_fee"], contract["currency"]) == ("business", "900.00", "EUR")
     assert contract["start"] == "2026-01-01"
     assert contract["maintenance_windows"] == [
-        {"weekday": 1, "start": "23:00:00", "end": "02:00:00", "max_minutes": 30, "notice_hours": 48}
+        {
+            "weekday": 1,
+            "start": "23:00:00",
+            "end": "02:00:00",
+            "time_zone": "Europe/Berlin",
+            "max_minutes": 30,
+            "notice_hours": 48,
+        }
     ]
     assert data["sites"][0]["environments"] == [
         {"kind": "prod", "url": "https://acme.test"},

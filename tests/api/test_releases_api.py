@@ -62,7 +62,9 @@ def test_status_filter(records: Records, engineer):
     assert [r["id"] for r in rows] == [records.deployed.pk]
     response = http.get(f"/api/v1/releases/sites/{records.site.pk}?status=exploded")
     assert response.status_code == 422
-    assert "expected one of" in response.json()["detail"]
+    (error,) = response.json()["errors"]
+    assert error["loc"] == ["query", "status"]
+    assert "'rolled_back'" in error["msg"]
 
 
 def test_client_tokens_get_no_log_details_or_snapshots(records: Records, owner, member):

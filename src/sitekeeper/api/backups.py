@@ -11,7 +11,7 @@ Mounted by api/views.py under /backups.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -19,20 +19,21 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry, User
 from sitekeeper.access.permissions import visible_sites
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import ErrorOut, answers
+from sitekeeper.api.params import SiteId, choices_of
 from sitekeeper.backups import presenters, runbook
-from sitekeeper.backups.models import BackupRun, Layer, RestoreTest, Snapshot
+from sitekeeper.backups.models import BackupRun, Repository, RestoreTest, Snapshot
 from sitekeeper.contracts.models import Site
 
 router = Router(tags=["backups"])
 
-NOT_FOUND = {404: ErrorOut}
 MAX_ROWS = 500
+LayerName = choices_of(BackupRun, "layer")
 
 
 # Schemas ---------------------------------------------------------------------------------------------------
@@ -40,21 +41,21 @@ MAX_ROWS = 500
 
 class RepositoryOut(Schema):
     name: str
-    kind: str
+    kind: choices_of(Repository, "kind")  # type: ignore[valid-type]
     kind_label: str
     location: str = Field(description="Where the repository is; credentials are never included")
     host: str = Field(description="Host the repository lives on ('' = a local folder)")
-    status: str
+    status: choices_of(Repository, "status")  # type: ignore[valid-type]
     download_until: dt.datetime | None
     off_site: bool = Field(description="False: the repository is on the host the site runs on")
 
 
 class LayerOut(Schema):
-    layer: str
+    layer: LayerName  # type: ignore[valid-type]
     last_snapshot: dt.datetime | None
     stale: bool
     stale_after_hours: int | None
-    last_run_status: str | None
+    last_run_status: choices_of(BackupRun, "status") | None  # type: ignore[valid-type]
     last_run_at: dt.datetime | None
     failed: bool
 
@@ -92,9 +93,9 @@ class SnapshotOut(Schema):
     restic_id: str
     short_id: str
     time: dt.datetime
-    layer: str
+    layer: LayerName  # type: ignore[valid-type]
     source_name: str
-    source_kind: str
+    source_kind: choices_of(Snapshot, "source_kind")  # type: ignore[valid-type]
     bytes_processed: int
     bytes_added: int
     files: int
@@ -104,10 +105,10 @@ class SnapshotOut(Schema):
 
 class RunOut(Schema):
     id: int
-    layer: str
-    trigger: str
+    layer: LayerName  # type: ignore[valid-type]
+    trigger: choices_of(BackupRun, "trigger")  # type: ignore[valid-type]
     slot: str
-    status: str
+    status: choices_of(BackupRun, "status")  # type: ignore[valid-type]
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -125,7 +126,7 @@ class RestoreTestOut(Schema):
     id: int
     trigger: str
     slot: str
-    status: str
+    status: choices_of(RestoreTest, "status")  # type: ignore[valid-type]
     started_at: dt.datetime
     finished_at: dt.datetime | None
     duration_seconds: float | None
@@ -137,13 +138,15 @@ class RestoreTestOut(Schema):
 
 
 class BackupIn(Schema):
-    layer: Layer = Field(description="data, code or config")
+    model_config = ConfigDict(strict=True)  # taken as the schema says, never coerced
+
+    layer: LayerName = Field(description="data, code or config")  # type: ignore[valid-type]
 
 
 class QueuedOut(Schema):
-    queued: str
+    queued: Literal["backup", "restore_test"]
     site: int
-    layer: str | None = None
+    layer: LayerName | None = None  # type: ignore[valid-type]
 
 
 # Helpers ---------------------------------------------------------------------------------------------------
@@ -212,7 +215,7 @@ def _record(user: User, site: Site, model: str, what: str, after: dict[str, Any]
 # Routes ----------------------------------------------------------------------------------------------------
 
 
-@router.get("/sites", response=list[SiteBackupOut])
+@router.get("/sites", response=answers({200: list[SiteBackupOut]}))
 def list_sites(request: HttpRequest) -> list[dict[str, Any]]:
     """Every site the token may see, with its backup summary (unconfigured sites say so)."""
     now = timezone.now()
@@ -220,32 +223,30 @@ def list_sites(request: HttpRequest) -> list[dict[str, Any]]:
     return [_summary(site, now) for site in sites]
 
 
-@router.get("/sites/{int:site_id}", response={200: SiteBackupOut, **NOT_FOUND})
-def get_site(request: HttpRequest, site_id: int) -> dict[str, Any]:
+@router.get("/sites/{int:site_id}", response=answers({200: SiteBackupOut}))
+def get_site(request: HttpRequest, site_id: SiteId) -> dict[str, Any]:
     return _summary(_site(request, site_id), timezone.now())
 
 
-SNAPSHOT_RESPONSES = {200: list[SnapshotOut], **NOT_FOUND, 422: ErrorOut}
-
-
-@router.get("/sites/{int:site_id}/snapshots", response=SNAPSHOT_RESPONSES)
+@router.get("/sites/{int:site_id}/snapshots", response=answers({200: list[SnapshotOut]}))
 def list_snapshots(
-    request: HttpRequest, site_id: int, layer: str = "", include_forgotten: bool = False
+    request: HttpRequest,
+    site_id: SiteId,
+    layer: LayerName | None = None,  # type: ignore[valid-type]
+    include_forgotten: bool = False,
 ) -> list[Snapshot]:
     """Catalogued snapshots, newest first; `layer` = data, code or config; forgotten ones on request."""
     site = _site(request, site_id)
     snaps = Snapshot.objects.filter(site=site)
     if layer:
-        if layer not in Layer.values:
-            raise HttpError(422, f"layer {layer!r}: expected one of {', '.join(Layer.values)}")
         snaps = snaps.filter(layer=layer)
     if not include_forgotten:
         snaps = snaps.filter(forgotten_at=None)
     return list(snaps.order_by("-time")[:MAX_ROWS])
 
 
-@router.get("/sites/{int:site_id}/runs", response={200: list[RunOut], **NOT_FOUND})
-def list_runs(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
+@router.get("/sites/{int:site_id}/runs", response=answers({200: list[RunOut]}))
+def list_runs(request: HttpRequest, site_id: SiteId) -> list[dict[str, Any]]:
     site = _site(request, site_id)
     staff = _user(request).is_agency
     rows = []
@@ -260,8 +261,8 @@ def list_runs(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/sites/{int:site_id}/restore-tests", response={200: list[RestoreTestOut], **NOT_FOUND})
-def list_restore_tests(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
+@router.get("/sites/{int:site_id}/restore-tests", response=answers({200: list[RestoreTestOut]}))
+def list_restore_tests(request: HttpRequest, site_id: SiteId) -> list[dict[str, Any]]:
     site = _site(request, site_id)
     staff = _user(request).is_agency
     rows = []
@@ -273,14 +274,14 @@ def list_restore_tests(request: HttpRequest, site_id: int) -> list[dict[str, Any
 
 @router.post(
     "/sites/{int:site_id}/runs",
-    response={202: QueuedOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut},
+    response=answers({202: QueuedOut, 409: ErrorOut}),
 )
-def start_backup(request: HttpRequest, site_id: int, payload: BackupIn) -> Status:
+def start_backup(request: HttpRequest, site_id: SiteId, payload: BackupIn) -> Status:
     """Agency staff: back up one layer of the site now (queued for the worker)."""
     site = _site(request, site_id)  # first: another client's site is a 404, not a 403
     user = _staff_only(request)
     _configured(site)
-    layer = str(payload.layer.value if isinstance(payload.layer, Layer) else payload.layer)
+    layer = str(payload.layer)
     with acting_as(user, label=f"api:{user.username}"), transaction.atomic():
         _record(user, site, "backups.BackupRun", f"Back up now: {layer}", {"layer": layer, "site": site.pk})
         transaction.on_commit(lambda: _enqueue("backup", site=site, layer=layer, user=user))
@@ -289,9 +290,9 @@ def start_backup(request: HttpRequest, site_id: int, payload: BackupIn) -> Statu
 
 @router.post(
     "/sites/{int:site_id}/restore-tests",
-    response={202: QueuedOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut},
+    response=answers({202: QueuedOut, 409: ErrorOut}),
 )
-def start_restore_test(request: HttpRequest, site_id: int) -> Status:
+def start_restore_test(request: HttpRequest, site_id: SiteId) -> Status:
     """Agency staff: run a restore test now (integrity check + restore into scratch space, queued)."""
     site = _site(request, site_id)
     user = _staff_only(request)

@@ -33,7 +33,8 @@ from sitekeeper.api.desk_schemas import (
     TicketIn,
     TicketOut,
 )
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import answers
+from sitekeeper.api.params import MAX_OFFSET, SLUG_PATTERN, object_id
 from sitekeeper.contracts.models import Client, Contact, Site
 from sitekeeper.desk import attachments as desk_attachments
 from sitekeeper.desk import clocks, mail, services
@@ -41,17 +42,25 @@ from sitekeeper.desk.models import Attachment, Channel, Message, Ticket
 
 router = Router(tags=["tickets"])
 
-NOT_FOUND = {404: ErrorOut}
-FORBIDDEN = {403: ErrorOut}
-UNPROCESSABLE = {422: MissingFieldsOut}
+TicketId = object_id("request")
+AttachmentId = object_id("attachment")
+# Attachments are whatever people uploaded: any type (always a download, see attachment_response).
+ATTACHMENT_DOWNLOAD = {
+    "responses": {
+        200: {
+            "description": "The file, as a download (`Content-Disposition: attachment`), never cached",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
 
 
 class TicketFilters(Schema):
     state: StateIn | None = None
     priority: PriorityIn | None = None
-    client: str | None = Field(None, description="Client slug")
+    client: str | None = Field(None, max_length=50, pattern=SLUG_PATTERN, description="Client slug")
     limit: int = Field(100, ge=1, le=500, description="At most this many, newest first")
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many first")
 
 
 def _user(request: HttpRequest) -> User:
@@ -164,7 +173,7 @@ def ticket_detail(ticket: Ticket, user: User) -> dict[str, Any]:
     }
 
 
-@router.get("", response=list[TicketOut], summary="List requests")
+@router.get("", response=answers({200: list[TicketOut]}), summary="List requests")
 def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> list[dict[str, Any]]:
     """Newest first. A client person's list holds only their own client's requests."""
     tickets = visible_tickets(_user(request))
@@ -211,7 +220,7 @@ def _missing(payload: TicketIn) -> list[str]:
 
 @router.post(
     "",
-    response={201: TicketDetailOut, **UNPROCESSABLE, **NOT_FOUND},
+    response=answers({201: TicketDetailOut, 422: MissingFieldsOut}),
     summary="File a request",
 )
 def create_ticket(request: HttpRequest, payload: TicketIn) -> Status[dict[str, Any]]:
@@ -219,7 +228,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn) -> Status[dict[str, A
     user = _user(request)
     missing = _missing(payload) + ([] if payload.client or not user.is_agency else ["client"])
     if missing:
-        return Status(422, {"detail": "missing required fields: " + ", ".join(missing), "missing": missing})
+        return Status(422, _missing_fields(missing))
     client = _client_for(user, payload.client)
     site = _site_for(client, payload.site)
     with acting_as(user):
@@ -239,37 +248,45 @@ def create_ticket(request: HttpRequest, payload: TicketIn) -> Status[dict[str, A
                 allow_incomplete=False,
             )
         except services.DeskError as exc:
-            return Status(422, {"detail": str(exc), "missing": []})
+            return Status(422, {"detail": str(exc), "errors": [], "missing": []})
     mail.send_acknowledgement(ticket)
     return Status(201, ticket_detail(ticket, user))
+
+
+def _missing_fields(missing: list[str]) -> dict[str, Any]:
+    errors = [
+        {"loc": ["body", name], "msg": "required by the contract for this request", "type": "missing"}
+        for name in missing
+    ]
+    return {"detail": "missing required fields: " + ", ".join(missing), "errors": errors, "missing": missing}
 
 
 def _environment(value: EnvironmentIn | None) -> str:
     return value or ""
 
 
-@router.get("/{int:ticket_id}", response={200: TicketDetailOut, **NOT_FOUND}, summary="One request")
-def get_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
+@router.get("/{int:ticket_id}", response=answers({200: TicketDetailOut}), summary="One request")
+def get_ticket(request: HttpRequest, ticket_id: TicketId) -> dict[str, Any]:
     """With its clocks, timeline, messages and attachments; internal notes only for agency staff."""
     return ticket_detail(_ticket(request, ticket_id), _user(request))
 
 
-@router.get("/{int:ticket_id}/messages", response={200: list[MessageOut], **NOT_FOUND}, summary="Messages")
-def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+@router.get("/{int:ticket_id}/messages", response=answers({200: list[MessageOut]}), summary="Messages")
+def list_messages(request: HttpRequest, ticket_id: TicketId) -> list[dict[str, Any]]:
     ticket = _ticket(request, ticket_id)
     return [_message_out(m) for m in _visible_messages(ticket, _user(request))]
 
 
 @router.post(
     "/{int:ticket_id}/messages",
-    response={201: MessageOut, **FORBIDDEN, **NOT_FOUND},
+    response=answers({201: MessageOut}),
     summary="Reply (agency staff: or an internal note)",
 )
-def post_message(request: HttpRequest, ticket_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
+def post_message(request: HttpRequest, ticket_id: TicketId, payload: MessageIn) -> Status[dict[str, Any]]:
     user = _user(request)
     ticket = _ticket(request, ticket_id)
     if payload.internal and not user.is_agency:
-        return Status(403, {"detail": "only agency staff write internal notes"})
+        return Status(403, {"detail": "only agency staff write internal notes", "errors": []})
     with acting_as(user):
         message = services.add_message(
             ticket,
@@ -286,23 +303,25 @@ def post_message(request: HttpRequest, ticket_id: int, payload: MessageIn) -> St
 
 @router.post(
     "/{int:ticket_id}/state",
-    response={200: TicketDetailOut, **FORBIDDEN, **NOT_FOUND, 422: ErrorOut},
+    response=answers({200: TicketDetailOut}),
     summary="Change the state (agency staff)",
 )
 def change_state(
-    request: HttpRequest, ticket_id: int, payload: StateChangeIn
+    request: HttpRequest, ticket_id: TicketId, payload: StateChangeIn
 ) -> dict[str, Any] | Status[dict[str, Any]]:
     """Waiting states pause the clocks with the note as the reason the client sees."""
     user = _user(request)
     ticket = _ticket(request, ticket_id)  # 404 before 403: another client's request stays invisible
     if not user.is_agency:
-        return Status(403, {"detail": "only agency staff change a request's state; reply to reopen it"})
+        return Status(
+            403, {"detail": "only agency staff change a request's state; reply to reopen it", "errors": []}
+        )
     previous = ticket.state
     with acting_as(user):
         try:
             ticket = services.set_state(ticket, payload.state, actor=user, note=payload.note)
         except services.DeskError as exc:
-            return Status(422, {"detail": str(exc)})
+            return Status(422, {"detail": str(exc), "errors": []})
     if ticket.state != previous:
         mail.send_state_notice(ticket, payload.note)
     ticket.refresh_from_db()
@@ -311,10 +330,13 @@ def change_state(
 
 @router.get(
     "/{int:ticket_id}/attachments/{int:attachment_id}",
-    response={200: None, **NOT_FOUND},
+    response=answers({200: None}),
     summary="Download an attachment",
+    openapi_extra=ATTACHMENT_DOWNLOAD,
 )
-def download_attachment(request: HttpRequest, ticket_id: int, attachment_id: int) -> HttpResponse:
+def download_attachment(
+    request: HttpRequest, ticket_id: TicketId, attachment_id: AttachmentId
+) -> HttpResponse:
     user = _user(request)
     ticket = _ticket(request, ticket_id)
     attachment = get_object_or_404(_visible_attachments(ticket, user), pk=attachment_id)
@@ -334,4 +356,6 @@ def attachment_response(attachment: Attachment, content: bytes) -> HttpResponse:
     response["Content-Disposition"] = content_disposition_header(True, attachment.filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # Like the portal's downloads: a client's file stays out of shared and browser caches.
+    response["Cache-Control"] = "private, no-store"
     return response

@@ -6,7 +6,11 @@ import datetime as dt
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
+
+from sitekeeper.api.errors import ErrorOut
+from sitekeeper.api.params import SLUG_PATTERN, choices_of
+from sitekeeper.desk.models import Event, Message, Ticket
 
 # Mirrors of the desk's choices, as literals so the OpenAPI document lists the allowed values.
 RequestTypeIn = Literal["incident", "bug", "change_request", "update", "question"]
@@ -24,27 +28,36 @@ StateIn = Literal[
 ]
 
 
-class TicketIn(Schema):
+class StrictIn(Schema):
+    """A request body taken as its schema says: `"internal": 0` or `"site": "3"` is a 422, not coerced."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class TicketIn(StrictIn):
     """A new request. Every field the contract requires must be present (422 names the missing ones)."""
 
     client: str | None = Field(
-        None, description="Client slug; agency staff must name it, clients may omit it"
+        None,
+        max_length=50,
+        pattern=SLUG_PATTERN,
+        description="Client slug; agency staff must name it, clients may omit it",
     )
     type: RequestTypeIn | None = None
     priority: PriorityIn | None = None
-    site: int | None = Field(None, description="Site id (see /api/v1/sites)")
+    site: int | None = Field(None, ge=1, description="Site id (see /api/v1/sites)")
     environment: EnvironmentIn | None = None
     subject: str = Field("", max_length=200)
     description: str = ""
     steps: str = Field("", description="Steps to reproduce (required for bugs and incidents)")
 
 
-class MessageIn(Schema):
+class MessageIn(StrictIn):
     body: str = Field(..., min_length=1)
     internal: bool = Field(False, description="An internal note (agency staff only)")
 
 
-class StateChangeIn(Schema):
+class StateChangeIn(StrictIn):
     state: StateIn
     note: str = Field("", max_length=300, description="Shown to the client (e.g. what we are waiting for)")
 
@@ -53,7 +66,7 @@ class ClockOut(Schema):
     target: str | None
     due: dt.datetime | None
     met: dt.datetime | None
-    status: str = Field(..., description="none | met | met_late | breached | paused | warning | running")
+    status: Literal["none", "met", "met_late", "breached", "paused", "warning", "running"]
 
 
 class ClocksOut(Schema):
@@ -64,7 +77,7 @@ class ClocksOut(Schema):
 
 class EventOut(Schema):
     at: dt.datetime
-    kind: str
+    kind: choices_of(Event, "kind")  # type: ignore[valid-type]
     actor: str
     public: bool
     data: dict[str, Any]
@@ -82,12 +95,12 @@ class AttachmentOut(Schema):
 
 class MessageOut(Schema):
     id: int
-    kind: str
+    kind: choices_of(Message, "kind")  # type: ignore[valid-type]
     internal: bool
     from_agency: bool
     author: str
     body: str
-    channel: str
+    channel: choices_of(Message, "channel")  # type: ignore[valid-type]
     at: dt.datetime
 
 
@@ -96,21 +109,21 @@ class TicketOut(Schema):
     reference: str
     client: str
     subject: str
-    type: str
-    priority: str
-    proposed_priority: str
+    type: choices_of(Ticket, "type")  # type: ignore[valid-type]
+    priority: choices_of(Ticket, "priority")  # type: ignore[valid-type]
+    proposed_priority: choices_of(Ticket, "proposed_priority")  # type: ignore[valid-type]
     priority_confirmed: bool
-    state: str
+    state: choices_of(Ticket, "state")  # type: ignore[valid-type]
     incomplete: bool
     missing_fields: list[str]
-    channel: str
+    channel: choices_of(Ticket, "channel")  # type: ignore[valid-type]
     detected: bool = Field(
         ...,
         description="Opened by the platform (monitoring, scans, audits, updates): never incomplete, and "
         "its priority is the agency's, not a client proposal",
     )
     site: int | None
-    environment: str
+    environment: Literal["prod", "stage", "dev", ""] = Field(description='"" when not given')
     received_at: dt.datetime
     response_due: dt.datetime | None
     resolution_due: dt.datetime | None
@@ -130,6 +143,10 @@ class TicketDetailOut(TicketOut):
     attachments: list[AttachmentOut]
 
 
-class MissingFieldsOut(Schema):
-    detail: str
-    missing: list[str]
+class MissingFieldsOut(ErrorOut):
+    """The error shape of every operation, plus the names of the fields the contract requires and the request
+    left out (each is also in `errors`, at `["body", name]`)."""
+
+    missing: list[str] = Field(
+        default_factory=list, description="Fields the contract requires that were left out (may be empty)"
+    )

@@ -18,15 +18,16 @@ from pydantic import Field
 
 from sitekeeper.access.models import User
 from sitekeeper.access.permissions import visible_sites
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import answers
+from sitekeeper.api.params import SiteId, choices_of, object_id
 from sitekeeper.health import crawler
-from sitekeeper.health.models import LinkScan
+from sitekeeper.health.models import BrokenLink, LinkScan
 from sitekeeper.health.models.links import WITH_RESULTS
 
 router = Router(tags=["links"])
 
-NOT_FOUND = {404: ErrorOut}
 MAX_SCANS = 100
+ScanId = object_id("link scan")
 
 
 class ScanOut(Schema):
@@ -34,9 +35,9 @@ class ScanOut(Schema):
     site: int
     environment: str
     start_url: str
-    trigger: str
+    trigger: choices_of(LinkScan, "trigger")  # type: ignore[valid-type]
     slot: str
-    status: str = Field(
+    status: choices_of(LinkScan, "status") = Field(  # type: ignore[valid-type]
         description="queued, running, succeeded (the whole site was scanned), incomplete (a limit left pages "
         "unread: the links on them were not checked) or failed"
     )
@@ -69,10 +70,12 @@ class ScanOut(Schema):
 class DefectOut(Schema):
     url: str
     internal: bool
-    problem: str = Field(description="http_error, unreachable, redirect_loop, missing_fragment (broken); "
+    problem: choices_of(BrokenLink, "problem") = Field(description=  # type: ignore[valid-type]"http_error, unreachable, redirect_loop, missing_fragment (broken); "
                          "redirect_chain, blocked (warnings)")  # fmt: skip
     broken: bool = Field(description="False for warnings")
-    change: str = Field(description="new, still or fixed (against the previous scan)")
+    change: choices_of(BrokenLink, "change") = Field(  # type: ignore[valid-type]
+        description="new, still or fixed (against the previous scan)"
+    )
     status_code: int | None
     error: str
     redirects: list[dict[str, Any]] = Field(description="The chain followed: url and status per hop")
@@ -107,8 +110,8 @@ def _scan_json(scan: LinkScan, staff: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/sites/{int:site_id}/scans", response={200: list[ScanOut], **NOT_FOUND})
-def list_scans(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
+@router.get("/sites/{int:site_id}/scans", response=answers({200: list[ScanOut]}))
+def list_scans(request: HttpRequest, site_id: SiteId) -> list[dict[str, Any]]:
     """The site's link scans, latest first (client tokens: finished ones)."""
     user = _user(request)
     site = get_object_or_404(visible_sites(user), pk=site_id)
@@ -116,8 +119,8 @@ def list_scans(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
     return [_scan_json(scan, user.is_agency) for scan in scans]
 
 
-@router.get("/scans/{int:scan_id}", response={200: ScanDetailOut, **NOT_FOUND})
-def get_scan(request: HttpRequest, scan_id: int) -> dict[str, Any]:
+@router.get("/scans/{int:scan_id}", response=answers({200: ScanDetailOut}))
+def get_scan(request: HttpRequest, scan_id: ScanId) -> dict[str, Any]:
     """One scan with its defects (new, still broken and fixed ones)."""
     user = _user(request)
     scan = get_object_or_404(_scans(user), pk=scan_id)

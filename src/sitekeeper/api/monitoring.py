@@ -13,47 +13,131 @@ document name their method after it.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router
-from ninja.errors import HttpError
+from ninja import Router, Schema
+from pydantic import Field, WithJsonSchema
 
 from sitekeeper.access.permissions import visible_sites
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import answers
+from sitekeeper.api.params import MONTH_PATTERN, SiteId, month_query
 from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.monitoring.uptime import contract_month, month_figures
 
 router = Router(tags=["uptime"])
 
-MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+# The figures arrive as JSON already (monitoring.uptime's as_json, shared with the CLI and the reports):
+# these say what their strings are without re-serialising them.
+Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+Decimal = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})]
+Month = Annotated[str, WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN})]
+
+
+class OutageOut(Schema):
+    id: int
+    start: Instant
+    end: Instant | None = Field(description="null: still down")
+    cause: str
+    exclusion: str | None = Field(description="The agreement exclusion staff tagged it with")
+    exclusion_label: str | None
+    exclusion_reason: str | None
+    held_until: Instant | None
+    alerted_at: Instant | None
+    alert_latency_seconds: int | None
+
+
+class MaintenanceOut(Schema):
+    start: Instant
+    end: Instant
+    kind: str
+    max_minutes: int | None
+    downtime_minutes: Decimal
+    excluded_minutes: Decimal
+    excludes: bool
+    reason: str
+
+
+class SiteCreditOut(Schema):
+    sla: Decimal
+    uptime: Decimal
+    shortfall: Decimal
+    started_steps: int | None
+    credit_percent: Decimal
+    credit_amount: Decimal
+    currency: str
+    capped_at_fee: bool
+
+
+class ContractSiteCreditOut(Schema):
+    site: str = Field(description="The site's URL")
+    uptime: Decimal | None
+    credit_percent: Decimal | None
+    credit_amount: Decimal | None
+    coverage: Decimal
+
+
+class ContractCreditOut(Schema):
+    month: Month
+    basis: str
+    basis_amount: Decimal
+    covered_sites: int
+    measured_sites: int
+    credit_amount: Decimal | None
+    uncapped_amount: Decimal | None
+    capped: bool
+    currency: str
+    credit_rule: str
+    sites: list[ContractSiteCreditOut]
+
+
+class UptimeOut(Schema):
+    site: int
+    client: str = Field(description="Client slug")
+    month: Month
+    timezone: str = Field(description="The contract's time zone: the month is its calendar month")
+    month_start: Instant
+    month_end: Instant
+    month_minutes: Decimal
+    complete: bool = Field(description="False while the month is still running")
+    downtime_minutes: Decimal
+    excluded_minutes: Decimal
+    counted_minutes: Decimal
+    unknown_minutes: Decimal
+    watched_minutes: Decimal
+    measured: bool
+    coverage: Decimal = Field(description="Watched share of the month, percent")
+    monitoring_gap: bool
+    uptime: Decimal | None = Field(description="Percent; null: not measured (never 100 %)")
+    uptime_exact: str | None = Field(description="The exact fraction, e.g. 43157/432")
+    credit: SiteCreditOut | None
+    credit_rule: str
+    outages: list[OutageOut]
+    maintenance: list[MaintenanceOut]
+    contract_credit: ContractCreditOut | None
 
 
 @router.get(
     "/{int:site_id}/uptime",
-    response={200: dict[str, Any], 404: ErrorOut, 422: ErrorOut},
+    response=answers({200: UptimeOut}),
     operation_id="sitekeeper_monitoring_api_site_uptime",
 )
-def site_uptime(request: HttpRequest, site_id: int, month: str = "") -> dict[str, Any]:
+def site_uptime(
+    request: HttpRequest,
+    site_id: SiteId,
+    month: month_query("YYYY-MM (2000-01 … 2099-12); default: this month so far") = None,  # type: ignore[valid-type]
+) -> dict[str, Any]:
     """The month's downtime, exclusions, unknown time, coverage, exact uptime and service credit (default:
     this month so far, in the contract's time zone). Minutes are decimal strings; `uptime_exact` is a
     fraction; `uptime` is null when the month was not measured."""
     site = get_object_or_404(visible_sites(request.auth).select_related("client"), pk=site_id)  # type: ignore[attr-defined]
     contract = site.client.contract
-    tz = contract_zone(contract)
     if month:
-        found = MONTH.match(month)
-        try:
-            year, number = int(found.group(1)), int(found.group(2))  # type: ignore[union-attr]
-            dt.date(year, number, 1)
-        except (AttributeError, ValueError) as exc:
-            raise HttpError(422, f"month {month!r}: expected YYYY-MM") from exc
+        year, number = int(month[:4]), int(month[5:7])  # the pattern has checked it
     else:
-        today = timezone.now().astimezone(tz).date()
+        today = timezone.now().astimezone(contract_zone(contract)).date()
         year, number = today.year, today.month
     if contract is None:
         return month_figures(site, year, number).as_json() | {"contract_credit": None}

@@ -10,24 +10,26 @@ download in the console. Mounted by api/views.py under /performance.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
-from ninja.errors import HttpError
+from ninja.params.functions import Query
 from pydantic import Field
 
 from sitekeeper.access.models import User
 from sitekeeper.access.permissions import visible_sites
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import answers
+from sitekeeper.api.params import SiteId, choices_of, object_id
 from sitekeeper.health import performance
-from sitekeeper.health.models import FormFactor, LighthouseResult, PerformanceAudit
+from sitekeeper.health.models import LighthouseResult, PerformanceAudit
 
 router = Router(tags=["performance"])
 
-NOT_FOUND = {404: ErrorOut}
 MAX_ROWS = 500
+FormFactorName = choices_of(LighthouseResult, "form_factor")
+AuditId = object_id("audit")
 DERIVED = {
     "audit",
     "site",
@@ -51,7 +53,7 @@ class ResultOut(Schema):
     site: int
     url: str
     page: str | None = Field(description="Key page label (null: the implicit home page)")
-    form_factor: str
+    form_factor: FormFactorName  # type: ignore[valid-type]
     measured_at: dt.datetime
     performance: int | None
     accessibility: int | None
@@ -74,8 +76,8 @@ class AuditOut(Schema):
     id: int
     site: int
     slot: str
-    trigger: str
-    status: str
+    trigger: choices_of(PerformanceAudit, "trigger")  # type: ignore[valid-type]
+    status: choices_of(PerformanceAudit, "status")  # type: ignore[valid-type]
     environment: str
     runs: int
     lighthouse_version: str
@@ -87,7 +89,7 @@ class AuditOut(Schema):
 
 
 class TrendPointOut(Schema):
-    month: str
+    month: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM, in the contract's calendar")
     count: int
     performance: float | None
     accessibility: float | None
@@ -113,39 +115,43 @@ def _result_json(result: LighthouseResult, staff: bool) -> dict[str, Any]:
     }
 
 
-@router.get("/sites/{int:site_id}/results", response={200: list[ResultOut], **NOT_FOUND, 422: ErrorOut})
+PageUrl = Annotated[str, Query(..., min_length=1, max_length=2000, description="The page's URL, as audited")]
+
+
+@router.get("/sites/{int:site_id}/results", response=answers({200: list[ResultOut]}))
 def list_results(
-    request: HttpRequest, site_id: int, url: str = "", form_factor: str = "", limit: int = 100
+    request: HttpRequest,
+    site_id: SiteId,
+    url: Annotated[str | None, Query(max_length=2000, description="Only this page")] = None,
+    form_factor: FormFactorName | None = None,  # type: ignore[valid-type]
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS, description="At most this many")] = 100,
 ) -> list[dict[str, Any]]:
     """The site's Lighthouse results, newest first; `url` and `form_factor` (mobile, desktop) filter."""
     user = _user(request)
     site = get_object_or_404(visible_sites(user), pk=site_id)
     rows = LighthouseResult.objects.filter(site=site).without_report().select_related("page", "ticket")
     if form_factor:
-        if form_factor not in FormFactor.values:
-            raise HttpError(
-                422, f"form_factor {form_factor!r}: expected one of {', '.join(FormFactor.values)}"
-            )
         rows = rows.filter(form_factor=form_factor)
     if url:
         rows = rows.filter(url=url)
-    limit = max(1, min(limit, MAX_ROWS))
     return [_result_json(r, user.is_agency) for r in rows.order_by("-measured_at", "-pk")[:limit]]
 
 
-@router.get("/sites/{int:site_id}/trend", response={200: list[TrendPointOut], **NOT_FOUND, 422: ErrorOut})
+@router.get("/sites/{int:site_id}/trend", response=answers({200: list[TrendPointOut]}))
 def get_trend(
-    request: HttpRequest, site_id: int, url: str, form_factor: str = "mobile", months: int = 12
+    request: HttpRequest,
+    site_id: SiteId,
+    url: PageUrl,
+    form_factor: FormFactorName = "mobile",  # type: ignore[valid-type]
+    months: Annotated[int, Query(ge=1, le=36, description="This many months back")] = 12,
 ) -> list[dict[str, Any]]:
     """Monthly medians of one page's scores per form factor (contract's calendar months), oldest first."""
     site = get_object_or_404(visible_sites(_user(request)), pk=site_id)
-    if form_factor not in FormFactor.values:
-        raise HttpError(422, f"form_factor {form_factor!r}: expected one of {', '.join(FormFactor.values)}")
-    return performance.trend(site, url, form_factor, months=max(1, min(months, 36)))
+    return performance.trend(site, url, form_factor, months=months)
 
 
-@router.get("/audits/{int:audit_id}", response={200: AuditOut, **NOT_FOUND})
-def get_audit(request: HttpRequest, audit_id: int) -> dict[str, Any]:
+@router.get("/audits/{int:audit_id}", response=answers({200: AuditOut}))
+def get_audit(request: HttpRequest, audit_id: AuditId) -> dict[str, Any]:
     """One Lighthouse audit with its results (status and progress while it runs)."""
     user = _user(request)
     audit = get_object_or_404(PerformanceAudit.objects.filter(site__in=visible_sites(user)), pk=audit_id)

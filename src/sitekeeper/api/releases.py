@@ -9,7 +9,7 @@ log, no check details and no restore-point snapshot ids. Mounted by api/views.py
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -20,19 +20,21 @@ from pydantic import Field
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.access.permissions import visible_sites
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import ErrorOut, answers
+from sitekeeper.api.params import SiteId, choices_of, object_id
 from sitekeeper.releases import updates
-from sitekeeper.releases.models import Release, ReleaseStatus
+from sitekeeper.releases.models import Release, ReleaseChange
 from sitekeeper.releases.views import approver, check_state, checks_summary
 
 router = Router(tags=["releases"])
 
-NOT_FOUND = {404: ErrorOut}
 MAX_ROWS = 200
+ReleaseId = object_id("release")
+ReleaseStatusName = choices_of(Release, "status")
 
 
 class ChangeOut(Schema):
-    ecosystem: str
+    ecosystem: choices_of(ReleaseChange, "ecosystem")  # type: ignore[valid-type]
     slug: str
     name: str
     from_version: str
@@ -42,7 +44,7 @@ class ChangeOut(Schema):
 class CheckOut(Schema):
     environment: str
     name: str
-    result: str = Field(description="ok, failed or skipped")
+    result: Literal["ok", "failed", "skipped"]
     detail: str | None = Field(description="Agency staff only (null for client tokens)")
     at: str | None
 
@@ -57,9 +59,9 @@ class ReleaseOut(Schema):
     id: int
     site: int
     client: str = Field(description="Client slug")
-    kind: str
+    kind: choices_of(Release, "kind")  # type: ignore[valid-type]
     slot: str
-    status: str
+    status: ReleaseStatusName  # type: ignore[valid-type]
     created_at: dt.datetime
     window_start: dt.datetime | None
     window_end: dt.datetime | None
@@ -148,30 +150,30 @@ def _detail_json(release: Release, staff: bool) -> dict[str, Any]:
     }
 
 
-@router.get("/sites/{int:site_id}", response={200: list[ReleaseOut], **NOT_FOUND, 422: ErrorOut})
-def list_releases(request: HttpRequest, site_id: int, status: str = "") -> list[dict[str, Any]]:
+@router.get("/sites/{int:site_id}", response=answers({200: list[ReleaseOut]}))
+def list_releases(
+    request: HttpRequest,
+    site_id: SiteId,
+    status: ReleaseStatusName | None = None,  # type: ignore[valid-type]
+) -> list[dict[str, Any]]:
     """The site's releases, newest first; `status` filters (e.g. status=deployed)."""
     user = _user(request)
     site = get_object_or_404(visible_sites(user), pk=site_id)
     rows = _releases(user).filter(site=site)
     if status:
-        if status not in ReleaseStatus.values:
-            raise HttpError(422, f"status {status!r}: expected one of {', '.join(ReleaseStatus.values)}")
         rows = rows.filter(status=status)
     return [_release_json(r) for r in rows.order_by("-created_at")[:MAX_ROWS]]
 
 
-@router.get("/{int:release_id}", response={200: ReleaseDetailOut, **NOT_FOUND})
-def get_release(request: HttpRequest, release_id: int) -> dict[str, Any]:
+@router.get("/{int:release_id}", response=answers({200: ReleaseDetailOut}))
+def get_release(request: HttpRequest, release_id: ReleaseId) -> dict[str, Any]:
     """One release with its changes and every check; the log and restore point for agency tokens only."""
     user = _user(request)
     return _detail_json(get_object_or_404(_releases(user), pk=release_id), staff=user.is_agency)
 
 
-@router.post(
-    "/{int:release_id}/approve", response={200: ReleaseDetailOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut}
-)
-def approve_release(request: HttpRequest, release_id: int) -> dict[str, Any]:
+@router.post("/{int:release_id}/approve", response=answers({200: ReleaseDetailOut, 409: ErrorOut}))
+def approve_release(request: HttpRequest, release_id: ReleaseId) -> dict[str, Any]:
     """Agency staff: approve an on-demand release for production (it is deployed in its window)."""
     user = _user(request)
     release = get_object_or_404(_releases(user), pk=release_id)

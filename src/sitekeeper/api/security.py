@@ -12,36 +12,41 @@ Mounted by api/views.py under /security.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.access.permissions import visible_sites
-from sitekeeper.api.schemas import ErrorOut
+from sitekeeper.api.errors import ErrorOut, answers
+from sitekeeper.api.params import SiteId, choices_of, object_id
 from sitekeeper.security import incidents, scans
-from sitekeeper.security.models import SECURITY_KINDS, Finding, FindingStatus, SecurityIncident
+from sitekeeper.security.models import SECURITY_KINDS, Finding, FindingStatus, ScanStepRun, SecurityIncident
 
 router = Router(tags=["security"])
 
-NOT_FOUND = {404: ErrorOut}
 MAX_ROWS = 500
+FindingId = object_id("finding")
+IncidentId = object_id("security incident")
+# Only security findings are here (performance regressions are site health: /api/v1/performance).
+SecurityKind = Literal[tuple(str(kind.value) for kind in SECURITY_KINDS)]  # type: ignore[valid-type]
+FindingStatusName = choices_of(Finding, "status")
 
 
 class FindingOut(Schema):
     id: int
     site: int
     environment: str
-    kind: str
+    kind: SecurityKind  # type: ignore[valid-type]
     key: str
-    severity: str
+    severity: choices_of(Finding, "severity")  # type: ignore[valid-type]
     title: str
-    status: str
+    status: FindingStatusName  # type: ignore[valid-type]
     remediation: str
     first_seen: dt.datetime
     last_seen: dt.datetime
@@ -64,7 +69,7 @@ class IncidentOut(Schema):
     title: str
     detected_at: dt.datetime
     notify_client_by: dt.datetime = Field(description="Clause 6.3: 24 hours after detection")
-    notification_state: str = Field(description="running, warning, breached, met, late or dismissed")
+    notification_state: Literal["running", "warning", "breached", "met", "late", "dismissed"]
     automatic: bool = Field(
         description="Opened by sitekeeper at detection (the finding indicates an incident)"
     )
@@ -85,20 +90,31 @@ class IncidentOut(Schema):
 
 
 class DismissIn(Schema):
-    reason: str = Field(description="Why it is a false positive; the client reads it")
+    model_config = ConfigDict(strict=True)  # taken as the schema says, never coerced
+
+    reason: str = Field(
+        min_length=1,
+        pattern=r"\S",
+        max_length=2000,
+        description="Why it is a false positive; the client reads it",
+    )
 
 
 class ScanStepOut(Schema):
-    step: str = Field(description="inventory, integrity, malware or suspicious")
-    state: str = Field(description="ok, never, skipped (nothing to read) or failed (never ran to completion)")
+    step: Literal["inventory", "integrity", "malware", "suspicious"]
+    state: Literal["ok", "never", "skipped", "failed"] = Field(
+        description="ok, never, skipped (nothing to read) or failed (never ran to completion)"
+    )
     last_ok_at: dt.datetime | None
     latest_at: dt.datetime | None
-    latest_outcome: str | None = Field(description="ok, skipped or failed")
+    latest_outcome: choices_of(ScanStepRun, "outcome") | None  # type: ignore[valid-type]
 
 
 class ScanStatusOut(Schema):
     site: int
-    state: str = Field(description="never_scanned, overdue (no scan in the last 48 h) or current")
+    state: Literal["never_scanned", "overdue", "current"] = Field(
+        description="never_scanned, overdue (no scan in the last 48 h) or current"
+    )
     last_scan_at: dt.datetime | None
     steps: list[ScanStepOut]
 
@@ -117,29 +133,26 @@ def _finding_json(finding: Finding, staff: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/sites/{int:site_id}/findings", response={200: list[FindingOut], **NOT_FOUND, 422: ErrorOut})
+@router.get("/sites/{int:site_id}/findings", response=answers({200: list[FindingOut]}))
 def list_findings(
-    request: HttpRequest, site_id: int, kind: str = "", status: str = ""
+    request: HttpRequest,
+    site_id: SiteId,
+    kind: SecurityKind | None = None,  # type: ignore[valid-type]
+    status: FindingStatusName | None = None,  # type: ignore[valid-type]
 ) -> list[dict[str, Any]]:
     """The site's findings, most recent first; `kind` and `status` filter (e.g. status=open)."""
     user = _user(request)
     site = get_object_or_404(visible_sites(user), pk=site_id)
     rows = Finding.objects.filter(site=site, kind__in=SECURITY_KINDS).select_related("ticket")
     if kind:
-        if kind not in SECURITY_KINDS:
-            expected = ", ".join(SECURITY_KINDS)
-            health = "performance regressions are site health: /api/v1/performance"
-            raise HttpError(422, f"kind {kind!r}: expected one of {expected} ({health})")
         rows = rows.filter(kind=kind)
     if status:
-        if status not in FindingStatus.values:
-            raise HttpError(422, f"status {status!r}: expected one of {', '.join(FindingStatus.values)}")
         rows = rows.filter(status=status)
     return [_finding_json(f, user.is_agency) for f in rows.order_by("-last_seen")[:MAX_ROWS]]
 
 
-@router.get("/sites/{int:site_id}/scans", response={200: ScanStatusOut, **NOT_FOUND})
-def scan_status(request: HttpRequest, site_id: int) -> dict[str, Any]:
+@router.get("/sites/{int:site_id}/scans", response=answers({200: ScanStatusOut}))
+def scan_status(request: HttpRequest, site_id: SiteId) -> dict[str, Any]:
     """Whether and when the site was last scanned, per step: a site never scanned has no all-clear."""
     site = get_object_or_404(visible_sites(_user(request)), pk=site_id)
     last = scans.last_scan_at(site)
@@ -176,17 +189,17 @@ def _incidents(user: User) -> Any:
     return found if user.is_agency else found.exclude(report_published_at=None)
 
 
-@router.get("/incidents/{int:incident_id}", response={200: IncidentOut, **NOT_FOUND})
-def get_incident(request: HttpRequest, incident_id: int) -> dict[str, Any]:
+@router.get("/incidents/{int:incident_id}", response=answers({200: IncidentOut}))
+def get_incident(request: HttpRequest, incident_id: IncidentId) -> dict[str, Any]:
     """A security incident; for a client token only once its report is published."""
     return _incident_json(get_object_or_404(_incidents(_user(request)), pk=incident_id))
 
 
 @router.post(
     "/incidents/{int:incident_id}/dismiss",
-    response={200: IncidentOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut, 422: ErrorOut},
+    response=answers({200: IncidentOut, 409: ErrorOut}),
 )
-def dismiss_incident(request: HttpRequest, incident_id: int, payload: DismissIn) -> dict[str, Any]:
+def dismiss_incident(request: HttpRequest, incident_id: IncidentId, payload: DismissIn) -> dict[str, Any]:
     """Agency staff: dismiss a security incident as a false positive, with the reason (the client reads it).
     The 6.3 clock stops there; the finding is accepted and the request resolved with the reason."""
     user = _user(request)
@@ -203,10 +216,8 @@ def dismiss_incident(request: HttpRequest, incident_id: int, payload: DismissIn)
     return _incident_json(incident)
 
 
-@router.post(
-    "/findings/{int:finding_id}/accept", response={200: FindingOut, 403: ErrorOut, **NOT_FOUND, 409: ErrorOut}
-)
-def accept_finding(request: HttpRequest, finding_id: int) -> dict[str, Any]:
+@router.post("/findings/{int:finding_id}/accept", response=answers({200: FindingOut, 409: ErrorOut}))
+def accept_finding(request: HttpRequest, finding_id: FindingId) -> dict[str, Any]:
     """Agency staff: accept a finding (a person's decision that it is known and acceptable)."""
     user = _user(request)
     finding = get_object_or_404(Finding.objects.filter(site__in=visible_sites(user)), pk=finding_id)
