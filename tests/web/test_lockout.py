@@ -161,6 +161,20 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings):
     settings.SITEKEEPER_TRUSTED_PROXIES = 0
     request.META["HTTP_X_FORWARDED_FOR"] = "6.6.6.6"
     assert lockout.client_address(request) == "10.0.0.2", "no proxy configured: the header is ignored"
+    request.META["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, not-an-address"
+    settings.SITEKEEPER_TRUSTED_PROXIES = 1
+    assert lockout.client_address(request) == "10.0.0.2", "a garbled entry: the socket's address"
+
+
+def test_ipv6_addresses_count_per_64_network(engineer: User):
+    client = HttpClient()
+    answers = [attempt(client, f"guess{n}", WRONG, f"2001:db8:1:2::{n + 1:x}").status_code for n in range(20)]
+    assert answers == [200] * 19 + [429], "twenty hosts of one /64 are one address"
+    assert attempt(client, "engineer", PASSWORD, "2001:db8:1:3::1").status_code == 302, "the next /64 is not"
+    assert attempt(client, "engineer", PASSWORD, "::ffff:198.51.100.1").status_code == 302
+    assert AccessAttempt.objects.filter(ip_address="2001:db8:1:2::").count() == 20
+    lockout.unlock(address="2001:db8:1:2::abcd", label="test")
+    assert attempt(client, "engineer", PASSWORD, "2001:db8:1:2::77").status_code == 302
 
 
 @pytest.mark.django_db

@@ -54,6 +54,7 @@ DEFAULT_API_LIMIT = 20
 DEFAULT_COOL_OFF = dt.timedelta(minutes=15)
 DEFAULT_RESET_ADDRESS_LIMIT = 10
 RESET_WINDOW = dt.timedelta(hours=1)
+IPV6_PREFIX = 64  # one subscriber's allocation (RFC 6177): counted as one address
 
 
 def account_limit() -> int:
@@ -75,21 +76,33 @@ def cool_off() -> dt.timedelta:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address a request came from: REMOTE_ADDR, or, behind SITEKEEPER_TRUSTED_PROXIES proxies, the
-    address the outermost trusted proxy saw (each appends to X-Forwarded-For, so it is that many entries
-    from the right; entries further left are the client's own claims and could be forged)."""
+    """The address failures are counted under (AXES_CLIENT_IP_CALLABLE, so axes and the API agree).
+
+    REMOTE_ADDR, or, behind SITEKEEPER_TRUSTED_PROXIES proxies, the address the outermost trusted proxy saw
+    (each appends to X-Forwarded-For, so it is that many entries from the right; entries further left are
+    the client's own claims and could be forged). An IPv6 address counts as its /64 network: one subscriber
+    gets a whole /64 and could otherwise try from a fresh address every time.
+    """
     remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 — a label, nothing binds to it
     proxies = int(getattr(settings, "SITEKEEPER_TRUSTED_PROXIES", 0))
-    if proxies <= 0:
-        return remote
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-    if len(hops) < proxies:
-        return remote  # the request did not pass through every proxy: only the socket's address is known
-    candidate = hops[-proxies]
+    candidate = remote
+    if proxies > 0:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        # Fewer entries than proxies: the request did not pass through every proxy; only the socket is known.
+        candidate = hops[-proxies] if len(hops) >= proxies else remote
+    return _counted_as(candidate) or _counted_as(remote) or remote
+
+
+def _counted_as(raw: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(raw)
     except ValueError:
-        return remote
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False).network_address)
+    return str(address)
 
 
 # --- Who is locked ------------------------------------------------------------------------------------------
@@ -311,10 +324,10 @@ def unlock(*, username: str = "", address: str = "", actor: Any = None, label: s
     if bool(username) == bool(address):
         raise UnlockError("give either a username or an address")
     if address:
-        try:
-            address = str(ipaddress.ip_address(address.strip()))
-        except ValueError as exc:
-            raise UnlockError(f"{address!r} is not an IP address") from exc
+        counted = _counted_as(address.strip())  # an IPv6 host unlocks the /64 it was counted under
+        if counted is None:
+            raise UnlockError(f"{address!r} is not an IP address")
+        address = counted
     attempts = AccessAttempt.objects.filter(Q(username=username) if username else Q(ip_address=address))
     rows = list(attempts)
     if not rows:
