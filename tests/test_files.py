@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -115,19 +116,25 @@ def test_tighten_makes_an_old_data_folder_owner_only_and_leaves_the_rest_alone(t
     assert files.tighten(home) == 0  # a second start has nothing left to do
 
 
-def test_tighten_reaches_files_that_settings_keep_outside_the_data_folder(tmp_path, settings):
-    database = tmp_path / "db" / "sk.sqlite3"
+def test_tighten_reaches_files_that_settings_keep_outside_the_data_folder(tmp_path):
+    database, packages = tmp_path / "db" / "sk.sqlite3", tmp_path / "packages"
     database.parent.mkdir()
     database.write_text("x")
-    database.chmod(0o644)
-    settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}}
-    settings.HUEY = {"huey_class": "huey.RedisHuey", "url": "redis://127.0.0.1:6379"}  # no queue file
-    settings.SITEKEEPER_PACKAGES_DIR = settings.SITEKEEPER_QUARANTINE_DIR = settings.EMAIL_FILE_PATH = ""
-    settings.HOME = tmp_path / "var"
+    (packages / "acme").mkdir(parents=True)
+    for path in (database, packages, packages / "acme"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    settings = SimpleNamespace(
+        HOME=tmp_path / "var",
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}},
+        HUEY={"huey_class": "huey.RedisHuey", "url": "redis://127.0.0.1:6379"},  # no queue file
+        SITEKEEPER_PACKAGES_DIR=str(packages),
+    )
     settings.HOME.mkdir()
+    settings.HOME.chmod(0o700)
 
-    assert files.tighten_data_folder(settings) == 2  # the home folder and the database
-    assert mode(database) == 0o600
+    assert files.tighten_data_folder(settings) == 3
+    assert (mode(database), mode(packages), mode(packages / "acme")) == (0o600, 0o700, 0o700)
+    assert mode(database.parent) == 0o755  # the database's folder is the operator's choice
 
 
 def test_a_fresh_home_is_owner_only_after_a_command(tmp_path):

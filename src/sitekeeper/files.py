@@ -66,9 +66,11 @@ def site_umask() -> int:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` and any missing parents as 0700, and make `path` itself 0700 if it existed."""
+    """Create `path` and any missing parents as 0700, and make `path` itself 0700 if it existed and is
+    ours (a folder another user lent us, such as a mounted volume, is theirs to set)."""
     _make_dirs(path, PRIVATE_DIR_MODE)
-    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+    info = path.stat()
+    if stat.S_IMODE(info.st_mode) != PRIVATE_DIR_MODE and info.st_uid == os.getuid():
         os.chmod(path, PRIVATE_DIR_MODE)
     return path
 
