@@ -78,19 +78,13 @@ def cool_off() -> dt.timedelta:
 def client_address(request: HttpRequest) -> str:
     """The address failures are counted under (AXES_CLIENT_IP_CALLABLE, so axes and the API agree).
 
-    REMOTE_ADDR, or, behind SITEKEEPER_TRUSTED_PROXIES proxies, the address the outermost trusted proxy saw
-    (each appends to X-Forwarded-For, so it is that many entries from the right; entries further left are
-    the client's own claims and could be forged). An IPv6 address counts as its /64 network: one subscriber
-    gets a whole /64 and could otherwise try from a fresh address every time.
+    REMOTE_ADDR only, never a header the client could write: behind the TLS proxy, `sitekeeper serve`
+    (waitress, SITEKEEPER_TRUSTED_PROXY) has already put the client's address there from the proxy's
+    X-Forwarded-For and dropped that header from anyone else. An IPv6 address counts as its /64 network: one
+    subscriber gets a whole /64 and could otherwise try from a fresh address every time.
     """
-    remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 — a label, nothing binds to it
-    proxies = int(getattr(settings, "SITEKEEPER_TRUSTED_PROXIES", 0))
-    candidate = remote
-    if proxies > 0:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        # Fewer entries than proxies: the request did not pass through every proxy; only the socket is known.
-        candidate = hops[-proxies] if len(hops) >= proxies else remote
-    return _counted_as(candidate) or _counted_as(remote) or remote
+    remote = request.META.get("REMOTE_ADDR", "")
+    return _counted_as(remote) or "0.0.0.0"  # noqa: S104 — a label for "unknown", nothing binds to it
 
 
 def _counted_as(raw: str) -> str | None:
