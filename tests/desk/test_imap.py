@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import imaplib
 import io
+import json
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail as outbox
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -18,6 +20,7 @@ from django.db import OperationalError
 from sitekeeper.desk import imap, mail
 from sitekeeper.desk.models import Message, Ticket
 from tests.desk.test_mail import compose, trusted_mta  # noqa: F401 - the fixture: compose()'s mail is trusted
+from tests.desk.test_mail_unfiled import nested
 from tests.serving import free_port, ready_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +174,31 @@ def test_unreadable_mail_is_flagged_for_a_person(inbox, url, acme):
     assert "\\Flagged" in only
     assert "\\Seen" in only
     assert not Ticket.objects.exists()
+
+
+def test_a_mime_bomb_is_flagged_and_kept_with_its_reason(inbox, url, acme):
+    """The 1,500-level nested multipart that crashed the intake: flagged for a person, kept under
+    mail/unfiled/ with the reason, and the pass goes on to the next message."""
+    deliver(inbox, nested(1500))
+    deliver(inbox, compose("owner@acme.test", "After the bomb", "Still read."))
+    assert "1 created, 1 unreadable" in poll(url)
+    assert ["\\Flagged" in f for f in flags(inbox)] == [True, False]
+    assert list(Ticket.objects.values_list("subject", flat=True)) == ["After the bomb"]
+    [note] = list((Path(django_settings.HOME) / "mail" / "unfiled").glob("*/*.json"))
+    assert json.loads(note.read_text())["reason"] == "too_complex"
+
+
+def test_a_crash_is_kept_once_however_often_the_pass_retries_it(inbox, url, acme, monkeypatch):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(mail, "new_request", broken)
+    deliver(inbox, compose("owner@acme.test", "Crashes", "x"))
+    for _ in range(2):
+        assert "1 left for the next pass" in poll(url)
+    [note] = list((Path(django_settings.HOME) / "mail" / "unfiled").glob("*/*.json"))
+    assert json.loads(note.read_text())["reason"] == "internal_error"
+    assert unseen(inbox) == 1
 
 
 def test_a_reply_by_imap_threads_onto_the_request(inbox, url, acme):

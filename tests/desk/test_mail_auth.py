@@ -59,7 +59,8 @@ def signed(raw: bytes, domain: str = "acme.test") -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def desk_settings(settings) -> None:
+def desk_settings(settings, tmp_path) -> None:
+    settings.HOME = tmp_path / "home"  # the mail kept by one test is not another's
     settings.DEFAULT_FROM_EMAIL = "Agency Desk <desk@agency.test>"
     settings.SITEKEEPER_BASE_URL = "https://desk.agency.test"
     settings.SITEKEEPER_MAIL_AUTHSERV_ID = MX
@@ -311,7 +312,7 @@ def test_staff_see_unverified_requests_and_accept_them(acme, client, engineer):
     client.force_login(engineer)
     queue = client.get(reverse("staff_desk")).content.decode()
     assert "Sender not verified" in queue
-    assert "1 e-mail request from unverified senders waits" in queue
+    assert "1 e-mail request in this view comes from an unverified sender and waits" in queue
     only = client.get(reverse("staff_desk"), {"sender": "unverified", "show": "all"}).content.decode()
     assert ticket.subject in only
     page = client.get(reverse("staff_ticket", args=[ticket.pk])).content.decode()
