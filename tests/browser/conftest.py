@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from sitekeeper.access.models import User
+from tests.conftest import PASSWORD, authenticator_for, fresh_totp_code
 from tests.serving import ready_seconds
 
 # Playwright's sync API runs an event loop in this thread; Django would then refuse the fixtures' ORM calls
@@ -82,3 +84,18 @@ def screenshot(page):
         return path
 
     return take
+
+
+def log_in(page, live_server, username: str, password: str = PASSWORD) -> None:
+    """Log in as a person does — username, password, then the code their authenticator app shows (computed
+    from the device's key; a device is made for the test if the person has none). Every browser test logs in
+    this way, with a second factor (access/twofactor.py)."""
+    device = authenticator_for(User.objects.get(username=username))
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/account/two-factor/verify/**")
+    page.get_by_label("Code").fill(fresh_totp_code(device))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(lambda url: "/account/two-factor/" not in url)

@@ -12,20 +12,15 @@ except ImportError:  # the `browser` fixture names what to install (and fails un
     expect = None
 
 from sitekeeper.access.audit import acting_as
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in
+
+__all__ = ["log_in"]  # the other browser tests import it from here: username, password, then the TOTP code
 
 # Live-server tests commit for real; serialized rollback restores the built-in plans the migrations made.
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 @pytest.mark.usefixtures("owner", "globex")

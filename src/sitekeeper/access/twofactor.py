@@ -124,6 +124,12 @@ def qr_svg(device: TOTPDevice) -> str:
     )
 
 
+def retry_at(device: TOTPDevice | StaticDevice) -> dt.datetime | None:
+    """When the device looks at a code again after wrong ones (django-otp's back-off), if it is waiting."""
+    allowed, details = device.verify_is_allowed()
+    return None if allowed else (details or {}).get("locked_until")
+
+
 def _code_digits(code: str) -> str | None:
     digits = re.sub(r"\s", "", code)
     return digits if re.fullmatch(r"\d{6}", digits) else None
@@ -228,9 +234,9 @@ def verify(request: HttpRequest, code: str) -> Verification:
     if device is not None:
         with transaction.atomic():
             device = type(device).objects.select_for_update().get(pk=device.pk)
-            allowed, details = device.verify_is_allowed()
-            if not allowed:
-                return Verification(Outcome.WAIT, retry_at=(details or {}).get("locked_until"))
+            wait_until = retry_at(device)
+            if wait_until is not None:
+                return Verification(Outcome.WAIT, retry_at=wait_until)
             accepted = device.verify_token(token)
         if accepted:
             otp_login(request, device)

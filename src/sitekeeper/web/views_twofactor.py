@@ -88,10 +88,14 @@ def enrol(request: HttpRequest) -> HttpResponse:
     device = twofactor.pending_authenticator(user)
     error = ""
     if request.method == "POST":
-        codes = twofactor.confirm_authenticator(request, device, request.POST.get("code", ""))
-        if codes is not None:
-            return _codes_page(request, codes, first_time=True)
-        error = CODE_MISMATCH
+        wait_until = twofactor.retry_at(device)
+        if wait_until is not None:
+            error = _wait_message(wait_until)
+        else:
+            codes = twofactor.confirm_authenticator(request, device, request.POST.get("code", ""))
+            if codes is not None:
+                return _codes_page(request, codes, first_time=True)
+            error = CODE_MISMATCH
     context = {
         "qr": twofactor.qr_svg(device),
         "secret": twofactor.secret_for_typing(device),
