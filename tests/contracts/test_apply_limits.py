@@ -52,11 +52,13 @@ def _warm(tmp_path):
 
 
 def refused(path: Path) -> list[str]:
-    """Apply `path`, which must fail within a second, and return the error lines."""
-    began = time.monotonic()
+    """Apply `path`, which must fail within a second, and return the error lines. The second is of this
+    process's CPU time: the suite shares the machine with other workers, whose load would stretch a wall
+    clock without the refusal doing any more work."""
+    began = time.process_time()
     with pytest.raises(ApplyError) as raised:
         apply_file(path)
-    assert time.monotonic() - began < 1.0
+    assert time.process_time() - began < 1.0
     return raised.value.errors
 
 
