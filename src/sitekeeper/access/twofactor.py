@@ -141,17 +141,20 @@ def confirm_authenticator(request: HttpRequest, device: TOTPDevice, code: str) -
     digits = _code_digits(code)
     user = request.user
     with _managed():
-        device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
-        if digits is None or not device.verify_token(digits):
+        # Locked, and still pending: a second tab that confirmed it first leaves nothing to confirm here.
+        pending = (
+            TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=user, confirmed=False).first()
+        )
+        if pending is None or digits is None or not pending.verify_token(digits):
             return None
-        replaced = TOTPDevice.objects.filter(user=user).exclude(pk=device.pk)
+        replaced = TOTPDevice.objects.filter(user=user).exclude(pk=pending.pk)
         had_one = replaced.filter(confirmed=True).exists()
         replaced.delete()
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
+        pending.confirmed = True
+        pending.save(update_fields=["confirmed"])
         codes = _new_recovery_codes(user)
         _audit(user, "authenticator replaced" if had_one else "authenticator set up")
-    otp_login(request, device)
+    otp_login(request, pending)
     request.session.cycle_key()  # a session that gained a factor gets a new id (no fixation)
     return codes
 
