@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from sitekeeper.contracts.apply import ApplyError, apply_file
 from sitekeeper.contracts.models import Contract
+from sitekeeper.contracts.service import contracts_in_service
 from sitekeeper.contracts.yamlio import MAX_BYTES
 from sitekeeper.core.term import add_months
 from tests.contracts.apply_support import EXAMPLE, state, write
@@ -215,6 +216,11 @@ def test_the_latest_dates_a_file_accepts_keep_the_term_and_the_agreement_working
     text = contract_line(extra).replace("start: 2026-01-01", f"start: {start}")
     apply_file(write(tmp_path, text))
 
+    contract = Contract.objects.get(client__slug="acme")
+    assert contract.minimum_term_end == add_months(start, 120) - dt.timedelta(days=1)
+    assert contract.effective_end.year == 2102
+    assert contract.in_service(dt.date(2100, 12, 31))
+    assert contracts_in_service() == []  # it starts in the future
     out = StringIO()
     call_command("term", "acme", "--json", stdout=out)
     assert '"effective_date": "2102-' in out.getvalue()
