@@ -4,6 +4,8 @@ other content is still filed, and `mail-in` exits only with its documented statu
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import os
 import stat
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sitekeeper.desk import mail
@@ -203,3 +206,21 @@ def test_mail_in_as_an_mta_runs_it_answers_65_not_a_traceback(tmp_path):
     assert b"RecursionError" not in done.stderr
     [note] = list((home / "mail" / "unfiled").glob("*/*.json"))
     assert json.loads(note.read_text())["reason"] == "too_complex"
+
+
+@pytest.mark.django_db
+def test_staff_list_the_unfiled_mail(monkeypatch, acme):
+    out = io.StringIO()
+    call_command("mail_unfiled", stdout=out)
+    assert "No unfiled mail: mail lands here when it cannot be filed on a request." in out.getvalue()
+    mail_in(monkeypatch, compose("stranger@elsewhere.test", "Hello there", "Hi"))
+    with pytest.raises(CommandError):
+        mail_in(monkeypatch, nested(1500))
+    out = io.StringIO()
+    call_command("mail_unfiled", day=dt.datetime.now(dt.UTC).date().isoformat(), stdout=out)
+    listing = out.getvalue()
+    assert "unknown_sender  stranger@elsewhere.test  Hello there" in listing
+    assert "too_complex  owner@acme.test  deep" in listing  # read from the raw header block
+    assert ".eml" in listing
+    with pytest.raises(CommandError, match="--day: '2026-02-30' is not a date like 2026-12-07"):
+        call_command("mail_unfiled", day="2026-02-30")

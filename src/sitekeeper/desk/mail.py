@@ -781,12 +781,13 @@ def keep_unfiled(raw: bytes, reason: str, detail: str, mail: Incoming | None = N
     sha = hashlib.sha256(raw).hexdigest()
     path = folder / f"{sha[:32]}.eml"
     _write_private(path, raw)
+    head = _raw_headers(raw) if mail is None else {}
     note = {
         "reason": reason,
         "detail": detail,
-        "sender": mail.sender if mail else "",
-        "message_id": (mail.original_id or mail.message_id) if mail else "",
-        "subject": mail.subject if mail else "",
+        "sender": mail.sender if mail else parseaddr(head.get("from", ""))[1].lower(),
+        "message_id": (mail.original_id or mail.message_id) if mail else head.get("message-id", "")[:300],
+        "subject": mail.subject if mail else head.get("subject", "")[:MAX_SUBJECT],
         "kept_at": now.astimezone(dt.UTC).isoformat(timespec="seconds"),
         "time_zone": "UTC",
         "size": len(raw),
@@ -794,6 +795,19 @@ def keep_unfiled(raw: bytes, reason: str, detail: str, mail: Incoming | None = N
     }
     _write_private(path.with_suffix(".json"), json.dumps(note, indent=2, ensure_ascii=False).encode())
     return path
+
+
+def _raw_headers(raw: bytes) -> dict[str, str]:
+    """From, Subject and Message-ID of a message we could not parse, read from its first header block
+    only (no MIME parsing: this is for mail the parser refused), for the note staff read."""
+    head = raw[:65536].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    found: dict[str, str] = {}
+    for line in re.sub(rb"\n[ \t]+", b" ", head).split(b"\n"):
+        name, _, value = line.partition(b":")
+        key = name.strip().lower().decode("latin-1")
+        if key in {"from", "subject", "message-id"} and key not in found:
+            found[key] = " ".join(value.decode("utf-8", "replace").split())
+    return found
 
 
 def unfiled(day: dt.date | None = None) -> list[dict[str, object]]:
