@@ -123,7 +123,9 @@ def _server_error(api: NinjaAPI) -> Callable[[HttpRequest, Exception], HttpRespo
         # Logged with its traceback where Django logs a 500; the client gets no internals.
         context = {"status_code": 500, "request": request}
         request_logger.error("Internal Server Error: %s", request.path, exc_info=exc, extra=context)
-        return api.create_response(request, error_body("Internal server error"), status=500)
+        response = api.create_response(request, error_body("Internal server error"), status=500)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django's log_response: once is enough
+        return response
 
     return handle
 

@@ -6,10 +6,13 @@ Enums are the models' own choices (`choices_of`), so the document cannot drift f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from django.db.models import Model
 from ninja.params.functions import Path, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 # Ids are 64-bit (settings.DEFAULT_AUTO_FIELD is BigAutoField): a larger number names nothing, and would
 # overflow the database's integer instead of being a plain "no such object".
@@ -36,13 +39,27 @@ def month_query(description: str) -> Any:
     return Annotated[str | None, Query(pattern=MONTH_PATTERN, description=description)]
 
 
-def choices_of(model: type[Model], field_name: str) -> Any:
-    """A Literal of a model field's stored values (and "" where it may be blank): an enum in OpenAPI."""
+def one_of(values: Sequence[Any], hint: str = "") -> Any:
+    """An enum: a Literal of `values` (listed in the OpenAPI document); anything else is refused with
+    "expected one of a, b, c" and the `hint`, the words these parameters have always answered with."""
+    allowed = tuple(values)
+    words = ", ".join(str(value) if value != "" else '""' for value in allowed)
+
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise PydanticCustomError("enum", f"expected one of {words}{hint}")
+        return value
+
+    return Annotated[Literal[allowed], BeforeValidator(check)]  # type: ignore[valid-type]
+
+
+def choices_of(model: type[Model], field_name: str, hint: str = "") -> Any:
+    """`one_of` a model field's stored values (and "" where it may be blank)."""
     field = model._meta.get_field(field_name)
     values = [value for value, _label in field.flatchoices]  # type: ignore[union-attr]
     if field.blank and "" not in values:  # type: ignore[union-attr]
         values.append("")
-    return Literal[tuple(values)]  # type: ignore[valid-type]
+    return one_of(values, hint)
 
 
 SiteId = object_id("site")

@@ -24,7 +24,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.access.permissions import visible_sites
 from sitekeeper.api.errors import ErrorOut, answers
-from sitekeeper.api.params import SiteId, choices_of, object_id
+from sitekeeper.api.params import SiteId, choices_of, object_id, one_of
 from sitekeeper.security import incidents, scans
 from sitekeeper.security.models import SECURITY_KINDS, Finding, FindingStatus, ScanStepRun, SecurityIncident
 
@@ -34,7 +34,10 @@ MAX_ROWS = 500
 FindingId = object_id("finding")
 IncidentId = object_id("security incident")
 # Only security findings are here (performance regressions are site health: /api/v1/performance).
-SecurityKind = Literal[tuple(str(kind.value) for kind in SECURITY_KINDS)]  # type: ignore[valid-type]
+SecurityKind = one_of(
+    [str(kind.value) for kind in SECURITY_KINDS],
+    " (performance regressions are site health: /api/v1/performance)",
+)
 FindingStatusName = choices_of(Finding, "status")
 
 
