@@ -46,6 +46,7 @@ def _roles_required(roles: frozenset[str]) -> Callable[[View], View]:
 
 agency_required = _roles_required(AGENCY_ROLES)
 audit_viewer_required = _roles_required(AUDIT_ROLES)
+admin_required = _roles_required(frozenset({Role.AGENCY_ADMIN}))
 client_required = _roles_required(CLIENT_ROLES)
 
 

@@ -8,11 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from sitekeeper.access import lockout
-from sitekeeper.access.models import Role
-from sitekeeper.access.permissions import _roles_required
+from sitekeeper.access.permissions import admin_required
 
 # Unlocking hands an attacker's target back to whoever holds the password: the agency admin decides that.
-admin_required = _roles_required(frozenset({Role.AGENCY_ADMIN}))
 
 
 @admin_required
