@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.test import Client as TestClient
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import hotp
@@ -124,6 +125,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 TEST_AUTHENTICATOR = "test authenticator"
 _force_login = TestClient.force_login
+_login = TestClient.login
 
 
 def authenticator_for(user: User) -> TOTPDevice:
@@ -135,7 +137,8 @@ def authenticator_for(user: User) -> TOTPDevice:
 def force_login_with_second_factor(self: TestClient, user: User, backend: str | None = None) -> None:
     """Client.force_login, then the session verified as django_otp.login() leaves it after a right code:
     staff pages need a second factor (access/twofactor.py), and ~2,000 tests open them to test something
-    else. A test of the second factor itself opts out with @pytest.mark.without_second_factor."""
+    else. A test of the second factor itself opts out with @pytest.mark.without_second_factor (which keeps
+    Client.login and force_login as Django has them)."""
     _force_login(self, user, backend)
     session = self.session
     session[DEVICE_ID_SESSION_KEY] = authenticator_for(user).persistent_id
@@ -155,10 +158,22 @@ def fresh_totp_code(device: TOTPDevice) -> str:
         time.sleep(1)
 
 
+def login_with_second_factor(self: TestClient, **credentials: object) -> bool:
+    """Client.login (the password checked), then the session verified like force_login's above."""
+    if not _login(self, **credentials):
+        return False
+    session = self.session
+    user = User.objects.get(pk=session[SESSION_KEY])
+    session[DEVICE_ID_SESSION_KEY] = authenticator_for(user).persistent_id
+    session.save()
+    return True
+
+
 @pytest.fixture(autouse=True)
-def _force_login_verifies_second_factor(request: pytest.FixtureRequest, monkeypatch) -> None:
+def _test_logins_verify_second_factor(request: pytest.FixtureRequest, monkeypatch) -> None:
     if request.node.get_closest_marker(WITHOUT_SECOND_FACTOR) is None:
         monkeypatch.setattr(TestClient, "force_login", force_login_with_second_factor)
+        monkeypatch.setattr(TestClient, "login", login_with_second_factor)
 
 
 @pytest.fixture
