@@ -11,6 +11,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.template import Context, Template
 from django.test import Client as HttpClient
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -343,3 +344,19 @@ def test_the_login_page_links_to_password_reset_when_there_is_one(db):
     assert ("Forgot your password?" in page.text) == (reset is not None)
     if reset is not None:
         assert f'href="{reset}"' in page.text
+
+
+def _owes(request) -> str:
+    return Template("{% load twofactor %}{% owes_second_factor as owes %}{{ owes }}").render(
+        Context({"request": request})
+    )
+
+
+def test_the_top_bar_can_tell_a_person_who_still_owes_a_second_factor(engineer, member):
+    http, _ = password_login("engineer")
+    assert _owes(http.get(ENROL).wsgi_request) == "True"
+    device = TOTPDevice.objects.get(user=engineer, confirmed=False)
+    http.post(ENROL, {"code": next_code(device)})
+    assert _owes(http.get("/account/two-factor/").wsgi_request) == "False"
+    member_http, _ = password_login("member")
+    assert _owes(member_http.get("/portal/").wsgi_request) == "False", "optional and not set up: owes nothing"
