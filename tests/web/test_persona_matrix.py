@@ -27,10 +27,12 @@ from tests.web.world import PERSONAS, World
 
 class Kind(enum.Enum):
     LOGIN = "the login page: anonymous 200, signed-in people are sent home"
+    PUBLIC = "for everyone, signed in or not (password reset): the same answer whoever asks"
     LOGOUT = "POST only; everyone ends up at the login page"
     HOME = "signed-in people are sent to their console or portal"
     AGENCY = "staff console: agency roles only"
     AUDIT = "audit log: agency admin and account managers only"
+    AGENCY_ADMIN = "agency admin only (lockouts)"
     PORTAL = "portal home: each client person sees their own client; agency people go to /staff/"
     PORTAL_PAGE = "a portal page of the person's own client (lists, forms); agency people go to the console"
     CLIENT_OBJECT = "one of acme's objects in the portal: acme's people only; agency people go to the console"
@@ -65,6 +67,18 @@ RULES: tuple[Rule, ...] = (
     Rule("logout/", Kind.LOGOUT),
     Rule("", Kind.HOME),
     Rule("staff/audit/", Kind.AUDIT),
+    Rule("staff/lockouts/", Kind.AGENCY_ADMIN),
+    Rule("staff/lockouts/unlock/", Kind.AGENCY_ADMIN, status=405, why="unlocking is a POST"),
+    # Password reset: one answer for everyone, so nobody learns which addresses have an account.
+    Rule("account/password-reset/", Kind.PUBLIC),
+    Rule("account/password-reset/sent/", Kind.PUBLIC),
+    Rule("account/password-reset/done/", Kind.PUBLIC),
+    Rule(
+        "account/password-reset/<uidb64>/<token>/",
+        Kind.PUBLIC,
+        {"uidb64": "reset_uid", "token": "reset_token"},
+        why="a made-up link says it no longer works",
+    ),
     # Service desk console. Actions are POST only: staff get 405 for a GET, everyone else never gets that far.
     Rule("staff/desk/", Kind.AGENCY),
     Rule("staff/desk/assign/", Kind.AGENCY, status=405, why="bulk assign is a POST"),
@@ -456,6 +470,7 @@ WEB_OUTCOMES: dict[Kind, dict[str, str]] = {
                              "302 /staff/", "302 /staff/", "302 /staff/"),
     Kind.AGENCY:        _row("403", "403", "403", "200", "200", "200"),
     Kind.AUDIT:         _row("403", "403", "403", "403", "200", "200"),
+    Kind.AGENCY_ADMIN:  _row("403", "403", "403", "403", "403", "200"),
     Kind.PORTAL:        _row("200", "200", "200", "302 /staff/", "302 /staff/", "302 /staff/"),
     Kind.PORTAL_PAGE:   _row("200", "200", "200", "302 /staff/*", "302 /staff/*", "302 /staff/*"),
     Kind.CLIENT_OBJECT: _row("200", "200", "404", "302 /staff/*", "302 /staff/*", "302 /staff/*"),
@@ -478,6 +493,9 @@ def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> N
         return
     if kind is Kind.LOGIN:
         assert (status, where) == ((200, "") if persona == "anonymous" else (302, "/"))
+        return
+    if kind is Kind.PUBLIC:
+        assert status == rule.status, rule.why
         return
     if kind is Kind.LOGOUT:
         assert (status, where) == (302, "/login/")
@@ -533,6 +551,8 @@ def matrix_world(world: World) -> World:
     world.objects["missing_admin_page"] = "no-such-page/"
     world.objects["admin_app_label"] = "contracts"
     world.objects["site_content_type"] = ContentType.objects.get_for_model(Site).pk
+    world.objects["reset_uid"] = "MQ"  # base64 of "1": a link nobody was sent
+    world.objects["reset_token"] = "set-password"
     return world
 
 
