@@ -393,3 +393,15 @@ def test_a_forged_unknown_sender_costs_no_dns_lookup(acme):
         compose("stranger@evil.test", "Hi", "Hi", verified=False, message_id=make_msgid()), "evil.test"
     )
     assert mail.handle(raw, dnsfunc=no_dns).action == "rejected"
+
+
+@pytest.mark.django_db
+def test_a_flood_of_forgeries_does_not_flood_the_contact(acme, caplog):
+    for number in range(mail.CONFIRMATIONS_PER_HOUR + 2):
+        mail.send_answers(mail.handle(forged(f"Forged {number}")))
+    assert (
+        Ticket.objects.filter(sender_check=SenderCheck.UNVERIFIED).count() == mail.CONFIRMATIONS_PER_HOUR + 2
+    )
+    asked = [m for m in outbox.outbox if "/confirm/" in m.body]
+    assert len(asked) == mail.CONFIRMATIONS_PER_HOUR
+    assert "confirmation requests in the last hour; staff can accept it" in caplog.text

@@ -70,6 +70,9 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 REPLY_MARKER = "Reply above this line"
 BOUNCE_SENDERS = {"mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply"}
 REJECTIONS_PER_HOUR = 3  # to one address; a broken autoresponder must not get an endless conversation
+# Confirmation requests to one contact: someone forging a contact's address a hundred times must not make
+# us mail them a hundred links (the requests are still filed, unverified, and shown to staff).
+CONFIRMATIONS_PER_HOUR = 5
 MAX_SUBJECT = 200
 # Real mail nests a few levels (a forward of a reply with an attachment: 4-6) and has tens of parts. The
 # standard parser recurses once per level, so 1,500 nested multiparts exhaust Python's stack: such input is
@@ -1063,9 +1066,27 @@ def send_confirmation_request(ticket: Ticket, contact: Contact) -> list[Delivery
         ),
         "If you did not send this request, ignore this e-mail or reply to tell us.",
     ]
+    if _recent_confirmations(contact.email) >= CONFIRMATIONS_PER_HOUR:
+        logger.warning(
+            "not asking %s to confirm %s: %d confirmation requests in the last hour; staff can accept it",
+            contact.email,
+            ticket.reference,
+            CONFIRMATIONS_PER_HOUR,
+        )
+        return []
     notice, message_id = _ticket_notice(ticket, blocks, event="ticket.confirm", with_portal=False)
     ticket.messages.filter(kind=Message.Kind.AUTO, email_message_id="").update(email_message_id=message_id)
     return _send(_contact_recipient(contact), notice, f"ticket:{ticket.pk}:confirm")
+
+
+def _recent_confirmations(address: str) -> int:
+    since = timezone.now() - dt.timedelta(hours=1)
+    return Delivery.objects.filter(
+        key__startswith="ticket:",
+        key__endswith=":confirm",
+        target_digest=target_digest("email", address),
+        created_at__gte=since,
+    ).count()
 
 
 def confirm_sender(ticket: Ticket, how: str, *, actor: User | None = None) -> list[Delivery]:
