@@ -258,6 +258,25 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=conf.env_int("SITEKEEPER_LOGIN_LOCKOUT_
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: one account, or one address
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # one log line per lockout (access/lockout.py), not axes' per-attempt chatter
+# Each limit counted on its own (access/lockout.py): an address may fail more often than one account, so one
+# office behind one address is not locked by a person's typos; a dictionary run over usernames still is.
+SITEKEEPER_LOGIN_ADDRESS_FAILURE_LIMIT = conf.env_int("SITEKEEPER_LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
+SITEKEEPER_API_TOKEN_FAILURE_LIMIT = conf.env_int("SITEKEEPER_API_TOKEN_FAILURE_LIMIT", 20, minimum=1)
+AXES_HANDLER = "sitekeeper.access.lockout.SitekeeperAxesHandler"
+# REMOTE_ADDR (waitress set it from the trusted proxy's header), an IPv6 address counted per /64.
+AXES_CLIENT_IP_CALLABLE = "sitekeeper.access.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "sitekeeper.access.lockout.lockout_response"  # 429 page with its end, Retry-After
+# Attempts while locked are refused, not counted: a lock ends at a known time, it cannot be prolonged forever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # access/admin.py registers the records read-only; unlocking there is audited
+# Password reset (web/views_password.py): how long a link works; requests per hour per account and address.
+PASSWORD_RESET_TIMEOUT = 3600 * conf.env_int("SITEKEEPER_PASSWORD_RESET_HOURS", 2, minimum=1)
+SITEKEEPER_PASSWORD_RESET_ACCOUNT_LIMIT = conf.env_int(
+    "SITEKEEPER_PASSWORD_RESET_ACCOUNT_LIMIT", 5, minimum=1
+)
+SITEKEEPER_PASSWORD_RESET_ADDRESS_LIMIT = conf.env_int(
+    "SITEKEEPER_PASSWORD_RESET_ADDRESS_LIMIT", 10, minimum=1
+)
 OTP_TOTP_ISSUER = os.environ.get("SITEKEEPER_OTP_ISSUER", "sitekeeper")
 
 # --- Request size (item 7): bodies over this are refused while streaming, uploads spill to disk ----------
@@ -290,5 +309,7 @@ LOGGING = {
         # its records go up to the root's console like everything else.
         "django": {"handlers": [], "level": "WARNING", "propagate": True},
         "django.request": {"filters": ["forbidden_one_line"]},
+        # axes: a masked line per failed login; access/lockout.py logs each lockout once instead.
+        "axes": {"level": "ERROR"},
     },
 }
