@@ -20,6 +20,11 @@ ALLOWED_HOSTS = conf.env_list("SITEKEEPER_ALLOWED_HOSTS", ["127.0.0.1", "localho
 SITEKEEPER_BASE_URL = os.environ.get("SITEKEEPER_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Mailbox the IMAP poller reads (`sitekeeper imap_poll`); empty: only `mail-in` on stdin.
 SITEKEEPER_IMAP_URL = os.environ.get("SITEKEEPER_IMAP_URL", "")
+# E-mail intake: who vouches for a mail's From: (docs/email.md "Is it really from the contact?").
+SITEKEEPER_MAIL_AUTHSERV_ID = conf.env_list("SITEKEEPER_MAIL_AUTHSERV_ID", [])
+SITEKEEPER_MAIL_DKIM = conf.env_bool("SITEKEEPER_MAIL_DKIM", default=True)
+SITEKEEPER_MAIL_ACCEPT_UNVERIFIED = conf.env_bool("SITEKEEPER_MAIL_ACCEPT_UNVERIFIED", default=False)
+SITEKEEPER_MAIL_CONFIRM_HOURS = conf.env_int("SITEKEEPER_MAIL_CONFIRM_HOURS", 72, minimum=1)
 
 # Raw check results are kept this many days, then only hourly/daily rollups remain.
 SITEKEEPER_RAW_RESULT_DAYS = conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)
@@ -278,6 +283,8 @@ SITEKEEPER_PASSWORD_RESET_ADDRESS_LIMIT = conf.env_int(
     "SITEKEEPER_PASSWORD_RESET_ADDRESS_LIMIT", 10, minimum=1
 )
 OTP_TOTP_ISSUER = os.environ.get("SITEKEEPER_OTP_ISSUER", "sitekeeper")
+# Django admin may delete a person's authenticator (a lost phone) but never show its secret or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Request size (item 7): bodies over this are refused while streaming, uploads spill to disk ----------
 # The server (`sitekeeper serve`, waitress) refuses a larger body with 413 as it arrives; web/middleware.py

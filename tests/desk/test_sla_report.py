@@ -218,6 +218,7 @@ def test_paused_time_by_reason_clipped_to_the_month(report: SlaReport) -> None:
         PauseReason.INCOMPLETE: (0, 0, 0),
         PauseReason.UNAUTHORIZED_CHANGE: (0, 0, 0),
         PauseReason.ACCESS_REVOKED: (0, 0, 0),
+        PauseReason.UNVERIFIED: (0, 0, 0),
     }
 
 

@@ -166,7 +166,8 @@ def test_the_queue_pages_by_50_with_a_constant_number_of_queries(world: World):
     with CaptureQueriesContext(connection) as third:
         page3 = http.get("/staff/desk/?page=3")
     assert len(page3.context["rows"]) == 123 - 100  # the world's 3 requests (one a security incident) + 120
-    assert len(first.captured_queries) == len(third.captured_queries) <= 10
+    # 11: one of them is django-otp loading the session's verified second factor.
+    assert len(first.captured_queries) == len(third.captured_queries) <= 11
     assert "Page 1 of 3" in response.text
 
 

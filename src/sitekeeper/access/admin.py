@@ -36,8 +36,17 @@ class SitekeeperUserChangeForm(UserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = SitekeeperUserChangeForm
     add_form = SitekeeperUserCreationForm
-    list_display = ("username", "get_full_name", "email", "role", "client", "is_active", "last_login")
-    list_filter = ("role", "client", "is_active")
+    list_display = (
+        "username",
+        "get_full_name",
+        "email",
+        "role",
+        "client",
+        "is_active",
+        "is_demo",
+        "last_login",
+    )
+    list_filter = ("role", "client", "is_active", "is_demo")
     list_select_related = ("client",)
     search_fields = ("username", "first_name", "last_name", "email")
     autocomplete_fields = ("client",)
@@ -45,7 +54,8 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),
-        ("Access", {"fields": ("role", "client", "is_active")}),
+        # is_demo: set only by `sitekeeper demo`; shown so a demo account on a real installation stands out.
+        ("Access", {"fields": ("role", "client", "is_active", "is_demo")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -54,7 +64,7 @@ class UserAdmin(DjangoUserAdmin):
             {"classes": ("wide",), "fields": ("username", "role", "client", "password1", "password2")},
         ),
     )
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "is_demo")
 
 
 @admin.register(ApiToken)

@@ -7,7 +7,7 @@ class AccessConfig(AppConfig):
     verbose_name = "Access, users and audit log"
 
     def ready(self) -> None:
-        from sitekeeper.access import audit
+        from sitekeeper.access import audit, twofactor
         from sitekeeper.access.models import ApiToken
 
         # Issuing and revoking a token is a change a person makes: it goes into the audit log. Registered
@@ -15,3 +15,4 @@ class AccessConfig(AppConfig):
         # importing audit.py would close a circle.
         audit.audited(ApiToken)
         audit.connect_signals()
+        twofactor.connect_signals()  # an authenticator deleted in the admin or a shell is audited too

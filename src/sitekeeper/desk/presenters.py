@@ -80,8 +80,11 @@ CLIENT_PAUSE_WORDS = {
     PauseReason.INCOMPLETE: "waiting for the missing details of your request",
     PauseReason.UNAUTHORIZED_CHANGE: "after an unauthorized change on your side",
     PauseReason.ACCESS_REVOKED: "because our access was revoked",
+    PauseReason.UNVERIFIED: "waiting for you to confirm the request (link in our e-mail)",
 }
 STAFF_PAUSE_WORDS = {reason: reason.label for reason in PauseReason}
+# How an unverified sender's request came to count (desk.services.verify_sender).
+_VERIFIED_HOW = {"confirmed": "Sender confirmed the request", "accepted": "Accepted as genuine by the agency"}
 
 # Status → CSS class suffix (status-…): colours in sitekeeper.css.
 STATUS_CLASS = {
@@ -377,6 +380,8 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
             note = "Missing: " + ", ".join(data["missing"])
         return (f"Clocks paused — {pause_words(data.get('reason', ''), client)}", note)
     if kind == Event.Kind.RESUME:
+        if data.get("reason") == PauseReason.UNVERIFIED and data.get("how") in _VERIFIED_HOW:
+            return (f"{_VERIFIED_HOW[data['how']]} — clocks running", "")
         return (f"Clocks running again (no longer {pause_words(data.get('reason', ''), client)})", "")
     if kind == Event.Kind.PRIORITY:
         if "proposed" in data:

@@ -18,11 +18,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -356,7 +355,8 @@ def save_attachments(
     try:
         for upload in files:
             stored.append(
-                attachments.store(ticket, upload.name or "", upload.read(), uploaded_by=user, message=message)
+                # The upload itself, not upload.read(): store() checks its size before reading a byte.
+                attachments.store(ticket, upload.name or "", upload, uploaded_by=user, message=message)
             )
     except AttachmentError:
         for attachment in stored:
@@ -365,15 +365,15 @@ def save_attachments(
     return stored
 
 
-def attachment_response(attachment: Attachment) -> HttpResponse:
-    """A download, never rendered in place: the sniffed type, nosniff, and a sandbox for good measure."""
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """A download, never rendered in place: the sniffed type, nosniff, and a sandbox for good measure;
+    streamed from its file in pieces, never read whole into memory."""
     try:
-        content = attachments.read(attachment)
+        stored = attachments.open_stored(attachment)
     except FileNotFoundError as exc:
         raise Http404("The file is no longer stored.") from exc
-    response = HttpResponse(content, content_type=attachment.content_type)
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=attachment.filename
+    response = FileResponse(
+        stored, as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
