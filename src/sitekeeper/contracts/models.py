@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from sitekeeper.access.audit import audited
@@ -239,6 +239,10 @@ class Contact(models.Model):
         return f"{self.name} ({self.get_role_display()})"
 
 
+# The admin's contract form refuses what the contract file refuses (core.term's range).
+DATE_RANGE = [MinValueValidator(term.EARLIEST_DATE), MaxValueValidator(term.LATEST_DATE)]
+
+
 @audited
 class Contract(models.Model):
     class Status(models.TextChoices):
@@ -262,7 +266,7 @@ class Contract(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="contracts")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="contracts")
     calendar = models.ForeignKey(Calendar, on_delete=models.PROTECT, related_name="contracts")
-    start = models.DateField(help_text="Plan start date")
+    start = models.DateField(help_text="Plan start date", validators=DATE_RANGE)
     minimum_term_months = models.PositiveSmallIntegerField(default=3)
     monthly_fee = models.DecimalField(
         max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal(0))]
@@ -285,7 +289,10 @@ class Contract(models.Model):
     annual_prepayment = models.BooleanField(default=False)
     notice_days = models.PositiveSmallIntegerField(default=30)
     notice_given_on = models.DateField(
-        null=True, blank=True, help_text="Day the client gave notice of cancellation (7.3)"
+        null=True,
+        blank=True,
+        help_text="Day the client gave notice of cancellation (7.3)",
+        validators=DATE_RANGE,
     )
     cancellation_reading = models.CharField(
         max_length=24, choices=CancellationReading.choices, default=CancellationReading.CYCLE_OF_NOTICE_END

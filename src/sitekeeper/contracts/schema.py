@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
 from sitekeeper.contracts.yamlio import MAX_DIGITS, Issue, JsonPath
+from sitekeeper.core import term
 from sitekeeper.health.linklimits import LINK_MAX_DEPTH, LINK_MAX_PAGES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,8 +38,8 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 # term, notice and transition to a start date: a start in year 9999 overflows Python's dates, and a date
 # from a typo (20026, 1026) would be shown on pages and agreements as if meant. docs/contract-file.md
 # ("Values") states the same range.
-EARLIEST_DATE = dt.date(2000, 1, 1)
-LATEST_DATE = dt.date(2100, 12, 31)
+EARLIEST_DATE = term.EARLIEST_DATE
+LATEST_DATE = term.LATEST_DATE
 # A contract starts at most this many years after the day the file is applied.
 START_YEARS_AHEAD = 5
 _DATE_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")

@@ -20,6 +20,11 @@ from dataclasses import dataclass
 
 READINGS = ("cycle_of_notice_end", "cycle_after_notice_end")
 NOTICE_DAYS = 30
+# Every contract date lies in this range: the arithmetic adds up to ten years of minimum term, notice and
+# transition to a start, and a start in year 9999 overflows Python's dates. The contract file (schema.py)
+# and the admin's contract form both refuse dates outside it.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
 TRANSITION_DAYS = 30
 
 
