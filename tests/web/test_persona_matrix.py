@@ -37,6 +37,7 @@ class Kind(enum.Enum):
     PORTAL_PAGE = "a portal page of the person's own client (lists, forms); agency people go to the console"
     CLIENT_OBJECT = "one of acme's objects in the portal: acme's people only; agency people go to the console"
     ACCOUNT = "any signed-in person, about themselves"
+    OWNER_PAGE = "the client owner's settings for their own client (the second-factor rule): owners only"
     OWN_TOKEN = "POST, the owner's own API token: only the owner"
     ADMIN = "Django admin: the agency admin only"
     STATUS = "public status page of a client that enabled it: anyone, signed in or not (disabled: 404)"
@@ -241,6 +242,21 @@ RULES: tuple[Rule, ...] = (
         why="request actions are POSTs; the ticket is looked up first, so the outsider still gets a 404",
     ),
     Rule("account/tokens/", Kind.ACCOUNT),
+    # The second factor: each person's own; the organisation's rule is the client owner's to set.
+    Rule("account/two-factor/", Kind.ACCOUNT),
+    Rule("account/two-factor/enrol/", Kind.ACCOUNT),
+    Rule("account/two-factor/verify/", Kind.ACCOUNT, status=302, why="a verified session is sent on home"),
+    Rule("account/two-factor/recovery-codes/", Kind.ACCOUNT, status=405, why="new codes are a POST"),
+    Rule("account/two-factor/remove/", Kind.ACCOUNT, status=405, why="removing is a POST"),
+    Rule("account/two-factor/organisation/", Kind.OWNER_PAGE),
+    # An unverified sender's confirmation link: no login (the link is the proof); a made-up token is a 404.
+    Rule(
+        "portal/requests/confirm/<str:token>/",
+        Kind.PUBLIC,
+        {"token": "confirm_token"},
+        status=404,
+        why="a link nobody was sent",
+    ),
     Rule("account/tokens/<int:pk>/revoke/", Kind.OWN_TOKEN, {"pk": "owner_token_pk"}),
     # Django admin. Statuses other than 200 are the admin's own answers, each for a stated reason.
     Rule(
@@ -260,6 +276,24 @@ RULES: tuple[Rule, ...] = (
         query="app_label=access&model_name=user&field_name=client&term=Ac",
     ),
     Rule("admin/access/user/<id>/password/", Kind.ADMIN, {"id": "owner_pk"}),
+    Rule(
+        "admin/otp_totp/totpdevice/<int:pk>/*/",
+        Kind.ADMIN,
+        {"pk": "otp_totp.totpdevice"},
+        status=403,
+        why="an authenticator's secret and QR code are never shown, not even to the admin",
+    ),
+    *(
+        Rule(f"admin/axes/{model}/add/", Kind.ADMIN, status=403, why="login records are written by axes only")
+        for model in ("accessattempt", "accesslog", "accessfailurelog")
+    ),
+    Rule(
+        "admin/axes/*/<path:object_id>/delete/",
+        Kind.ADMIN,
+        {"object_id": ADMIN_OBJECT},
+        status=403,
+        why="login history is evidence; unlocking is an audited admin action, not a delete",
+    ),
     Rule(
         "admin/access/auditentry/add/", Kind.ADMIN, status=403, why="the audit log is never written by hand"
     ),
@@ -475,14 +509,28 @@ WEB_OUTCOMES: dict[Kind, dict[str, str]] = {
     Kind.PORTAL_PAGE:   _row("200", "200", "200", "302 /staff/*", "302 /staff/*", "302 /staff/*"),
     Kind.CLIENT_OBJECT: _row("200", "200", "404", "302 /staff/*", "302 /staff/*", "302 /staff/*"),
     Kind.ACCOUNT:       _row("200", "200", "200", "200", "200", "200"),
+    Kind.OWNER_PAGE:    _row("200", "403", "200", "403", "403", "403"),
     Kind.OWN_TOKEN:     _row("302 /account/tokens/", "404", "404", "404", "404", "404"),
 }
 # fmt: on
 
 
-def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> None:
+def _fixed_answer(kind: Kind, rule: Rule, persona: str, response, world: World) -> None:
+    """Kinds whose answer does not follow the persona table."""
     status, where = response.status_code, response.get("Location", "")
-    if kind is Kind.ADMIN:  # followed: where did the person end up?
+    if kind is Kind.LOGIN:
+        assert (status, where) == ((200, "") if persona == "anonymous" else (302, "/"))
+    elif kind is Kind.PUBLIC:
+        assert status == rule.status, rule.why
+    elif kind is Kind.LOGOUT:
+        assert (status, where) == (302, "/login/")
+    elif kind is Kind.STATUS:
+        assert status == 200, "an enabled status page is public"
+        assert world.globex.name in body(response)
+    elif kind is Kind.METRICS:
+        want = 401 if persona == "anonymous" else 200 if persona in {"engineer", "manager", "admin"} else 403
+        assert status == want, "metrics: the token or an agency login"
+    elif kind is Kind.ADMIN:  # followed: where did the person end up?
         final = response.request["PATH_INFO"]
         if persona == "anonymous":
             assert (status, final) == (200, "/login/"), "anonymous must end on the login page"
@@ -490,24 +538,16 @@ def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> N
             assert status == rule.status, rule.why
         else:
             assert status == 403, "only the agency admin may use Django admin"
+
+
+FIXED_ANSWERS = frozenset({Kind.LOGIN, Kind.PUBLIC, Kind.LOGOUT, Kind.STATUS, Kind.METRICS, Kind.ADMIN})
+
+
+def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> None:
+    if kind in FIXED_ANSWERS:
+        _fixed_answer(kind, rule, persona, response, world)
         return
-    if kind is Kind.LOGIN:
-        assert (status, where) == ((200, "") if persona == "anonymous" else (302, "/"))
-        return
-    if kind is Kind.PUBLIC:
-        assert status == rule.status, rule.why
-        return
-    if kind is Kind.LOGOUT:
-        assert (status, where) == (302, "/login/")
-        return
-    if kind is Kind.STATUS:
-        assert status == 200, "an enabled status page is public"
-        assert world.globex.name in body(response)
-        return
-    if kind is Kind.METRICS:
-        want = 401 if persona == "anonymous" else 200 if persona in {"engineer", "manager", "admin"} else 403
-        assert status == want, "metrics: the token or an agency login"
-        return
+    status, where = response.status_code, response.get("Location", "")
     if persona == "anonymous":
         assert status == 302, "anonymous must be sent to the login page"
         assert where.startswith("/login/?next=")
@@ -516,12 +556,13 @@ def check_web(kind: Kind, rule: Rule, persona: str, response, world: World) -> N
     want_status, want_where = int(want[0]), (want[1] if len(want) > 1 else "")
     if want_status == 200:  # the entitled personas get the rule's answer (e.g. 405 for a POST-only action)
         want_status = rule.status
+        want_where = "*" if rule.status in {301, 302} else want_where
     assert status == want_status, rule.why
     assert fnmatch.fnmatchcase(where, want_where), f"redirected to {where!r}, expected {want_where!r}"
-    own_pages = {Kind.PORTAL, Kind.PORTAL_PAGE, Kind.CLIENT_OBJECT}
+    own_pages = {Kind.PORTAL, Kind.PORTAL_PAGE, Kind.CLIENT_OBJECT, Kind.OWNER_PAGE}
     if status == 200 and persona in {"owner", "member"} and kind in own_pages:
         assert world.acme.name in body(response), "acme's people see acme's data"
-    if status == 200 and persona == "outsider" and kind in {Kind.PORTAL, Kind.PORTAL_PAGE}:
+    if status == 200 and persona == "outsider" and kind in {Kind.PORTAL, Kind.PORTAL_PAGE, Kind.OWNER_PAGE}:
         assert world.globex.name in body(response), "the outsider sees their own client"
 
 
@@ -553,6 +594,7 @@ def matrix_world(world: World) -> World:
     world.objects["site_content_type"] = ContentType.objects.get_for_model(Site).pk
     world.objects["reset_uid"] = "MQ"  # base64 of "1": a link nobody was sent
     world.objects["reset_token"] = "set-password"
+    world.objects["confirm_token"] = "not-a-signed-token"
     return world
 
 

@@ -68,6 +68,7 @@ def world(request, fast_passwords, acme, globex) -> World:
     objects.update(backup_objects(acme, users))
     objects.update(security_objects(acme, users))
     objects.update(health_objects(acme, users))
+    objects.update(login_objects(users))
     return World(acme=acme, globex=globex, users=users, keys=keys, objects=objects)
 
 
@@ -345,4 +346,30 @@ def health_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
         "lighthouse_result_pk": result.pk,
         "release_pk": release.pk,
         "package_pk": package.pk,
+    }
+
+
+def login_objects(users: dict[str, User]) -> dict[str, object]:
+    """The owner's authenticator and recovery codes, and one of each of axes' login records about them."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    from sitekeeper.access import twofactor
+    from tests.conftest import authenticator_for
+
+    owner = users["owner"]
+    twofactor.regenerate_recovery_codes(owner)
+    seen = {
+        "username": owner.username,
+        "ip_address": "203.0.113.7",
+        "user_agent": "test",
+        "path_info": "/login/",
+    }
+    return {
+        "otp_totp.totpdevice": authenticator_for(owner).pk,
+        "otp_static.staticdevice": owner.staticdevice_set.get().pk,
+        "axes.accessattempt": AccessAttempt.objects.create(
+            **seen, get_data="", post_data="", failures_since_start=1
+        ).pk,
+        "axes.accessfailurelog": AccessFailureLog.objects.create(**seen).pk,
+        "axes.accesslog": AccessLog.objects.create(**seen).pk,
     }
