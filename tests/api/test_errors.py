@@ -89,7 +89,9 @@ def test_the_largest_id_is_a_plain_404(world: World):
 
 
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
-@pytest.mark.parametrize("path", ["/api/v1/nothing", "/api/v1/sites/-1", "/api/v1/plans/", "/api/v1/x/y/z"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/", "/api/v1/nothing", "/api/v1/sites/-1", "/api/v1/plans/", "/api/v1/x/y/z"]
+)
 def test_a_path_no_route_has_is_a_json_404_with_or_without_a_token(world: World, method: str, path: str):
     for http in (HttpClient(), as_persona(world)):
         body = assert_error_shape(getattr(http, method)(path), 404)

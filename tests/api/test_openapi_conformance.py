@@ -51,6 +51,8 @@ def _run(live_url: str, token: str, folder: Path) -> tuple[subprocess.CompletedP
     config, report = folder / "schemathesis.toml", folder / "report.json"
     config.write_text(CONFIG)
     schemathesis = Path(sys.executable).with_name("schemathesis")
+    if not schemathesis.exists():
+        pytest.fail(f"{schemathesis} is missing: pip install -e '.[dev]' (the dev extra)", pytrace=False)
     command = [
         str(schemathesis), "--no-color", "--config-file", str(config), "run",
         f"{live_url}/api/v1/openapi.json", "--url", live_url,

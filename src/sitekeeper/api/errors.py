@@ -140,24 +140,27 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(PermissionDenied, _forbidden(api))
 
 
-def json_method_not_allowed(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a ninja path view so its 405 (Django's HttpResponseNotAllowed, a text body) is JSON too."""
+def json_answers(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap one of the API's URL views so that what Django would answer with an HTML or text body is JSON:
+    ninja's 405 for a method a path does not take (Django's HttpResponseNotAllowed), and the 404 of the
+    API's root /api/v1/ (ninja raises Http404 there to let Django answer)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            detail = "Not Found: see /api/v1/docs (or /api/v1/openapi.json) for the operations"
+            return _json_response(error_body(detail), 404)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
-            response = HttpResponse(
-                _json(error_body(f"Method {request.method} is not allowed here; allowed: {allowed}")),
-                status=405,
-                content_type="application/json; charset=utf-8",
-            )
+            detail = f"Method {request.method} is not allowed here; allowed: {allowed}"
+            response = _json_response(error_body(detail), 405)
             response["Allow"] = allowed
         return response
 
     return wrapper
 
 
-def _json(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode()
+def _json_response(data: dict[str, Any], status: int) -> HttpResponse:
+    return HttpResponse(json.dumps(data), status=status, content_type="application/json; charset=utf-8")

@@ -1,12 +1,12 @@
 from django.urls import URLPattern, path
 
-from sitekeeper.api.errors import json_method_not_allowed
+from sitekeeper.api.errors import json_answers
 from sitekeeper.api.views import api
 
 _patterns, _app, _namespace = api.urls
-# A method a path does not take is a JSON 405 too: ninja's path views answer it with a text body.
+# JSON where Django would answer with a page: a 405 for a method a path does not take, the root's 404.
 for pattern in _patterns:
     if isinstance(pattern, URLPattern):
-        pattern.callback = json_method_not_allowed(pattern.callback)
+        pattern.callback = json_answers(pattern.callback)
 
 urlpatterns = [path("", (_patterns, _app, _namespace))]
