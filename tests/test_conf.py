@@ -141,3 +141,15 @@ def test_an_existing_open_home_is_made_owner_only(monkeypatch, tmp_path):
     monkeypatch.setenv("SITEKEEPER_HOME", str(home))
     conf.home_dir()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1", "::1", "*", ""])
+def test_a_trusted_proxy_is_an_address_a_star_or_nothing(monkeypatch, value):
+    monkeypatch.setenv("SITEKEEPER_TRUSTED_PROXY", value)
+    assert conf.env_proxy("SITEKEEPER_TRUSTED_PROXY", "127.0.0.1") == value
+
+
+def test_a_mistyped_trusted_proxy_stops_the_start(monkeypatch):
+    monkeypatch.setenv("SITEKEEPER_TRUSTED_PROXY", "10.0.0.300")
+    with pytest.raises(conf.ConfigError, match="SITEKEEPER_TRUSTED_PROXY: expected the proxy's IP address"):
+        conf.env_proxy("SITEKEEPER_TRUSTED_PROXY", "127.0.0.1")

@@ -6,6 +6,7 @@ with one clear line instead of a silently wrong default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -56,6 +57,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if any(not item for item in items):
         raise ConfigError(f"{name}: expected a comma-separated list without empty items, got {raw!r}")
     return items
+
+
+def env_proxy(name: str, default: str) -> str:
+    """A proxy's IP address, "*" (any peer: only when nothing but the proxy can reach the server) or ""
+    (no proxy). A typo must not silently trust nobody: behind an https proxy every request would then look
+    like plain http."""
+    raw = os.environ.get(name)
+    value = default if raw is None else raw.strip()
+    if value in {"", "*"}:
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: expected the proxy's IP address, '*' or empty, got {value!r}") from exc
+    return value
 
 
 def home_dir() -> Path:

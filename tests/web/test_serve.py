@@ -236,7 +236,7 @@ def test_django_refuses_a_declared_body_over_the_limit_before_reading_it():
         )
         api = http.post("/api/v1/tickets", data=body, content_type="application/json")
         assert api.status_code == 413
-        assert api.json() == {"detail": page.content.decode()}
+        assert api.json() == {"detail": page.content.decode(), "errors": []}
         # Under the limit, the request goes on to its view.
         assert http.post("/login/", {"username": "nobody", "password": "x"}).status_code == 200
 

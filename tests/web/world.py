@@ -350,23 +350,24 @@ def health_objects(acme: Client, users: dict[str, User]) -> dict[str, object]:
 
 
 def login_objects(users: dict[str, User]) -> dict[str, object]:
-    """The owner's authenticator and recovery codes, and one of each of axes' login records about them."""
+    """The account manager's authenticator and recovery codes, and one of each of axes' login records about
+    them (not the owner's: the page tests log the owner in with a password alone)."""
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
     from sitekeeper.access import twofactor
     from tests.conftest import authenticator_for
 
-    owner = users["owner"]
-    twofactor.regenerate_recovery_codes(owner)
+    manager = users["manager"]
+    twofactor.regenerate_recovery_codes(manager)
     seen = {
-        "username": owner.username,
+        "username": manager.username,
         "ip_address": "203.0.113.7",
         "user_agent": "test",
         "path_info": "/login/",
     }
     return {
-        "otp_totp.totpdevice": authenticator_for(owner).pk,
-        "otp_static.staticdevice": owner.staticdevice_set.get().pk,
+        "otp_totp.totpdevice": authenticator_for(manager).pk,
+        "otp_static.staticdevice": manager.staticdevice_set.get().pk,
         "axes.accessattempt": AccessAttempt.objects.create(
             **seen, get_data="", post_data="", failures_since_start=1
         ).pk,

@@ -8,10 +8,8 @@ valid token included, so guessing cannot go on by mixing in a known token.
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
-from typing import TYPE_CHECKING
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
@@ -19,15 +17,13 @@ from ninja.security import HttpBearer
 from sitekeeper.access import lockout
 from sitekeeper.access.models import ApiToken, User
 
-if TYPE_CHECKING:
-    from ninja import NinjaAPI
-
 # Writing last_used_at on every call would turn each read into a write; a minute's precision is plenty.
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
 class TokenGuessingError(HttpError):
-    """429 for an address that sent too many wrong tokens; `retry_after` seconds until it may try again."""
+    """429 for an address that sent too many wrong tokens; `retry_after` seconds until it may try again
+    (api/errors.py answers it in the API's error shape, with Retry-After)."""
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
@@ -35,18 +31,6 @@ class TokenGuessingError(HttpError):
         super().__init__(
             429, f"Too many requests with a wrong API token from this address; try again in {minutes} min."
         )
-
-
-def token_guessing_response(request: HttpRequest, exc: TokenGuessingError, api: NinjaAPI) -> HttpResponse:
-    """The API's answer to TokenGuessingError: {"detail": …}, status 429, and Retry-After in seconds."""
-    response = api.create_response(request, {"detail": exc.message}, status=429)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def install(api: NinjaAPI) -> None:
-    """Register the 429 answer on the API (ninja's own HttpError handler would drop Retry-After)."""
-    api.add_exception_handler(TokenGuessingError, partial(token_guessing_response, api=api))
 
 
 class TokenAuth(HttpBearer):

@@ -47,7 +47,8 @@ def _too_large(request: HttpRequest, declared: int, limit: int) -> HttpResponse:
         "Send fewer or smaller files."
     )
     if request.path.startswith(API_PREFIX):
-        response = HttpResponse(json.dumps({"detail": text}), status=413, content_type="application/json")
+        body = json.dumps({"detail": text, "errors": []})  # the API's one error shape (api/errors.py)
+        response = HttpResponse(body, status=413, content_type="application/json")
     else:
         response = HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")
     # The body was not read: the connection cannot carry another request after this answer.
