@@ -215,7 +215,7 @@ def test_an_attachment_is_a_download_scoped_to_the_clients_own_request(world: Wo
     response = signed_in(world.users["member"]).get(url)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"Acme GmbH mail log (acme.test): 550 sender rejected\n"
-    assert response["Content-Type"] == "text/plain"
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="acme-mail.log"'
     assert response["X-Content-Type-Options"] == "nosniff"
     # Through another request's address, or as another client: not found.

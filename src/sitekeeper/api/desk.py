@@ -14,7 +14,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
@@ -44,7 +43,7 @@ router = Router(tags=["tickets"])
 
 TicketId = object_id("request")
 AttachmentId = object_id("attachment")
-# Attachments are whatever people uploaded: any type (always a download, see attachment_response).
+# Attachments are whatever people uploaded: any type (always a download, see desk.attachments.download).
 ATTACHMENT_DOWNLOAD = {
     "responses": {
         200: {
@@ -340,22 +339,4 @@ def download_attachment(
     user = _user(request)
     ticket = _ticket(request, ticket_id)
     attachment = get_object_or_404(_visible_attachments(ticket, user), pk=attachment_id)
-    try:
-        content = desk_attachments.read(attachment)
-    except FileNotFoundError as exc:
-        raise Http404("The file is gone.") from exc
-    return attachment_response(attachment, content)
-
-
-def attachment_response(attachment: Attachment, content: bytes) -> HttpResponse:
-    """Always a download, never rendered inline: the type is the one we sniffed, not the uploader's claim."""
-    mime = attachment.content_type
-    if mime == "text/plain":
-        mime = "text/plain; charset=utf-8"
-    response = HttpResponse(content, content_type=mime)
-    response["Content-Disposition"] = content_disposition_header(True, attachment.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    # Like the portal's downloads: a client's file stays out of shared and browser caches.
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return desk_attachments.download(attachment)

@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files.base import File
+from django.http import FileResponse, Http404
 from django.utils import timezone
 
 from sitekeeper.access.models import User
@@ -175,10 +176,24 @@ def store(
     return attachment
 
 
-def read(attachment: Attachment) -> bytes:
-    return (root() / attachment.path).read_bytes()
-
-
 def open_stored(attachment: Attachment) -> BinaryIO:
     """The stored file, open for reading: hand it to a FileResponse, which streams it in pieces."""
     return (root() / attachment.path).open("rb")
+
+
+def download(attachment: Attachment) -> FileResponse:
+    """The one download of an attachment (portal, staff console, API): never rendered in place — the type we
+    sniffed, not the uploader's claim, nosniff and a sandbox —, kept out of shared and browser caches, and
+    streamed from its file in pieces, never read whole into memory. Http404 when the file is gone."""
+    try:
+        stored = open_stored(attachment)
+    except FileNotFoundError as exc:
+        raise Http404("The file is no longer stored.") from exc
+    mime = attachment.content_type
+    if mime == "text/plain":
+        mime = "text/plain; charset=utf-8"
+    response = FileResponse(stored, as_attachment=True, filename=attachment.filename, content_type=mime)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

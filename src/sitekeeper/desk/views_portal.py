@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -268,7 +268,7 @@ def request_complete(request: HttpRequest, pk: int) -> HttpResponse:
 def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
     ticket = _portal_ticket(request, pk)
     attachment = get_object_or_404(client_attachments(ticket), pk=attachment_id)
-    return attachment_response(attachment)
+    return attachments.download(attachment)
 
 
 @portal_view(lambda month: reverse("staff_desk"))
@@ -363,22 +363,6 @@ def save_attachments(
             (attachments.root() / attachment.path).unlink(missing_ok=True)
         raise
     return stored
-
-
-def attachment_response(attachment: Attachment) -> FileResponse:
-    """A download, never rendered in place: the sniffed type, nosniff, and a sandbox for good measure;
-    streamed from its file in pieces, never read whole into memory."""
-    try:
-        stored = attachments.open_stored(attachment)
-    except FileNotFoundError as exc:
-        raise Http404("The file is no longer stored.") from exc
-    response = FileResponse(
-        stored, as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def ticket_context(ticket: Ticket, *, client: bool) -> dict[str, Any]:

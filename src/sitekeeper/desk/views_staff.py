@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Client
-from sitekeeper.desk import mail, presenters, services
+from sitekeeper.desk import attachments, mail, presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import (
     AssignForm,
@@ -44,7 +44,6 @@ from sitekeeper.desk.forms import (
 )
 from sitekeeper.desk.models import Escalation, RequestType, SenderCheck, State, Ticket
 from sitekeeper.desk.views_portal import (
-    attachment_response,
     open_pause_reason,
     save_attachments,
     sla_page,
@@ -377,7 +376,7 @@ def log_time(request: HttpRequest, ticket: Ticket, form: TimeForm) -> str:
 @agency_required
 def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
     ticket = _ticket(pk)
-    return attachment_response(get_object_or_404(ticket.attachments, pk=attachment_id))
+    return attachments.download(get_object_or_404(ticket.attachments, pk=attachment_id))
 
 
 @agency_required
