@@ -119,6 +119,10 @@ def test_audit_log_for_managers_and_django_admin_for_the_admin(live_server, page
     expect(page.locator("table.audit")).to_contain_text("cli:apply")
     expect(page.locator("table.audit")).to_contain_text("legal_name")
     screenshot("staff-audit")
+    page.set_viewport_size({"width": 390, "height": 800})
+    screenshot("staff-audit-390")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), "the table scrolls in place"
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("button", name="Log out").click()
 
     log_in(page, live_server, "admin")
