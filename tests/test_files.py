@@ -121,7 +121,9 @@ def test_tighten_reaches_files_that_settings_keep_outside_the_data_folder(tmp_pa
     database.parent.mkdir()
     database.write_text("x")
     (packages / "acme").mkdir(parents=True)
-    for path in (database, packages, packages / "acme"):
+    # Modes set outright: another test in this worker may have left the process umask at 077 (the WSGI
+    # entry sets it), and mkdir obeys the umask.
+    for path in (database, database.parent, packages, packages / "acme"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     settings = SimpleNamespace(
         HOME=tmp_path / "var",
