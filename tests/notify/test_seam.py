@@ -338,3 +338,25 @@ def test_a_claimed_delivery_cannot_be_claimed_again(sink):
     assert sending._claim(delivery.pk, now) is True
     assert sending._claim(delivery.pk, now) is False  # the second worker's conditional UPDATE matches nothing
     assert Delivery.objects.get().status == Delivery.Status.SENDING
+
+
+def test_a_one_time_message_leaves_no_working_link_in_the_record_once_sent(sink):
+    link = "https://desk.agency.test/account/password-reset/MQ/abc-123/"
+    message = Message(subject="Reset your password", text=f"Open {link}", event="account.x", one_time=True)
+    notify([Recipient("webhook", sink.url("/reset"))], message, key="reset:1")
+    assert link in json.dumps(Delivery.objects.get().message), "kept until it is sent: a retry needs it"
+
+    assert deliver_pending() == 1
+
+    assert link in sink.requests[0].body.decode(), "the person got the link"
+    record = Delivery.objects.get()
+    assert record.status == Delivery.Status.SENT
+    assert link not in json.dumps(record.message)
+    assert record.as_message().subject == "Reset your password"
+    assert record.as_message().text == "(Removed once sent: it held a one-time link.)"
+
+
+def test_an_ordinary_message_is_kept_whole_after_sending(sink):
+    notify([Recipient("webhook", sink.url("/kept"))], MESSAGE, key="kept:1")
+    assert deliver_pending() == 1
+    assert Delivery.objects.get().as_message() == MESSAGE

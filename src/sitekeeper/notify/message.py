@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -99,7 +99,12 @@ def _check_headers(headers: dict[str, str]) -> None:
 
 @dataclass(frozen=True)
 class Message:
-    """One notification. `data` goes to webhooks; `headers` and `attachments` only to e-mail."""
+    """One notification. `data` goes to webhooks; `headers` and `attachments` only to e-mail.
+
+    `one_time`: the text holds something that opens an account (a password reset link). The delivery record
+    keeps it only until it is sent — then its subject stays and its text is removed, so the database and the
+    admin never hold a working link longer than the sending takes.
+    """
 
     subject: str
     text: str
@@ -108,6 +113,7 @@ class Message:
     data: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     attachments: tuple[tuple[str, bytes, str], ...] = ()
+    one_time: bool = False
 
     def __post_init__(self) -> None:
         _check_headers(self.headers)
@@ -127,7 +133,15 @@ class Message:
                 {"name": name, "content": base64.b64encode(content).decode("ascii"), "mime": mime}
                 for name, content, mime in self.attachments
             ],
+            "one_time": self.one_time,
         }
+
+    def sent_record(self) -> dict[str, Any]:
+        """What the delivery record keeps once this message is sent (see `one_time`)."""
+        if not self.one_time:
+            return self.to_json()
+        removed = "(Removed once sent: it held a one-time link.)"
+        return replace(self, text=removed, html="", data={}, attachments=()).to_json()
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Message:
@@ -142,6 +156,7 @@ class Message:
             data=raw["data"],
             headers=raw["headers"],
             attachments=attachments,
+            one_time=raw.get("one_time", False),  # records from before the field have none
         )
 
 

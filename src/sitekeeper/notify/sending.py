@@ -13,7 +13,7 @@ import logging
 from django.utils import timezone
 
 from sitekeeper.notify.channels import ChannelError, get_channel
-from sitekeeper.notify.message import Recipient
+from sitekeeper.notify.message import Message, Recipient
 from sitekeeper.notify.models import Delivery
 
 logger = logging.getLogger("sitekeeper.notify")
@@ -97,7 +97,10 @@ def _send(delivery: Delivery) -> str | None:
 
 def _mark_sent(delivery: Delivery) -> None:
     Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
-        status=Delivery.Status.SENT, attempts=delivery.attempts + 1, sent_at=timezone.now()
+        status=Delivery.Status.SENT,
+        attempts=delivery.attempts + 1,
+        sent_at=timezone.now(),
+        message=Message.from_json(delivery.message).sent_record(),
     )
 
 

@@ -67,7 +67,8 @@ def _message(user: User, link: str) -> Message:
         f"{link}\n\n"
         "If you did not ask for this, ignore this message: your password stays as it is.\n"
     )
-    return Message(subject="Reset your sitekeeper password", text=text, event=EVENT, data={"user": user.pk})
+    subject = "Reset your sitekeeper password"
+    return Message(subject=subject, text=text, event=EVENT, data={"user": user.pk}, one_time=True)
 
 
 def send_reset_links(request: HttpRequest, email: str) -> int:
