@@ -57,7 +57,7 @@ def trusted_mta(settings, tmp_path) -> None:
     """The desk trusts the Authentication-Results of MX; compose() writes a passing one (as our MTA would
     for a contact's signed mail), so these tests are about intake, not sender verification. And each test
     has a data folder of its own, so the mail one test keeps is not another's."""
-    settings.SITEKEEPER_MAIL_AUTHSERV_ID = MX
+    settings.SITEKEEPER_MAIL_AUTHSERV_ID = [MX]
     settings.HOME = tmp_path / "home"
 
 

@@ -33,6 +33,7 @@ from axes.helpers import get_client_username, get_failure_limit
 from axes.models import AccessAttempt, AccessFailureLog
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import router, transaction
 from django.db.models import F, Q, QuerySet
 from django.dispatch import receiver
@@ -48,11 +49,6 @@ API_MARK = "(api token)"  # AccessAttempt.username of failed API tokens: never a
 RESET_MARK = "(password reset)"  # AccessFailureLog.username of password-reset requests, per address
 MARKS = (API_MARK, RESET_MARK)
 
-# Defaults for settings that settings.py may not carry yet (read with getattr so this module works alone).
-DEFAULT_ADDRESS_LIMIT = 20
-DEFAULT_API_LIMIT = 20
-DEFAULT_COOL_OFF = dt.timedelta(minutes=15)
-DEFAULT_RESET_ADDRESS_LIMIT = 10
 RESET_WINDOW = dt.timedelta(hours=1)
 IPV6_PREFIX = 64  # one subscriber's allocation (RFC 6177): counted as one address
 
@@ -62,17 +58,19 @@ def account_limit() -> int:
 
 
 def address_limit() -> int:
-    return int(getattr(settings, "SITEKEEPER_LOGIN_ADDRESS_FAILURE_LIMIT", DEFAULT_ADDRESS_LIMIT))
+    return int(settings.SITEKEEPER_LOGIN_ADDRESS_FAILURE_LIMIT)
 
 
 def api_limit() -> int:
-    return int(getattr(settings, "SITEKEEPER_API_TOKEN_FAILURE_LIMIT", DEFAULT_API_LIMIT))
+    return int(settings.SITEKEEPER_API_TOKEN_FAILURE_LIMIT)
 
 
 def cool_off() -> dt.timedelta:
-    value = getattr(settings, "AXES_COOLOFF_TIME", None)
-    # A lockout without an end would let an attacker lock staff out for good: never None here.
-    return value if isinstance(value, dt.timedelta) else DEFAULT_COOL_OFF
+    # A lockout without an end would let an attacker lock staff out for good: settings.py always sets one.
+    value = settings.AXES_COOLOFF_TIME
+    if not isinstance(value, dt.timedelta):
+        raise ImproperlyConfigured("AXES_COOLOFF_TIME must be a timedelta: a lockout always ends")
+    return value
 
 
 def client_address(request: HttpRequest) -> str:
@@ -363,7 +361,7 @@ def clear_account(username: str) -> int:
 
 
 def reset_address_limit() -> int:
-    return int(getattr(settings, "SITEKEEPER_PASSWORD_RESET_ADDRESS_LIMIT", DEFAULT_RESET_ADDRESS_LIMIT))
+    return int(settings.SITEKEEPER_PASSWORD_RESET_ADDRESS_LIMIT)
 
 
 def note_reset_request(request: HttpRequest, address: str) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,51 +34,31 @@ from django.core import signing
 logger = logging.getLogger("sitekeeper.desk.mailauth")
 
 PASS, FAIL, NONE = "pass", "fail", "none"
-_TRUE = {"1", "true", "yes", "on"}
 DnsFunc = Callable[..., Any]
 CONFIRM_SALT = "sitekeeper.desk.confirm-sender"
-DEFAULT_CONFIRM_HOURS = 72
 
 
 # --- settings -------------------------------------------------------------------------------------------
 
 
-def _setting(name: str, default: str) -> str:
-    """A Django setting if settings.py defines it, else the environment variable of the same name."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name, default)
-    return str(value) if not isinstance(value, list | tuple) else ",".join(value)
-
-
 def trusted_authserv_ids() -> frozenset[str]:
-    """SITEKEEPER_MAIL_AUTHSERV_ID: the authserv-id(s) of our own receiving MTA, comma-separated."""
-    raw = _setting("SITEKEEPER_MAIL_AUTHSERV_ID", "")
-    return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    """SITEKEEPER_MAIL_AUTHSERV_ID: the authserv-id(s) of our own receiving MTA (a list in settings.py)."""
+    return frozenset(part.strip().lower() for part in settings.SITEKEEPER_MAIL_AUTHSERV_ID if part.strip())
 
 
 def own_dkim_check() -> bool:
     """SITEKEEPER_MAIL_DKIM (default on): verify DKIM signatures ourselves (needs DNS for the keys)."""
-    return _setting("SITEKEEPER_MAIL_DKIM", "1").strip().lower() in _TRUE
+    return bool(settings.SITEKEEPER_MAIL_DKIM)
 
 
 def accept_without_verdict() -> bool:
     """SITEKEEPER_MAIL_ACCEPT_UNVERIFIED (default off): file mail with no verdict at all as before."""
-    return _setting("SITEKEEPER_MAIL_ACCEPT_UNVERIFIED", "0").strip().lower() in _TRUE
+    return bool(settings.SITEKEEPER_MAIL_ACCEPT_UNVERIFIED)
 
 
 def confirm_hours() -> int:
     """SITEKEEPER_MAIL_CONFIRM_HOURS (default 72): how long a confirmation link works."""
-    raw = _setting("SITEKEEPER_MAIL_CONFIRM_HOURS", str(DEFAULT_CONFIRM_HOURS)).strip()
-    try:
-        hours = int(raw)
-    except ValueError as exc:
-        raise ValueError(
-            f"SITEKEEPER_MAIL_CONFIRM_HOURS must be a whole number of hours, not {raw!r}"
-        ) from exc
-    if hours < 1:
-        raise ValueError(f"SITEKEEPER_MAIL_CONFIRM_HOURS must be at least 1, not {hours}")
-    return hours
+    return int(settings.SITEKEEPER_MAIL_CONFIRM_HOURS)
 
 
 # --- the verdict ----------------------------------------------------------------------------------------

@@ -32,12 +32,11 @@ from sitekeeper.notify import Message, Recipient, notify
 from sitekeeper.notify.models import Delivery
 
 EVENT = "account.password_reset"
-DEFAULT_ACCOUNT_LIMIT = 5
 WINDOW = dt.timedelta(hours=1)
 
 
 def account_limit() -> int:
-    return int(getattr(settings, "SITEKEEPER_PASSWORD_RESET_ACCOUNT_LIMIT", DEFAULT_ACCOUNT_LIMIT))
+    return int(settings.SITEKEEPER_PASSWORD_RESET_ACCOUNT_LIMIT)
 
 
 def _key_prefix(user_pk: int) -> str:
