@@ -1,6 +1,8 @@
 # sitekeeper — the two commands that matter: `make demo` and `make test`.
 VENV := .venv
 BIN := $(VENV)/bin
+# `make demo DEMO_BIND=127.0.0.1:8080` serves the demo on another address.
+DEMO_BIND ?= 127.0.0.1:8000
 
 .PHONY: bootstrap demo test lint format bench
 
@@ -8,7 +10,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 demo: bootstrap
-	$(BIN)/sitekeeper demo
+	$(BIN)/sitekeeper demo --bind $(DEMO_BIND)
 
 test:
 	@scripts/test.sh

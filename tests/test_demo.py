@@ -6,8 +6,10 @@ import datetime as dt
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -196,3 +198,122 @@ def test_demo_serves_and_staff_and_client_logins_work(tmp_path: Path):
         proc.wait(timeout=ready_seconds())
     output = log.read_text()
     assert "bakery-owner" in output, output
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The demo's child processes: pid → command line (from /proc, Linux)."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # it ended while we looked
+            continue
+        # Field 4 is the parent's pid; the command name (field 2) may hold spaces, so split after its ")".
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found[int(entry.name)] = " ".join(part.decode() for part in argv if part)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has stopped; only its exit status is left to collect
+
+
+def _count(database: Path, sql: str) -> int:
+    with closing(sqlite3.connect(database, timeout=30)) as db:
+        return db.execute(sql).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: Path):
+    """Issue 15, item 5: "Back up now" is done by the demo's own worker, its probe records checks, and one
+    SIGINT to `sitekeeper demo` leaves no process behind."""
+    port = free_port()
+    home = tmp_path / "home"
+    env = {**os.environ, "SITEKEEPER_HOME": str(home)}
+    env.pop("SITEKEEPER_DATABASE_URL", None)  # the fresh clone's database: SQLite in SITEKEEPER_HOME
+    sitekeeper = Path(sys.executable).with_name("sitekeeper")
+    log = tmp_path / "demo.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            dies_with_us([str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}"]),
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    database = home / "sitekeeper.sqlite3"
+    children: dict[int, str] = {}
+    try:
+        wait_until(
+            lambda: "All running" in log.read_text(),
+            f"sitekeeper demo running web, worker and probe on {base}",
+            seconds=max(600, ready_seconds()),
+            log=log,
+            process=proc,
+            interval=0.5,
+        )
+        children = _children(proc.pid)
+        commands = sorted(children.values())
+        assert len(children) == 3, commands
+        assert any(f"serve --bind 127.0.0.1:{port}" in c for c in commands), commands
+        assert any(c.endswith("sitekeeper worker") for c in commands), commands
+        assert any("probe --location demo" in c for c in commands), commands
+        output = log.read_text()
+        assert f"web on {base}/" in output, output
+        assert "E-mail: printed to this terminal" in output, output
+
+        # "Back up now" from the staff console: queued by the web server, done by the worker.
+        bakery = _count(database, "SELECT id FROM contracts_site WHERE url = 'https://brot-und-butter.test'")
+        manual = "SELECT count(*) FROM backups_backuprun WHERE trigger = 'manual' AND status = 'succeeded'"
+        assert _count(database, manual) == 0
+        with httpx.Client(base_url=base, follow_redirects=True, timeout=30) as http:
+            assert "/staff/" in str(_login(http, "engineer").url)
+            page = http.get(f"/staff/backups/site/{bakery}/")
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+            assert token, page.text
+            queued = http.post(
+                f"/staff/backups/site/{bakery}/backup/",
+                data={"layer": "data", "csrfmiddlewaretoken": token.group(1)},
+                headers={"Referer": f"{base}/staff/backups/site/{bakery}/"},
+            )
+            assert "backup queued" in queued.text, queued.text
+        wait_until(
+            lambda: _count(database, manual) == 1,
+            "the demo's worker finishing the queued backup",
+            seconds=max(180, ready_seconds()),
+            log=log,
+            process=proc,
+            interval=0.5,
+        )
+        # The demo's probe location checks the monitors and records what it found.
+        checks = "SELECT count(*) FROM monitoring_checkresult WHERE location = 'demo'"
+        wait_until(
+            lambda: _count(database, checks) > 0,
+            "the demo's probe recording a check",
+            seconds=max(180, ready_seconds()),
+            log=log,
+            process=proc,
+            interval=0.5,
+        )
+        assert all(_alive(pid) for pid in children), "no component died while the demo ran"
+    finally:
+        # Like `kill -INT`: the signal goes to the demo alone, which must stop its children itself.
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)
+        try:
+            status = proc.wait(timeout=max(60, ready_seconds()))
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert status == 0, log.read_text()
+    assert not [pid for pid in children if _alive(pid)], f"left running: {children}{log.read_text()}"
+    assert "SIGINT: stopping the web server, the worker and the probe" in log.read_text()

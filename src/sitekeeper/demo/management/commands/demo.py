@@ -1,12 +1,16 @@
-"""`sitekeeper demo`: migrate, load the demo agency, print the logins, serve on 127.0.0.1:8000."""
+"""`sitekeeper demo`: migrate, load the demo agency, print the logins, then run the web server (127.0.0.1:8000
+unless --bind says otherwise), the worker and one probe location together until Ctrl+C (demo/run.py)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sitekeeper.demo import run
 from sitekeeper.demo.seed import DEMO_PASSWORD, seed
 
 
@@ -14,10 +18,14 @@ class Command(BaseCommand):
     help = "Create the demo agency (idempotent), print its logins and serve it until stopped."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--bind", default="127.0.0.1:8000", help="address:port to serve on")
+        parser.add_argument(
+            "--bind", default="127.0.0.1:8000", help="HOST:PORT to serve on (default 127.0.0.1:8000)"
+        )
         parser.add_argument("--no-serve", action="store_true", help="load the data and exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        check_bind(options["bind"])
         self.stdout.write("Migrating the database …")
         call_command("migrate", verbosity=0, interactive=False)
         self.stdout.write("Loading the demo agency …")
@@ -29,5 +37,29 @@ class Command(BaseCommand):
             self.stdout.write(f"  {login.username:<18} {login.role:<22} {login.client}")
         if options["no_serve"]:
             return
-        self.stdout.write(f"\nServing on http://{options['bind']}/  (Ctrl+C to stop)\n")
-        call_command("serve", bind=options["bind"])
+        self.stdout.write(f"\nE-mail: {mail_destination()}")
+        self.stdout.write("Starting the web server, the worker and the probe …\n")
+        status = run.run(options["bind"], say=self.say, started=started)
+        if status:
+            raise SystemExit(status)
+
+    def say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()  # the children write to the same terminal: keep the order
+
+
+def check_bind(bind: str) -> None:
+    """Refuse a malformed --bind before minutes of migrating and seeding, naming what is wrong."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CommandError(f"--bind: expected HOST:PORT such as 127.0.0.1:8000, got {bind!r}")
+
+
+def mail_destination() -> str:
+    """Where the demo's e-mail goes, in words (SITEKEEPER_EMAIL_URL; the console unless it says otherwise)."""
+    backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
+    if backend == "console":
+        return "printed to this terminal (set SITEKEEPER_EMAIL_URL=file:// to keep it in files instead)"
+    if backend == "filebased":
+        return f"written as files to {settings.EMAIL_FILE_PATH}"
+    return f"sent through {settings.EMAIL_HOST}:{settings.EMAIL_PORT} (SITEKEEPER_EMAIL_URL)"

@@ -1,0 +1,158 @@
+"""Run the demo's three programs together: the web server, the worker and one probe location.
+
+Each is its own `sitekeeper` child process. One Ctrl+C or SIGTERM to the demo stops all of them; a child that
+dies on its own is named and the others are stopped, and the demo exits non-zero. The children also ask the
+kernel to end them when the demo dies (PR_SET_PDEATHSIG), so even `kill -9` of the demo leaves no orphan.
+
+Why not sitekeeper.proc.spawn: it strips SITEKEEPER_* from the child's environment (right for restic or
+Lighthouse, which must never see the secret key) — but these children are sitekeeper itself and need
+SITEKEEPER_HOME, the database URL and the key. Their output goes straight to the demo's terminal (no pipe
+that nobody reads and that would fill up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import NoReturn, TextIO
+
+PROBE_LOCATION = "demo"
+# Seconds the children get to finish after SIGTERM (the worker lets a running task end) before SIGKILL.
+STOP_SECONDS = 20.0
+# Seconds the web server gets to accept connections before the demo gives up on it.
+WEB_READY_SECONDS = 120.0
+_POLL = 0.2
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _end_with_parent() -> None:
+    # Runs in the child between fork and exec: SIGTERM (graceful) when the demo dies, however it dies.
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Component:
+    name: str  # what the demo calls it in its messages
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+def components(bind: str) -> list[Component]:
+    """The web server, the worker and the probe, each run as `python -m sitekeeper …`."""
+    sitekeeper = [sys.executable, "-m", "sitekeeper"]
+    return [
+        Component("web server", [*sitekeeper, "serve", "--bind", bind]),
+        Component("worker", [*sitekeeper, "worker"]),
+        Component(f"probe location {PROBE_LOCATION}", [*sitekeeper, "probe", "--location", PROBE_LOCATION]),
+    ]
+
+
+class _StopRequestedError(Exception):
+    """SIGINT or SIGTERM arrived: stop everything, exit 0."""
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise _StopRequestedError(signal.Signals(signum).name)
+
+
+def _accepting(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def split_bind(bind: str) -> tuple[str, int]:
+    """HOST:PORT → (host, port) for the readiness check; [::1]:8000 works too."""
+    host, _sep, port = bind.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def run(bind: str, say: Callable[[str], None], started: float, out: TextIO = sys.stdout) -> int:
+    """Start the three, report each as it is up, wait for a signal or a death; exit status for the demo.
+    `started`: time.monotonic() when the demo began, for the "ready after" line."""
+    parts = components(bind)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for part in parts:
+            out.flush()
+            part.process = subprocess.Popen(  # noqa: S603 - argument list, no shell
+                part.argv,
+                preexec_fn=_end_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+                stdin=subprocess.DEVNULL,
+            )
+        _wait_for_web(parts[0], bind, say)
+        say(f"worker (pid {parts[1].process.pid})")  # type: ignore[union-attr]
+        say(f"{parts[2].name} (pid {parts[2].process.pid})")  # type: ignore[union-attr]
+        say(f"All running, {time.monotonic() - started:.0f} s after start. Ctrl+C stops all of them.")
+        _watch(parts)
+    except _ComponentDiedError as died:
+        say(f"The {died.part.name} stopped ({died}); stopping the others.")
+        return 1
+    except _StopRequestedError as stop:
+        say(f"\n{stop.args[0]}: stopping the web server, the worker and the probe …")
+        return 0
+    finally:
+        # Signals during the shutdown must not interrupt it half-way: ignore them until everyone is reaped.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        _stop_all(parts, say)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait_for_web(web: Component, bind: str, say: Callable[[str], None]) -> None:
+    host, port = split_bind(bind)
+    deadline = time.monotonic() + WEB_READY_SECONDS
+    while not _accepting(host, port):
+        if web.process is not None and web.process.poll() is not None:
+            raise _ComponentDiedError(web)
+        if time.monotonic() > deadline:
+            reason = f"did not accept connections on {bind} within {WEB_READY_SECONDS:g} s"
+            raise _ComponentDiedError(web, reason)
+        time.sleep(_POLL)
+    say(f"web on http://{bind}/")
+
+
+class _ComponentDiedError(Exception):
+    def __init__(self, part: Component, reason: str = "") -> None:
+        self.part = part
+        code = part.process.returncode if part.process is not None else None
+        super().__init__(reason or f"exited with status {code}")
+
+
+def _watch(parts: list[Component]) -> NoReturn:
+    """Block until a child exits, which while the demo runs is an error (_ComponentDiedError)."""
+    while True:
+        for part in parts:
+            if part.process is not None and part.process.poll() is not None:
+                raise _ComponentDiedError(part)
+        time.sleep(_POLL)
+
+
+def _stop_all(parts: list[Component], say: Callable[[str], None]) -> None:
+    running = [p.process for p in parts if p.process is not None and p.process.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for part in parts:
+        if part.process is None:
+            continue
+        try:
+            part.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"The {part.name} did not stop within {STOP_SECONDS:g} s: killing it.")
+            part.process.kill()
+            part.process.wait()
