@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from sitekeeper.access.models import User
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import Client, Plan, Site
+from sitekeeper.demo import run as demo_run
 from sitekeeper.demo.seed import DEMO_PASSWORD
 from sitekeeper.desk.models import Message, Pause, State, Ticket
 from sitekeeper.health import linkscan
@@ -30,7 +32,7 @@ from sitekeeper.monitoring.uptime import contract_month, month_figures
 from sitekeeper.releases.models import Release
 from sitekeeper.security import scans
 from sitekeeper.security.models import Finding, SecurityIncident
-from tests.serving import dies_with_us, free_port, ready_seconds, wait_until
+from tests.serving import dies_with_us, free_port, listening, ready_seconds, wait_until
 
 
 @pytest.mark.django_db
@@ -317,3 +319,31 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
     assert status == 0, log.read_text()
     assert not [pid for pid in children if _alive(pid)], f"left running: {children}{log.read_text()}"
     assert "SIGINT: stopping the web server, the worker and the probe" in log.read_text()
+
+
+def test_demo_names_a_component_that_dies_and_stops_the_others(monkeypatch):
+    """A child that exits while the demo runs: the demo says which, stops the rest and exits non-zero."""
+    port = free_port()
+    bind = f"127.0.0.1:{port}"
+    web = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    worker = [sys.executable, "-c", "import time; time.sleep(120)"]
+    dying = [sys.executable, "-c", "import time; time.sleep(1); raise SystemExit(3)"]
+    parts = [
+        demo_run.Component("web server", web),
+        demo_run.Component("worker", worker),
+        demo_run.Component("probe location demo", dying),
+    ]
+    monkeypatch.setattr(demo_run, "components", lambda _bind: parts)
+    lines: list[str] = []
+    status = demo_run.run(bind, say=lines.append, started=0.0)
+    assert status == 1
+    assert f"web on http://{bind}/" in lines
+    assert "The probe location demo stopped (exited with status 3); stopping the others." in lines
+    assert all(part.process is not None and part.process.poll() is not None for part in parts), lines
+    assert not listening(port), "the web server was stopped"
+
+
+def test_demo_refuses_a_malformed_bind_before_it_migrates():
+    expected = r"--bind: expected HOST:PORT such as 127\.0\.0\.1:8000, got '8080'"
+    with pytest.raises(CommandError, match=expected):
+        call_command("demo", bind="8080")
