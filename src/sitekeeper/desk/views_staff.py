@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Client
-from sitekeeper.desk import attachments, mail, presenters, services
+from sitekeeper.desk import attachments, mail, presenters, search, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import (
     AssignForm,
@@ -115,10 +115,22 @@ def queue_rows(pks: list[int]) -> list[Ticket]:
     return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
+def searched(request: HttpRequest, tickets: QuerySet[Ticket]) -> tuple[QuerySet[Ticket], str, str]:
+    """The queue narrowed by ?q= (desk.search), the query as searched and what is wrong with it, if anything.
+
+    A query that cannot be searched leaves the queue as the filters make it and says why beside the box.
+    """
+    try:
+        query = search.clean_query(request.GET.get("q", ""))
+        return search.search_tickets(tickets, query), query, ""
+    except search.SearchError as exc:
+        return tickets, "", str(exc)
+
+
 @agency_required
 def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or {"show": "open"})
-    tickets = queue_tickets(request, form)
+    tickets, search_query, search_error = searched(request, queue_tickets(request, form))
     # One query counts the page's rows and the unverified e-mail requests among them (their clocks are
     # paused, so they sort last: the line above the queue is how staff see them).
     counts = tickets.aggregate(
@@ -153,6 +165,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         "sender_filter": sender_filter(request),
         "sender_filters": SENDER_FILTERS,
         "unverified_waiting": counts["unverified"],
+        "search_query": search_query,
+        "search_raw": request.GET.get("q", "")[: search.MAX_QUERY_LENGTH * 2],
+        "search_error": search_error,
+        "searched_fields": search.SEARCHED,
     }
     return render(request, "desk/staff/queue.html", context)
 
