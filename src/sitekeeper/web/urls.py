@@ -1,10 +1,27 @@
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from sitekeeper.web import views, views_lockouts, views_password
 
+
+class FaviconView(RedirectView):
+    """/favicon.ico, which browsers ask for whatever the page links: a permanent redirect to the SVG mark.
+
+    The static URL is resolved per request (not at import), so it carries the manifest's hashed name.
+    """
+
+    permanent = True
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return static("web/favicon.svg")
+
+
 urlpatterns = [
     path("", views.home, name="home"),
+    # Anyone, signed in or not: the site's icon.
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path(
         "login/",
         auth_views.LoginView.as_view(
