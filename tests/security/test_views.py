@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from sitekeeper.access.models import AuditEntry
-from sitekeeper.security import findings, incidents
+from sitekeeper.security import presenters, findings, incidents
 from sitekeeper.security.models import Finding, SecurityIncident
 from tests.http_clients import api, browser
 
@@ -100,9 +100,12 @@ def test_escalate_checklist_notify_report_through_the_pages(found, engineer, own
 def test_portal_shows_no_internal_details(found, owner):
     page = browser(owner).get(f"/portal/security/site/{found.site_id}/").content.decode()
     assert "Core file changed: wp-includes/version.php" in page
-    assert "Restore the file from WordPress 6.1.9." in page
+    # The staff remediation is ours; the client reads what we do in their words.
+    assert "Restore the file from WordPress 6.1.9." not in page
+    assert presenters.CLIENT_ACTION["integrity"] in page
     assert "eval(" not in page
     assert "/escalate/" not in page
+    assert "/staff/" not in page
 
 
 def test_api_findings_and_accept(found, owner, engineer):

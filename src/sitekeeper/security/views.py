@@ -33,7 +33,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.contracts.models import Site
 from sitekeeper.contracts.service import site_in_service
-from sitekeeper.security import incidents, integrity, malware, scans
+from sitekeeper.security import incidents, integrity, malware, presenters, scans
 from sitekeeper.security import models as audit_models
 from sitekeeper.security.models import (
     SECURITY_KINDS,
@@ -52,23 +52,6 @@ def _ordered(qs: Any) -> list[Finding]:
     return sorted(qs, key=lambda f: (SEVERITY_ORDER.index(f.severity), -f.last_seen.timestamp()))
 
 
-def _details(finding: Finding) -> list[tuple[str, Any, bool]]:
-    """(name, value, preformatted) for the staff page: a diff or file text is shown as preformatted text."""
-    rows = []
-    for name, value in finding.details.items():
-        pre = name in {"diff", "excerpt", "match", "content"} or (isinstance(value, str) and "\n" in value)
-        rows.append((name, value if isinstance(value, str | int | float | None) else _plain(value), pre))
-    return rows
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def _components(site: Site, *, staff: bool) -> list[dict[str, Any]] | None:
     """The component inventory with each component's open known vulnerabilities and version history; None
     when the inventory module is not installed. Vulnerability findings are keyed
@@ -81,15 +64,18 @@ def _components(site: Site, *, staff: bool) -> list[dict[str, Any]] | None:
         site=site, kind=FindingKind.VULNERABILITY, status=FindingStatus.OPEN
     ):
         vulns[finding.key.split(":", 1)[-1]].append(finding)
-    rows = []
+    # The scan inventories each environment: the same plugin on production and staging is one row naming
+    # both environments, and one advisory found in both is one known issue.
+    rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for item in component.objects.filter(site=site, removed_at=None).prefetch_related("versions"):
         history = [v.version for v in sorted(item.versions.all(), key=lambda v: v.seen_at)]
-        rows.append({
-            "component": item, "known": vulns.get(f"{item.ecosystem}:{item.slug}", []),
+        row = rows.setdefault((item.ecosystem, item.slug, item.version, item.path), {
+            "component": item, "environments": [], "path": item.path if staff else "",
             "history": history[:-1] if history and history[-1] == item.version else history,
-            "path": item.path if staff else "",
+            "known": presenters.grouped(vulns.get(f"{item.ecosystem}:{item.slug}", []), SEVERITY_ORDER),
         })  # fmt: skip
-    return rows
+        row["environments"].append(presenters.environment_label(item.environment, staff=staff))
+    return list(rows.values())
 
 
 class ReportForm(forms.ModelForm):
@@ -164,13 +150,40 @@ def _groups(site: Site, shown: list[Finding], staff: bool) -> list[dict[str, Any
             "label": label,
             "scan": states[scans.STEP_OF_KIND[kind]],
             "findings": [
-                {"finding": f, "details": _details(f) if staff else [], "incident": incidents.current(f)}
-                for f in by_kind.get(kind, [])
+                _row(row, staff) for row in presenters.grouped(by_kind.get(kind, []), SEVERITY_ORDER)
             ],
         }
         for kind, label in FindingKind.choices
         if kind in SECURITY_KINDS
     ]
+
+
+def _row(row: presenters.Row, staff: bool) -> dict[str, Any]:
+    """One finding row: its lead's title and remediation, each environment with its own status, ticket,
+    incident and actions (an action applies to one environment's finding)."""
+    lead = row.lead
+    if not staff:
+        return {
+            "finding": lead, "title": presenters.client_title(lead.title, lead.details),
+            "action": presenters.client_action(lead.kind, lead.remediation),
+            "environments": [presenters.environment_label(e, staff=False) for e in row.environments],
+            "members": [
+                {"finding": f, "environment": presenters.environment_label(f.environment, staff=False)}
+                for f in row.members
+            ],
+        }  # fmt: skip
+    # Details shown once when every environment recorded the same, else once per environment.
+    distinct = {repr(sorted(f.details.items())) for f in row.members}
+    return {
+        "finding": lead, "title": lead.title, "action": lead.remediation,
+        "environments": row.environments,
+        "details": presenters.detail_fields(lead.details) if len(distinct) == 1 else [],
+        "members": [
+            {"finding": f, "environment": f.environment, "incident": incidents.current(f),
+             "details": presenters.detail_fields(f.details) if len(distinct) > 1 else []}
+            for f in row.members
+        ],
+    }  # fmt: skip
 
 
 def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
@@ -184,6 +197,8 @@ def _site_context(site: Site, *, staff: bool) -> dict[str, Any]:
         "site": site,
         "staff": staff,
         "groups": _groups(site, ordered, staff),
+        # The environment column appears only when this site's findings come from more than one.
+        "multi_env": len({f.environment for f in ordered}) > 1,
         "open_count": sum(1 for f in ordered if f.status == FindingStatus.OPEN),
         "incidents": [
             {
