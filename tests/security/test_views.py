@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from sitekeeper.access.models import AuditEntry
-from sitekeeper.security import presenters, findings, incidents
+from sitekeeper.security import findings, incidents, presenters
 from sitekeeper.security.models import Finding, SecurityIncident
 from tests.http_clients import api, browser
 
