@@ -120,3 +120,71 @@ def test_staff_security_site_page(live_server, page, screenshot, acme):
     page.get_by_role("link", name=re.compile(f"#{incident.pk}")).click()
     expect(page.locator("main")).to_contain_text("vulnerable form plugin")
     screenshot("portal-security-report")
+
+
+LONG = "wp-content/uploads/2026/11/" + "a-very-long-folder-name-that-a-plugin-made/" * 4 + "cache-img.php"
+WIDTHS = (1366, 390)
+# Content reaching past the window or a scroll box that scrolls at all: at 1366 px nothing may scroll
+# sideways, not even inside a table's own scroll box; at 390 px tables become cards and must fit too.
+OVERFLOW = """() => ({page: document.documentElement.scrollWidth - window.innerWidth,
+  boxes: [...document.querySelectorAll('main .scroll-x')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).length})"""
+
+
+def _seed_long_findings(site) -> None:
+    """A web shell in a deep folder and its integrity change, on production and on staging: each is one row
+    naming both environments, with its details as labelled fields."""
+    for environment in ("prod", "stage"):
+        findings.record(
+            site, environment=environment, kind="integrity", key=LONG, severity="high",
+            title=f"File added outside an approved change: {LONG}",
+            details={"path": LONG, "change": "added", "mode": "0o644", "size": 1265, "sha256": "5c98" * 16,
+                     "detected_at": "2026-12-07T11:07:15.373544+00:00", "diff": DIFF},
+            remediation="Restore the file or approve the baseline.", priority="P2",
+        )  # fmt: skip
+    findings.record(
+        site, kind="malware", key=LONG, severity="critical", title=f"Malware (web shell) in {LONG}",
+        details={"path": LONG, "matches": [{"rule": "php_eval_base64_chain", "category": "webshell",
+                 "description": "eval of decoded data", "excerpt": "eval(base64_decode("}],
+                 "clamav": "not installed"},
+        remediation="Quarantine the file and add its sha256 to the allow-list if it is a false positive.",
+        priority="P1",
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("engineer", "owner")
+def test_security_pages_fit_at_both_widths_with_long_findings(live_server, page, screenshot, acme):
+    site = acme.sites.get()
+    _seed_long_findings(site)
+    for who, url in (
+        ("engineer", f"/staff/security/site/{site.pk}/"),
+        ("owner", f"/portal/security/site/{site.pk}/"),
+    ):
+        page.context.clear_cookies()
+        log_in(page, live_server, who)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{live_server.url}{url}")
+            main = page.locator("main")
+            expect(main).to_contain_text("File added outside an approved change")
+            name = f"security-long-{'staff' if who == 'engineer' else 'portal'}-{width}"
+            screenshot(name)
+            overflow = page.evaluate(OVERFLOW)
+            assert overflow["page"] <= 0, f"{name}: the page is {overflow['page']} px wider than the window"
+            if width == 1366:
+                assert overflow["boxes"] == 0, f"{name}: a table scrolls sideways at 1366 px"
+            text = main.inner_text()
+            assert "{'" not in text
+            assert "0o" not in text
+            # One row for the integrity change found on production and staging, naming both.
+            expect(page.locator("#findings-integrity tbody tr")).to_have_count(1)
+            if who == "engineer":
+                expect(page.locator("#findings-integrity")).to_contain_text("prod, stage")
+                expect(page.locator("#findings-integrity")).to_contain_text("rw-r--r--")
+                expect(page.locator("#findings-integrity")).to_contain_text("7 Dec 2026 11:07 UTC")
+                expect(page.locator("#findings-malware")).to_contain_text("Matched rules")
+            else:
+                expect(page.locator("#findings-integrity")).to_contain_text("production, staging")
+                assert LONG not in text
+                assert "sha256" not in text.lower()
+                assert "/staff/" not in page.content()
