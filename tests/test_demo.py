@@ -234,8 +234,8 @@ def _count(database: Path, sql: str) -> int:
 
 @pytest.mark.slow
 def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: Path):
-    """Issue 15, item 5: "Back up now" is done by the demo's own worker, its probe records checks, and one
-    SIGINT to `sitekeeper demo` leaves no process behind."""
+    """Issue 15, item 5: "Back up now" is done by the demo's own worker, its probe (--probe) records checks,
+    and one SIGINT to `sitekeeper demo` leaves no process behind."""
     port = free_port()
     home = tmp_path / "home"
     env = {**os.environ, "SITEKEEPER_HOME": str(home)}
@@ -244,7 +244,7 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
     log = tmp_path / "demo.log"
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            dies_with_us([str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}"]),
+            dies_with_us([str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}", "--probe"]),
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -318,7 +318,7 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
                 proc.wait()
     assert status == 0, log.read_text()
     assert not [pid for pid in children if _alive(pid)], f"left running: {children}{log.read_text()}"
-    assert "SIGINT: stopping the web server, the worker and the probe" in log.read_text()
+    assert "SIGINT: stopping web server, worker, probe location demo" in log.read_text()
 
 
 def test_demo_names_a_component_that_dies_and_stops_the_others(monkeypatch):
@@ -333,7 +333,7 @@ def test_demo_names_a_component_that_dies_and_stops_the_others(monkeypatch):
         demo_run.Component("worker", worker),
         demo_run.Component("probe location demo", dying),
     ]
-    monkeypatch.setattr(demo_run, "components", lambda _bind: parts)
+    monkeypatch.setattr(demo_run, "components", lambda _bind, _probe: parts)
     lines: list[str] = []
     status = demo_run.run(bind, say=lines.append, started=0.0)
     assert status == 1

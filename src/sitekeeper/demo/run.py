@@ -47,14 +47,17 @@ class Component:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
-def components(bind: str) -> list[Component]:
-    """The web server, the worker and the probe, each run as `python -m sitekeeper …`."""
+def components(bind: str, probe: bool = False) -> list[Component]:
+    """The web server, the worker and (asked for) the probe, each run as `python -m sitekeeper …`."""
     sitekeeper = [sys.executable, "-m", "sitekeeper"]
-    return [
+    parts = [
         Component("web server", [*sitekeeper, "serve", "--bind", bind]),
         Component("worker", [*sitekeeper, "worker"]),
-        Component(f"probe location {PROBE_LOCATION}", [*sitekeeper, "probe", "--location", PROBE_LOCATION]),
     ]
+    if probe:
+        where = [*sitekeeper, "probe", "--location", PROBE_LOCATION]
+        parts.append(Component(f"probe location {PROBE_LOCATION}", where))
+    return parts
 
 
 class _StopRequestedError(Exception):
@@ -79,10 +82,12 @@ def split_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def run(bind: str, say: Callable[[str], None], started: float, out: TextIO = sys.stdout) -> int:
-    """Start the three, report each as it is up, wait for a signal or a death; exit status for the demo.
+def run(
+    bind: str, say: Callable[[str], None], started: float, out: TextIO = sys.stdout, probe: bool = False
+) -> int:
+    """Start them, report each as it is up, wait for a signal or a death; exit status for the demo.
     `started`: time.monotonic() when the demo began, for the "ready after" line."""
-    parts = components(bind)
+    parts = components(bind, probe)
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for part in parts:
@@ -93,15 +98,15 @@ def run(bind: str, say: Callable[[str], None], started: float, out: TextIO = sys
                 stdin=subprocess.DEVNULL,
             )
         _wait_for_web(parts[0], bind, say)
-        say(f"worker (pid {parts[1].process.pid})")  # type: ignore[union-attr]
-        say(f"{parts[2].name} (pid {parts[2].process.pid})")  # type: ignore[union-attr]
+        for part in parts[1:]:
+            say(f"{part.name} (pid {part.process.pid})")  # type: ignore[union-attr]
         say(f"All running, {time.monotonic() - started:.0f} s after start. Ctrl+C stops all of them.")
         _watch(parts)
     except _ComponentDiedError as died:
         say(f"The {died.part.name} stopped ({died}); stopping the others.")
         return 1
     except _StopRequestedError as stop:
-        say(f"\n{stop.args[0]}: stopping the web server, the worker and the probe …")
+        say(f"\n{stop.args[0]}: stopping {', '.join(part.name for part in parts)} …")
         return 0
     finally:
         # Signals during the shutdown must not interrupt it half-way: ignore them until everyone is reaped.
