@@ -29,7 +29,7 @@ def test_the_svg_mark_is_a_static_file():
     assert "#60a5fa" in text  # "keeper" in the wordmark
 
 
-@pytest.mark.parametrize("persona", ["anonymous", "engineer", "owner"])
+@pytest.mark.parametrize("persona", ["anonymous", "admin", "manager", "engineer", "owner", "member"])
 def test_favicon_ico_redirects_anyone_to_the_svg(world: World, persona: str):
     http = HttpClient()
     if persona != "anonymous":
