@@ -65,6 +65,7 @@ ADMIN_OBJECT = "<the admin page's own model>"
 # as agency-only / admin-only; anything else new must get its own line here.
 RULES: tuple[Rule, ...] = (
     Rule("login/", Kind.LOGIN),
+    Rule("favicon.ico", Kind.PUBLIC, status=301, why="browsers ask for /favicon.ico: a redirect to the SVG"),
     Rule("logout/", Kind.LOGOUT),
     Rule("", Kind.HOME),
     Rule("staff/audit/", Kind.AUDIT),
