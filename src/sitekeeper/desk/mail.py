@@ -31,7 +31,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 import zoneinfo
@@ -51,6 +50,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks, urlize
 
+from sitekeeper import files
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.contracts.models import Client, Contact, Environment
@@ -757,33 +757,15 @@ def unfiled_root() -> Path:
     return Path(settings.HOME) / "mail" / "unfiled"
 
 
-def _private_folder(path: Path) -> None:
-    """The folder and the ones between it and SITEKEEPER_HOME, owner-only (0700): mail is personal data."""
-    home = Path(settings.HOME)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for folder in [path, *path.parents]:
-        if folder == home or home not in folder.parents:
-            break
-        os.chmod(folder, 0o700)
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
-
-
 def keep_unfiled(raw: bytes, reason: str, detail: str, mail: Incoming | None = None) -> Path:
     """Keep a message that is not filed on a request: mail/unfiled/<UTC date>/<name>.eml (0600, folders
     0700) and <name>.json beside it with the reason for staff. The name comes from the bytes' digest, so
     the same message kept twice (a retry after a failure) is one file."""
     now = timezone.now()
     folder = unfiled_root() / f"{now.astimezone(dt.UTC):%Y-%m-%d}"
-    _private_folder(folder)
     sha = hashlib.sha256(raw).hexdigest()
     path = folder / f"{sha[:32]}.eml"
-    _write_private(path, raw)
+    files.write_private(path, raw)  # 0600, its folders 0700: mail is personal data
     head = _raw_headers(raw) if mail is None else {}
     note = {
         "reason": reason,
@@ -796,7 +778,7 @@ def keep_unfiled(raw: bytes, reason: str, detail: str, mail: Incoming | None = N
         "size": len(raw),
         "sha256": sha,
     }
-    _write_private(path.with_suffix(".json"), json.dumps(note, indent=2, ensure_ascii=False).encode())
+    files.write_private(path.with_suffix(".json"), json.dumps(note, indent=2, ensure_ascii=False).encode())
     return path
 
 
