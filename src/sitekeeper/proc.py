@@ -55,9 +55,11 @@ class Result:
         return self.stdout.decode("utf-8", "replace")
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: ask the kernel to SIGKILL it when its parent dies.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """A preexec_fn: runs in the child between fork and exec and asks the kernel to send it `sig` when its
+    parent dies, however the parent dies (SIGKILL for tools; a program that can stop cleanly takes
+    SIGTERM: functools.partial(die_with_parent, signal.SIGTERM))."""
+    _libc.prctl(_PR_SET_PDEATHSIG, sig)
 
 
 def require(program: str, package: str) -> str:
@@ -106,7 +108,7 @@ def run(
             env=_env(env),
             cwd=cwd,
             timeout=timeout,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             check=False,
             umask=umask,
         )
@@ -130,7 +132,7 @@ def _run_group(
         env=_env(env),
         cwd=cwd,
         start_new_session=True,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
         umask=umask,
     )
     try:
@@ -171,7 +173,7 @@ def spawn(
         stderr=subprocess.PIPE,
         env=_env(env),
         cwd=cwd,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
         umask=umask,
     )
     try:

@@ -13,8 +13,7 @@ that nobody reads and that would fill up).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
+import functools
 import signal
 import socket
 import subprocess
@@ -25,19 +24,16 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import NoReturn, TextIO
 
+from sitekeeper import proc
+
 PROBE_LOCATION = "demo"
 # Seconds the children get to finish after SIGTERM (the worker lets a running task end) before SIGKILL.
 STOP_SECONDS = 20.0
 # Seconds the web server gets to accept connections before the demo gives up on it.
 WEB_READY_SECONDS = 120.0
 _POLL = 0.2
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _end_with_parent() -> None:
-    # Runs in the child between fork and exec: SIGTERM (graceful) when the demo dies, however it dies.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# SIGTERM (graceful: the worker lets its task end) when the demo dies, however it dies.
+_END_WITH_DEMO = functools.partial(proc.die_with_parent, signal.SIGTERM)
 
 
 @dataclass
@@ -94,7 +90,7 @@ def run(
             out.flush()
             part.process = subprocess.Popen(  # noqa: S603 - argument list, no shell
                 part.argv,
-                preexec_fn=_end_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
+                preexec_fn=_END_WITH_DEMO,  # noqa: PLW1509 - only a prctl call, safe after fork
                 stdin=subprocess.DEVNULL,
             )
         _wait_for_web(parts[0], bind, say)
