@@ -1,6 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from sitekeeper.web import views, views_lockouts, views_password
@@ -44,7 +44,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     # Staff console: agency roles only.
-    path("staff/", views.staff_dashboard, name="staff_dashboard"),
     path("staff/clients/", views.staff_clients, name="staff_clients"),
     path("staff/clients/<slug:slug>/", views.staff_client_detail, name="staff_client_detail"),
     path("staff/contracts/", views.staff_contracts, name="staff_contracts"),
@@ -55,9 +54,13 @@ urlpatterns = [
     # Login and API lockouts: the agency admin only.
     path("staff/lockouts/", views_lockouts.staff_lockouts, name="staff_lockouts"),
     path("staff/lockouts/unlock/", views_lockouts.staff_lockout_unlock, name="staff_lockout_unlock"),
-    # Client portal: scoped to the person's own client.
-    path("portal/", views.portal_home, name="portal_home"),
-    path("portal/sites/<int:pk>/", views.portal_site, name="portal_site"),
+    # Client portal overviews and cards (urls_portal.py), the operations console and the manager's page
+    # (urls_ops.py), editing the book in the console (urls_console.py), people and invitations
+    # (urls_people.py).
+    path("", include("sitekeeper.web.urls_portal")),
+    path("", include("sitekeeper.web.urls_ops")),
+    path("", include("sitekeeper.web.urls_console")),
+    path("", include("sitekeeper.web.urls_people")),
     # Any signed-in person: their own API tokens.
     path("account/tokens/", views.account_tokens, name="account_tokens"),
     path("account/tokens/<int:pk>/revoke/", views.account_token_revoke, name="account_token_revoke"),

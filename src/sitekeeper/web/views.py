@@ -6,15 +6,12 @@ through querysets already filtered by their client.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,20 +19,16 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from sitekeeper.access.models import CLIENT_ROLES, ApiToken, AuditEntry, User
+from sitekeeper.access.models import ApiToken, AuditEntry
 from sitekeeper.access.permissions import (
-    AUDIT_ROLES,
     agency_required,
     audit_viewer_required,
-    client_sites,
-    portal_view,
     visible_contracts,
 )
 from sitekeeper.contracts import coverage
-from sitekeeper.contracts.models import Client, Contract, Environment, Plan, Site
-from sitekeeper.contracts.presenters import NOT_SET, contract_credit_rule, zone_of
-from sitekeeper.monitoring.models import MaintenanceAnnouncement
+from sitekeeper.contracts.models import Client, Plan, Site
 from sitekeeper.web import presenters
+from sitekeeper.web.context import announcements, contract_context
 from sitekeeper.web.forms import TokenForm
 
 AUDIT_PAGE_SIZE = 50
@@ -62,60 +55,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-def _contract_context(contract: Contract | None) -> dict[str, Any]:
-    if contract is None:
-        return {"contract": None, "zone": zone_of(None)}
-    targets = presenters.priority_targets(contract.plan)
-    return {
-        "contract": contract,
-        "minimum_term_end": contract.minimum_term_end,  # core.term: the last day counted in
-        "cancellation": contract.cancellation(),
-        "windows": list(contract.maintenance_windows.all()),
-        "calendar_version": contract.calendar.versions.order_by("-number").first(),
-        "zone": zone_of(contract),
-        "targets": targets,
-        # The agreement fixes response times only; the other clocks are shown once a plan sets them.
-        "show_resolution": any(t.resolution != NOT_SET for t in targets),
-        "show_recovery": any(t.recovery != NOT_SET for t in targets),
-        "credit_rule": contract_credit_rule(contract),
-    }
-
-
-def _announcements(contract: Contract | None, now: dt.datetime, site: Site | None = None) -> list[Any]:
-    """Announced maintenance not over yet (for the site, or for all the contract's sites), soonest first."""
-    if contract is None:
-        return []
-    found = MaintenanceAnnouncement.objects.filter(contract=contract, end__gte=now).prefetch_related("sites")
-    if site is not None:
-        found = found.filter(Q(sites=None) | Q(sites=site)).distinct()
-    return list(found.order_by("start")[:10])
-
-
 # Staff console ----------------------------------------------------------------------------------------
-
-
-@agency_required
-def staff_dashboard(request: HttpRequest) -> HttpResponse:
-    active = Contract.objects.filter(status=Contract.Status.ACTIVE)
-    context = {
-        "counts": [
-            ("Clients", Client.objects.count(), reverse("staff_clients")),
-            ("Active contracts", active.count(), reverse("staff_contracts")),
-            ("Sites", Site.objects.count(), reverse("staff_sites")),
-            ("Environments", Environment.objects.count(), reverse("staff_sites")),
-            ("Plans", Plan.objects.count(), reverse("staff_plans")),
-            ("Client people", User.objects.filter(role__in=CLIENT_ROLES).count(), None),
-        ],
-        "revenue": active.values("currency")
-        .annotate(total=Sum("monthly_fee"), n=Count("id"))
-        .order_by("currency"),
-        "by_plan": Plan.objects.annotate(
-            n=Count("contracts", filter=Q(contracts__status=Contract.Status.ACTIVE))
-        ).order_by("rank"),
-        "recent": AuditEntry.objects.all()[:8] if request.user.role in AUDIT_ROLES else None,
-        "gaps": coverage.gaps(timezone.now()),
-    }
-    return render(request, "web/staff/dashboard.html", context)
 
 
 @agency_required
@@ -141,7 +81,7 @@ def staff_client_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "contracts": client.contracts.select_related("plan", "calendar"),
         "sites": client.sites.prefetch_related("environments"),
         "gaps": [gap for site in client.sites.all() for gap in coverage.site_gaps(site, timezone.now())],
-        **_contract_context(client.contract),
+        **contract_context(client.contract),
     }
     return render(request, "web/staff/client_detail.html", context)
 
@@ -166,8 +106,8 @@ def staff_site_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "back": site.client,
         "gaps": coverage.site_gaps(site, now),
         "services": presenters.service_status(site, now, portal=False),
-        "announcements": _announcements(contract, now, site),
-        **_contract_context(contract),
+        "announcements": announcements(contract, now, site),
+        **contract_context(contract),
     }
     return render(request, "web/site_detail.html", context)
 
@@ -188,37 +128,6 @@ def staff_audit(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     models = AuditEntry.objects.order_by("model").values_list("model", flat=True).distinct()
     return render(request, "web/staff/audit.html", {"page": page, "model": model, "models": models})
-
-
-# Client portal ----------------------------------------------------------------------------------------
-
-
-@portal_view(lambda: reverse("staff_dashboard"))
-def portal_home(request: HttpRequest) -> HttpResponse:
-    client, now = request.user.client, timezone.now()
-    sites = client_sites(request.user)
-    context = {
-        "client": client,
-        "sites": sites,
-        "services": [(site, presenters.service_status(site, now)) for site in sites],
-        "announcements": _announcements(client.contract, now),
-        **_contract_context(client.contract),
-    }
-    return render(request, "web/portal/home.html", context)
-
-
-@portal_view(lambda pk: reverse("staff_site_detail", args=[pk]))
-def portal_site(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(client_sites(request.user), pk=pk)
-    now, contract = timezone.now(), request.user.client.contract
-    context = {
-        "site": site,
-        "back": None,
-        "services": presenters.service_status(site, now),
-        "announcements": _announcements(contract, now, site),
-        **_contract_context(contract),
-    }
-    return render(request, "web/site_detail.html", context)
 
 
 # Account ----------------------------------------------------------------------------------------------

@@ -1,0 +1,5 @@
+"""Routes of the console pages (included from web/urls.py)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
