@@ -13,6 +13,8 @@ numbers in the message so a person can see which one to change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sitekeeper.contracts.models import Contract, Site
 
 
@@ -42,6 +44,23 @@ def alert_problem(
     )
 
 
+def monitor_label(monitor: Any) -> str:
+    """How an alert-promise problem names the monitor — the same words in `apply`'s refusal of a contract's
+    alert time and in the console's refusal of a monitor."""
+    return f"monitor “{monitor}” of {monitor.site.url}"
+
+
+def monitor_alert_problem(monitor: Any, alert_minutes: int) -> str | None:
+    """`alert_problem` for a Monitor (duck-typed: models.py imports this module, not the other way)."""
+    return alert_problem(
+        monitor.interval_seconds,
+        monitor.confirmations,
+        monitor.timeout_seconds,
+        alert_minutes,
+        label=monitor_label(monitor),
+    )
+
+
 def contract_alert_problems(contract: Contract, alert_minutes: int | None = None) -> list[str]:
     """Every enabled production monitor of the contract's sites that cannot alert within `alert_minutes`
     (default: the contract's own). Stage and dev monitors are not under the uptime promise.
@@ -60,13 +79,7 @@ def contract_alert_problems(contract: Contract, alert_minutes: int | None = None
     ]
     problems = []
     for monitor in monitors:
-        problem = alert_problem(
-            monitor.interval_seconds,
-            monitor.confirmations,
-            monitor.timeout_seconds,
-            minutes,
-            label=f"monitor “{monitor}” of {monitor.site.url}",
-        )
+        problem = monitor_alert_problem(monitor, minutes)
         if problem:
             problems.append(problem)
     return problems

@@ -15,7 +15,8 @@ from django.db import models
 from django.utils import timezone
 
 from sitekeeper.access.audit import audited
-from sitekeeper.monitoring.alerting import alert_problem
+from sitekeeper.monitoring.alerting import monitor_alert_problem
+from sitekeeper.monitoring.validation import cert_state, days_left, target_errors
 
 
 class Kind(models.TextChoices):
@@ -59,6 +60,8 @@ class Monitor(models.Model):
 
     class Meta:
         ordering = ["site", "kind", "url"]
+        verbose_name = "monitor"
+        verbose_name_plural = "monitors"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(interval_seconds__gte=30), name="monitor_interval_min_30s"
@@ -73,8 +76,14 @@ class Monitor(models.Model):
         return self.site.client_id
 
     def clean(self) -> None:
-        """Refuse a production monitor that cannot alert within the contract's time (agreement 1.2)."""
+        """The one validation of a monitor, wherever it is configured (the console form, the admin): what it
+        checks must make sense for its kind (monitoring/validation.py), and a production monitor must be
+        able to alert within the contract's time (agreement 1.2) — the rule `apply` checks a contract's
+        alert time against (monitoring/alerting.py)."""
         super().clean()
+        errors = target_errors(self)
+        if errors:
+            raise ValidationError(errors)
         problem = self.alert_problem()
         if problem:
             raise ValidationError(problem)
@@ -86,9 +95,62 @@ class Monitor(models.Model):
         minutes = alert_minutes if alert_minutes is not None else getattr(contract, "alert_minutes", None)
         if minutes is None:
             return None
-        return alert_problem(
-            self.interval_seconds, self.confirmations, self.timeout_seconds, minutes, label="This monitor"
-        )
+        return monitor_alert_problem(self, minutes)
+
+    @property
+    def open_pause(self) -> MonitorPause | None:
+        """The pause in force (None: not paused). Prefetch `pauses` to read it without a query per row."""
+        return next((p for p in self.pauses.all() if p.end is None), None)
+
+    @property
+    def paused(self) -> bool:
+        return self.open_pause is not None
+
+    def cert_days_left(self, now: dt.datetime | None = None) -> int | None:
+        """Whole days until the certificate expires (negative: expired); None before a TLS check saw one."""
+        if self.cert_expires_at is None:
+            return None
+        return days_left(self.cert_expires_at, now or timezone.now())
+
+    def cert_state(self, now: dt.datetime | None = None) -> str | None:
+        """ "ok", "warning" (within the first warning threshold) or "expired"; None: no certificate seen."""
+        if self.cert_expires_at is None:
+            return None
+        return cert_state(self.cert_expires_at, now or timezone.now(), self.cert_warn_days)
+
+
+@audited
+class MonitorPause(models.Model):
+    """A monitor paused by a person: not probed, and its paused time is not watched time (coverage), never
+    up. The pause is kept when it ends, so the uptime arithmetic of any past month still sees it."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="pauses")
+    start = models.DateTimeField(default=timezone.now)
+    end = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-start"]
+        verbose_name = "monitor pause"
+        verbose_name_plural = "monitor pauses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor"], condition=models.Q(end__isnull=True), name="one_open_pause"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor} paused {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def client_id(self) -> int:
+        return self.monitor.site.client_id
 
 
 class ProbeSession(models.Model):
@@ -101,6 +163,10 @@ class ProbeSession(models.Model):
     started_at = models.DateTimeField()
     last_beat_at = models.DateTimeField(db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "probe session"
+        verbose_name_plural = "probe sessions"
 
     def __str__(self) -> str:
         return f"{self.location} {self.instance} {self.started_at:%Y-%m-%d %H:%M}"
@@ -118,6 +184,8 @@ class CheckResult(models.Model):
     error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = "check result"
+        verbose_name_plural = "check results"
         indexes = [models.Index(fields=["monitor", "at"], name="result_monitor_at")]
 
     def __str__(self) -> str:
@@ -140,6 +208,8 @@ class Rollup(models.Model):
     response_ms_max = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "rollup"
+        verbose_name_plural = "hourly and daily rollups"
         constraints = [models.UniqueConstraint(fields=["monitor", "period", "start"], name="rollup_unique")]
 
     def __str__(self) -> str:
@@ -184,6 +254,8 @@ class Outage(models.Model):
     tagged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "outage"
+        verbose_name_plural = "outages"
         ordering = ["-start"]
         constraints = [
             # One open outage per monitor: a second probe confirming the same failure joins it.
@@ -242,6 +314,8 @@ class MaintenanceAnnouncement(models.Model):
     )
 
     class Meta:
+        verbose_name = "maintenance announcement"
+        verbose_name_plural = "maintenance announcements"
         ordering = ["-start"]
 
     def __str__(self) -> str:
@@ -269,6 +343,8 @@ class MaintenanceLog(models.Model):
     logged_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "maintenance log entry"
+        verbose_name_plural = "maintenance log entries"
         ordering = ["-start"]
         constraints = [models.UniqueConstraint(fields=["site", "start"], name="one_log_per_occurrence")]
 
@@ -288,6 +364,10 @@ class StatusPage(models.Model):
     enabled = models.BooleanField(default=False)
     slug = models.SlugField(unique=True, help_text="Public address: /status/<slug>/")
     title = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "status page"
+        verbose_name_plural = "status pages"
 
     def __str__(self) -> str:
         return self.title or f"{self.client} status"

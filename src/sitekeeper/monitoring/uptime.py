@@ -4,9 +4,10 @@ Read from outage intervals, maintenance and probe sessions only — never from r
 deleted after SITEKEEPER_RAW_RESULT_DAYS days.
 
 - Watched time is probe-session time (start → stop, or → last heartbeat while running) in which the site had
-  an enabled production monitor (from the earliest such monitor's `created_at`). A site without one is
-  watched nowhere. What is not watched is unknown: reported as such, never counted as downtime — also not
-  the part of an outage that runs on while nobody was watching.
+  a production monitor watching: from each monitor's `created_at`, less the time a person paused it
+  (MonitorPause). A site without one is watched nowhere; a paused monitor's time is not watched, never up,
+  and its outages count only while it was watching. What is not watched is unknown: reported as such,
+  never counted as downtime — also not the part of an outage that runs on while nobody was watching.
 - Coverage = watched ÷ the month (up to now for the current month, the whole month for a past one). A month
   with no watched time at all is "not measured": its uptime is None, never 100 %, and it earns no credit.
   Coverage under 99 % is a monitoring gap (the agreement promises 24/7 monitoring, 1.2).
@@ -42,7 +43,7 @@ from sitekeeper.core.credits import (
 )
 from sitekeeper.core.credits import site_credit as credit_on_basis
 from sitekeeper.monitoring import maintenance
-from sitekeeper.monitoring.models import Monitor, Outage, ProbeSession
+from sitekeeper.monitoring.models import Monitor, MonitorPause, Outage, ProbeSession
 
 Span = core.Span
 ZERO = dt.timedelta(0)
@@ -196,12 +197,36 @@ def monitored_since(site: Site) -> dt.datetime | None:
     return found["at"]
 
 
-def watched(site: Site, span: Span) -> list[Span]:
-    """Probe session time within `span` in which the site had an enabled production monitor."""
-    since = monitored_since(site)
-    if since is None:
+def monitor_spans(site: Site, span: Span) -> dict[int, list[Span]]:
+    """Per production monitor of the site, the time within `span` it was watching: from its `created_at`,
+    less the pauses a person made (MonitorPause: paused time is not watched — never up). A monitor switched
+    off without a pause record (an old disabled one) watches nothing."""
+    hi = span[1]
+    result: dict[int, list[Span]] = {}
+    for monitor in Monitor.objects.filter(site=site, environment="prod").prefetch_related("pauses"):
+        pauses = list(monitor.pauses.all())
+        if not monitor.enabled and not any(p.end is None for p in pauses):
+            continue
+        active = core.clip([(monitor.created_at, max(hi, monitor.created_at))], span)
+        result[monitor.pk] = core.subtract(active, [(p.start, p.end or hi) for p in pauses])
+    return result
+
+
+def paused_spans(site: Site, until: dt.datetime) -> dict[int, list[Span]]:
+    """Per monitor of the site, the times a person had it paused (an open pause runs to `until`)."""
+    result: dict[int, list[Span]] = {}
+    for pause in MonitorPause.objects.filter(monitor__site=site, start__lt=until):
+        result.setdefault(pause.monitor_id, []).append((pause.start, pause.end or until))
+    return result
+
+
+def watched(site: Site, span: Span, spans: dict[int, list[Span]] | None = None) -> list[Span]:
+    """Probe session time within `span` in which the site had a production monitor watching (not paused)."""
+    spans = monitor_spans(site, span) if spans is None else spans
+    active = core.merge(s for monitor in spans.values() for s in monitor)
+    if not active:
         return []
-    return probe_time((max(span[0], since), span[1]))
+    return core.subtract(probe_time(span), core.subtract([span], active))
 
 
 def site_outages(site: Site, span: Span) -> list[Outage]:
@@ -222,8 +247,15 @@ def figures_for_span(
     until = max(lo, min(hi, now))
     looked = (lo, until)
     outages = site_outages(site, span)
-    spans = [(o.start, o.end or until) for o in outages]
-    seen = core.clip(watched(site, looked), looked)
+    active = monitor_spans(site, looked)
+    # An outage does not count while its own monitor was paused (a paused monitor's time is not watched).
+    paused = paused_spans(site, until)
+    spans = [
+        piece
+        for o in outages
+        for piece in core.subtract([(o.start, o.end or until)], paused.get(o.monitor_id, []))
+    ]
+    seen = core.clip(watched(site, looked, active), looked)
     down = core.subtract(core.clip(spans, looked), core.subtract([looked], seen))
     tagged = core.clip([(o.start, o.end or until) for o in outages if o.exclusion], looked)  # entirely
     windows = maintenance.occurrences(site, contract, span)
