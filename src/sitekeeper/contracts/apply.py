@@ -92,11 +92,16 @@ M = TypeVar("M", bound=models.Model)
 
 
 class ApplyError(Exception):
-    """The file was not applied; each of `errors` reads "file:line: key: message"."""
+    """The file was not applied; each of `errors` reads "file:line: key: message".
 
-    def __init__(self, errors: list[str]) -> None:
+    `issues` are the same problems at their JSON paths (empty when the file could not even be read), so a
+    caller with its own form of the data (the console's edit pages) can put each one beside its field.
+    """
+
+    def __init__(self, errors: list[str], issues: list[Issue] | None = None) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        self.issues = issues or []
 
 
 @dataclass
@@ -114,16 +119,32 @@ def apply_file(
         document = load(Path(path))
     except LoadError as exc:
         raise ApplyError(exc.errors) from exc
+    return apply_document(document, dry_run=dry_run, actor_label=actor_label, user=user)
+
+
+def apply_document(
+    document: Document,
+    *,
+    dry_run: bool = False,
+    actor_label: str | None = "cli:apply",
+    user: Any = None,
+    before_sync: Callable[[Writer], None] | None = None,
+) -> ApplyResult:
+    """Validate and write a contract file's data, all or nothing: the one path `apply` and the console's
+    edit pages share. `before_sync` runs inside the transaction, after every check passed and before the
+    data is synced (the console renames a site or contact in place there, keeping its history)."""
     with acting_as(user=user, label=actor_label), transaction.atomic():
         warnings: list[Issue] = []
         issues = validate(document, warnings)
         if issues:
-            raise ApplyError(document.render_all(issues))
+            raise ApplyError(document.render_all(issues), sorted(set(issues)))
         writer = Writer(document, dry_run=dry_run)
         try:
+            if before_sync is not None:
+                before_sync(writer)
             sync_document(writer, document.data)
         except DatabaseError as exc:  # a constraint the checks did not foresee, or a protected row
-            raise ApplyError([writer.failure(exc)]) from exc
+            raise ApplyError([writer.failure(exc)], [writer.failure_issue(exc)]) from exc
     return ApplyResult(
         changes=writer.changes,
         applied=bool(writer.changes) and not dry_run,
@@ -297,8 +318,11 @@ class Writer:
             instance.delete()
 
     def failure(self, exc: Exception) -> str:
+        return self.document.render(self.failure_issue(exc))
+
+    def failure_issue(self, exc: Exception) -> Issue:
         reason = exc.args[0] if isinstance(exc, ProtectedError | RestrictedError) else str(exc)
-        return self.document.render(Issue(self.where, f"the database refused the change: {reason}"))
+        return Issue(self.where, f"the database refused the change: {reason}")
 
     def _save(self, instance: models.Model) -> None:
         if not self.dry_run:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from sitekeeper.access.models import ApiToken, AuditEntry
 from sitekeeper.access.permissions import (
+    AUDIT_ROLES,
     agency_required,
     audit_viewer_required,
     visible_contracts,
@@ -81,6 +82,8 @@ def staff_client_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "contracts": client.contracts.select_related("plan", "calendar"),
         "sites": client.sites.prefetch_related("environments"),
         "gaps": [gap for site in client.sites.all() for gap in coverage.site_gaps(site, timezone.now())],
+        # The console's edit pages for the commercial side (views_console.py): admin and account managers.
+        "can_edit_book": request.user.role in AUDIT_ROLES,
         **contract_context(client.contract),
     }
     return render(request, "web/staff/client_detail.html", context)
