@@ -6,6 +6,7 @@ filed through the portal is always a correctly submitted one: its clocks never s
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -17,7 +18,7 @@ from sitekeeper.access.models import AGENCY_ROLES, User
 from sitekeeper.contracts.models import Client, Environment, Site
 from sitekeeper.desk import services
 from sitekeeper.desk.models import PAUSING_STATES, Priority, RequestType, State, Ticket
-from sitekeeper.desk.presenters import PRIORITY_GUIDE, TYPE_GUIDE
+from sitekeeper.desk.presenters import PRIORITY_GUIDE, TYPE_GUIDE, state_words
 
 MAX_FILES = 10
 
@@ -161,12 +162,15 @@ class PriorityForm(PriorityProposalForm):
 
 # The states staff set directly; resolving and reopening have their own actions.
 SETTABLE_STATES = [
-    (State.OPEN.value, "In progress"),
-    (State.WAITING_ACCESS.value, "Waiting for client: access"),
-    (State.WAITING_INFO.value, "Waiting for client: information"),
-    (State.WAITING_APPROVAL.value, "Waiting for client: approval"),
-    (State.WAITING_THIRD_PARTY.value, "Third-party outage"),
-    (State.CLOSED.value, "Closed"),
+    (state.value, state_words(state, client=False))
+    for state in (
+        State.OPEN,
+        State.WAITING_ACCESS,
+        State.WAITING_INFO,
+        State.WAITING_APPROVAL,
+        State.WAITING_THIRD_PARTY,
+        State.CLOSED,
+    )
 ]
 
 
@@ -264,7 +268,10 @@ class QueueFilterForm(forms.Form):
     )
     priority = forms.ChoiceField(choices=[("", "All priorities"), *Priority.choices], required=False)
     type = forms.ChoiceField(choices=[("", "All types"), *RequestType.choices], required=False)
-    state = forms.ChoiceField(choices=[("", "All states"), *State.choices], required=False)
+    state = forms.ChoiceField(
+        choices=[("", "All states"), *((s.value, state_words(s, client=False)) for s in State)],
+        required=False,
+    )
     assignee = forms.ChoiceField(required=False)
     show = forms.ChoiceField(
         choices=[("open", "Open only"), ("all", "Open and closed")], required=False, initial="open"
@@ -274,3 +281,48 @@ class QueueFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         people = [(str(u.pk), u.get_full_name() or u.username) for u in agency_people()]
         self.fields["assignee"].choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *people]
+
+
+REFERENCE = re.compile(r"^\s*(?:#|SK-?)?\s*0*(\d{1,9})\s*$", re.IGNORECASE)
+
+
+class OtherTicketField(forms.CharField):
+    """The other request, by its number as staff see it: "SK-00012", "#12" or "12"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "SK-00012", "inputmode": "text"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Ticket:
+        text = super().clean(value)
+        found = REFERENCE.match(text)
+        if not found:
+            raise forms.ValidationError(f"“{text}” is not a request number: type it as SK-00012, #12 or 12.")
+        ticket = Ticket.objects.select_related("client").filter(pk=int(found.group(1))).first()
+        if ticket is None:
+            raise forms.ValidationError(f"There is no request SK-{int(found.group(1)):05d}.")
+        return ticket
+
+
+class MergeForm(forms.Form):
+    """Staff: merge this request (the duplicate) into another one (the survivor), after confirming."""
+
+    into = OtherTicketField(
+        label="Merge this request into",
+        help_text="The request that carries on. This one is closed with a pointer to it; its clocks stop.",
+    )
+    confirm = forms.BooleanField(
+        label="Yes, close this request as a duplicate",
+        error_messages={"required": "Tick the box to confirm the merge: it cannot be undone."},
+    )
+
+
+class LinkForm(forms.Form):
+    """Staff: mark another request of the same client as related."""
+
+    other = OtherTicketField(label="Related request")
+
+
+class UnlinkForm(forms.Form):
+    other = forms.ModelChoiceField(queryset=Ticket.objects.all(), widget=forms.HiddenInput())

@@ -54,7 +54,7 @@ from sitekeeper import files
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
 from sitekeeper.contracts.models import Client, Contact, Environment
-from sitekeeper.desk import mailauth, services
+from sitekeeper.desk import mailauth, presenters, services
 from sitekeeper.desk.attachments import AttachmentError, store
 from sitekeeper.desk.models import Channel, Event, Message, RequestType, Ticket
 from sitekeeper.notify import Message as Notice
@@ -1137,14 +1137,33 @@ def send_state_notice(ticket: Ticket, note: str = "") -> list[Delivery]:
     return _send(_client_recipients(ticket, "ticket.state"), notice, key)
 
 
-_STATE_SENTENCES = {
-    "waiting_access": "{ref} is waiting for access from you; its SLA clocks are paused until you reply.",
-    "waiting_information": "{ref} is waiting for information from you; its SLA clocks are paused until "
-    "you reply.",
-    "waiting_approval": "{ref} is waiting for your approval; its SLA clocks are paused until you reply.",
-    "resolved": "{ref} is resolved. If it is not, reply to this e-mail and it reopens.",
-    "closed": "{ref} is closed.",
+# What each state asks of the client, after its client label (desk.presenters.STATE_LABELS), e.g.
+# "SK-00012 — Waiting for your approval: its SLA clocks are paused until you reply."
+_STATE_CONSEQUENCE = {
+    "waiting_access": "we are waiting for access from you; its SLA clocks are paused until you reply.",
+    "waiting_information": "its SLA clocks are paused until you reply.",
+    "waiting_approval": "its SLA clocks are paused until you reply.",
+    "resolved": "if it is not, reply to this e-mail and it reopens.",
+    "closed": "nothing more is needed from you.",
 }
+_STATE_SENTENCES = {
+    state: f"{{ref}} — {presenters.state_words(state, client=True)}: {consequence}"
+    for state, consequence in _STATE_CONSEQUENCE.items()
+}
+
+
+def send_merge_notice(ticket: Ticket) -> list[Delivery]:
+    """Tell the client that a request was merged into another one (desk.services.merge), in their words."""
+    if ticket.merged_into_id is None:
+        return []
+    into = ticket.merged_into_reference
+    sentence = (
+        f"{ticket.reference} — Merged into {into}: you asked us about the same thing in {into}, so we joined "
+        f"the two. Everything you wrote is shown on {into} and we continue there; please reply on {into}."
+    )
+    blocks: list[Block] = [sentence]
+    notice, _ = _ticket_notice(ticket, blocks, event="ticket.state")
+    return _send(_client_recipients(ticket, "ticket.state"), notice, f"ticket:{ticket.pk}:merged")
 
 
 def send_rejection(mail: Incoming, sentence: str) -> list[Delivery]:

@@ -170,11 +170,29 @@ class Ticket(models.Model):
         help_text="For a request the platform opened: the episode it was opened for (desk.detected) — one "
         "request per episode, even when two workers detect it at once",
     )
+    # A duplicate merged into another request of the same client (desk.services.merge): closed, with a pointer
+    # to the survivor, which carries the conversation and the SLA clocks from then on.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_from",
+        help_text="The request this duplicate was merged into",
+    )
+    merged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was merged; its clocks stop here"
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-received_at"]
+        verbose_name = "request"
+        verbose_name_plural = "requests"
         constraints = [
             models.UniqueConstraint(
                 fields=["detection_key"], condition=~models.Q(detection_key=""), name="ticket_one_per_episode"
@@ -199,6 +217,16 @@ class Ticket(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state not in {State.RESOLVED, State.CLOSED}
+
+    @property
+    def merged(self) -> bool:
+        """Merged into another request (closed; that request carries on)."""
+        return self.merged_into_id is not None
+
+    @property
+    def merged_into_reference(self) -> str:
+        """The survivor's reference without loading it ("SK-00012"), or ""."""
+        return f"SK-{self.merged_into_id:05d}" if self.merged_into_id else ""
 
     @property
     def unverified(self) -> bool:
@@ -234,6 +262,10 @@ class Event(models.Model):
         ATTACHMENT = "attachment"
         PAGE = "page"  # on-call paged for a P1 after hours
         DECISION = "decision"  # the client's emergency contact told that we need a decision
+        MERGED = "merged"  # this duplicate was merged into another request (data: into, reference)
+        MERGED_IN = "merged_in"  # another request was merged into this one (data: source, reference)
+        LINKED = "linked"  # related to another request (data: other, reference)
+        UNLINKED = "unlinked"  # no longer related (data: other, reference)
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
@@ -248,6 +280,8 @@ class Event(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["ticket", "kind"], name="event_ticket_kind")]
+        verbose_name = "timeline event"
+        verbose_name_plural = "timeline events"
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
@@ -262,6 +296,8 @@ class Pause(models.Model):
 
     class Meta:
         ordering = ["start", "id"]
+        verbose_name = "pause"
+        verbose_name_plural = "pauses"
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} from {self.start:%Y-%m-%d %H:%M}"
@@ -296,6 +332,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        verbose_name = "message"
+        verbose_name_plural = "messages"
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
@@ -316,6 +354,10 @@ class Attachment(models.Model):
     )
     at = models.DateTimeField()
 
+    class Meta:
+        verbose_name = "attachment"
+        verbose_name_plural = "attachments"
+
     def __str__(self) -> str:
         return self.filename
 
@@ -333,6 +375,8 @@ class TimeEntry(models.Model):
 
     class Meta:
         ordering = ["day", "id"]
+        verbose_name = "time entry"
+        verbose_name_plural = "time entries"
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.user_id} {self.billed_minutes} min"
@@ -361,6 +405,39 @@ class Escalation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["ticket", "clock", "kind", "due"], name="escalation_once"),
         ]
+        verbose_name = "escalation notice"
+        verbose_name_plural = "escalation notices"
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.clock} {self.kind}"
+
+
+@audited
+class TicketLink(models.Model):
+    """Two requests of one client that staff marked as related ("Related: SK-00012" on both). Stored once per
+    pair, the lower id first, so linking A to B and B to A is the same link."""
+
+    first = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["first_id", "second_id"]
+        verbose_name = "request link"
+        verbose_name_plural = "request links"
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="ticket_link_once"),
+            models.CheckConstraint(
+                condition=models.Q(first__lt=models.F("second")), name="ticket_link_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SK-{self.first_id:05d} ↔ SK-{self.second_id:05d}"
+
+    @property
+    def client_id(self) -> int:
+        return self.first.client_id

@@ -71,6 +71,35 @@ TYPE_GUIDE: dict[str, str] = {
 CLOCK_NAMES = {"response": "Response", "resolution": "Resolution", "recovery": "Recovery"}
 MET_WORDS = {"response": "Response given", "resolution": "Resolved", "recovery": "Function restored"}
 
+# A request's state in words, (staff, client): the one place both sets are defined. Staff pages speak of the
+# client ("Waiting for client approval"); the client's pages, mails and API texts speak to "you".
+STATE_LABELS: dict[str, tuple[str, str]] = {
+    State.NEW: ("New", "Received"),
+    State.OPEN: ("In progress", "In progress"),
+    State.WAITING_ACCESS: ("Waiting for client access", "Waiting for your access"),
+    State.WAITING_INFO: ("Waiting for client reply", "Waiting for your reply"),
+    State.WAITING_APPROVAL: ("Waiting for client approval", "Waiting for your approval"),
+    State.WAITING_THIRD_PARTY: ("Waiting on a third-party outage", "Waiting on a third-party outage"),
+    State.RESOLVED: ("Resolved", "Resolved"),
+    State.CLOSED: ("Closed", "Closed"),
+}
+
+
+def state_words(state: str, *, client: bool) -> str:
+    """The label of a state value for staff or for the client."""
+    labels = STATE_LABELS.get(state)
+    if labels is None:
+        return state.replace("_", " ").capitalize()
+    return labels[1] if client else labels[0]
+
+
+def state_label(ticket: Ticket, *, client: bool) -> str:
+    """A request's state as its reader should see it; a merged duplicate names the request it went into."""
+    if ticket.merged_into_id is not None:
+        return f"Merged into {ticket.merged_into_reference}"
+    return state_words(ticket.state, client=client)
+
+
 # Pause reasons as the client reads them ("paused 2 h waiting for your access") and as staff read them.
 CLIENT_PAUSE_WORDS = {
     PauseReason.WAITING_ACCESS: "waiting for your access",
@@ -83,6 +112,10 @@ CLIENT_PAUSE_WORDS = {
     PauseReason.UNVERIFIED: "waiting for you to confirm the request (link in our e-mail)",
 }
 STAFF_PAUSE_WORDS = {reason: reason.label for reason in PauseReason}
+# Every reason has its words for both readers (a test holds this).
+PAUSE_LABELS: dict[str, tuple[str, str]] = {
+    reason: (STAFF_PAUSE_WORDS[reason], CLIENT_PAUSE_WORDS[reason]) for reason in PauseReason
+}
 # How an unverified sender's request came to count (desk.services.verify_sender).
 _VERIFIED_HOW = {"confirmed": "Sender confirmed the request", "accepted": "Accepted as genuine by the agency"}
 
@@ -95,13 +128,16 @@ STATUS_CLASS = {
     "paused": "paused",
     "running": "running",
     "resolved": "ok",
+    "merged": "none",
     "none": "none",
 }
 
 
 def pause_words(reason: str, client: bool) -> str:
-    words = CLIENT_PAUSE_WORDS if client else STAFF_PAUSE_WORDS
-    return words.get(reason, reason.replace("_", " "))  # type: ignore[call-overload]
+    labels = PAUSE_LABELS.get(reason)
+    if labels is None:
+        return reason.replace("_", " ")
+    return labels[1] if client else labels[0]
 
 
 def duration(span: dt.timedelta) -> str:
@@ -290,12 +326,17 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
     tz = zone_of(ticket)
     zone = f" ({tz.key})"  # every time shown names its zone, in the lists too
     late = had_breach(ticket, now)
+    if ticket.merged_into_id is not None:
+        return Summary(
+            "merged",
+            f"Merged into {ticket.merged_into_reference} — its clocks stopped, that request carries on",
+        )
     if not ticket.is_open:
         met = ticket.resolution_met_at
         if met is not None and ticket.resolution_due is not None:
             verdict = "late" if met > ticket.resolution_due else "on time"
             return Summary("resolved", f"Resolved {when(met, tz, now)}{zone} — {verdict}", late)
-        return Summary("resolved", ticket.get_state_display(), late)
+        return Summary("resolved", state_words(ticket.state, client=client), late)
     if ticket.next_due_at is not None:
         clock = next(
             (c for c, due, met in _clock_columns(ticket) if due == ticket.next_due_at and met is None),
@@ -339,6 +380,7 @@ class Entry:
     message: Message | None = None
     internal: bool = False
     attachments: list[Any] = field(default_factory=list)
+    source: str = ""  # the reference of the merged request a message came from, "" for the ticket's own
 
     @property
     def css(self) -> str:
@@ -347,13 +389,6 @@ class Entry:
                 return "note"
             return "agency" if self.message.from_agency else "client"
         return "event"
-
-
-def _state_label(value: str) -> str:
-    try:
-        return State(value).label
-    except ValueError:
-        return value
 
 
 def _type_label(value: str) -> str:
@@ -373,7 +408,8 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
             return ("Detected by monitoring — request opened by sitekeeper", "")
         return (f"Request received{f' via {channel}' if channel else ''}", "")
     if kind == Event.Kind.STATE:
-        return (f"State: {_state_label(data.get('from', ''))} → {_state_label(data.get('to', ''))}", "")
+        before = state_words(data.get("from", ""), client=client)
+        return (f"State: {before} → {state_words(data.get('to', ''), client=client)}", "")
     if kind == Event.Kind.PAUSE:
         note = data.get("note", "")
         if data.get("missing"):
@@ -426,7 +462,24 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
         )
     if kind == Event.Kind.DECISION:
         return _decision_words(data, client)
-    return (kind, "")
+    if kind in _DUPLICATE_WORDS:
+        return (_DUPLICATE_WORDS[kind][client].format(ref=data.get("reference", "")), "")
+    return (kind.replace("_", " ").capitalize(), "")
+
+
+# (staff, client) words of the duplicate events; {ref} is the other request's reference.
+_DUPLICATE_WORDS: dict[str, tuple[str, str]] = {
+    Event.Kind.MERGED: (
+        "Merged into {ref} as a duplicate — closed here, clocks stopped; the conversation continues on {ref}",
+        "Merged into {ref}, your request about the same thing — we continue there",
+    ),
+    Event.Kind.MERGED_IN: (
+        "{ref} merged into this request — its messages and files show here; the clocks here are unchanged",
+        "Your request {ref} was merged into this one — its messages are shown here",
+    ),
+    Event.Kind.LINKED: ("Related: {ref}", "Related: {ref}"),
+    Event.Kind.UNLINKED: ("No longer related: {ref}", "No longer related: {ref}"),
+}
 
 
 def _decision_words(data: dict[str, Any], client: bool) -> tuple[str, str]:
@@ -445,12 +498,14 @@ def timeline(
     attachments: Iterable[Any],
     *,
     client: bool,
+    ticket_id: int | None = None,
 ) -> list[Entry]:
     """Messages (with their attachments) and events in time order.
 
     For a client: no internal notes, no non-public events, nothing attached to an internal note. Message
     events are skipped (the message itself is the entry); attachment events are skipped for files that came
-    with a message (listed under it).
+    with a message (listed under it). Messages of requests merged into this one (`ticket_id`) are marked
+    with the reference they came from.
     """
     by_message: dict[int, list[Any]] = {}
     loose: dict[int, Any] = {}
@@ -473,6 +528,9 @@ def timeline(
                 message=message,
                 internal=internal,
                 attachments=by_message.get(message.pk, []),
+                source=f"SK-{message.ticket_id:05d}"
+                if ticket_id is not None and message.ticket_id != ticket_id
+                else "",
             )
         )
     for event in events:

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from sitekeeper.access.models import User
@@ -29,6 +30,7 @@ from sitekeeper.desk.models import (
     SenderCheck,
     State,
     Ticket,
+    TicketLink,
     TimeEntry,
 )
 from sitekeeper.notify import notify
@@ -367,6 +369,7 @@ def set_state(
     stop there); any other state reopens a resolved or closed request.
     """
     at = _at(ticket, at)
+    _not_merged(ticket)
     if state not in State.values:
         raise DeskError(f"unknown state {state!r} ({', '.join(State.values)})")
     if state == ticket.state:
@@ -413,7 +416,12 @@ def add_message(
     ends a wait for the client and reopens a resolved request.
 
     `unverified`: mailed from a contact's address we could not verify. It is kept on the request, marked,
-    and changes nothing else: no wait ends, nothing reopens (staff read it and decide)."""
+    and changes nothing else: no wait ends, nothing reopens (staff read it and decide).
+
+    A message for a request that was merged into another one goes to that one (a reply to the old e-mail
+    thread, say): the survivor carries the conversation and the clocks."""
+    if ticket.merged_into_id is not None:
+        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
     at = _at(ticket, at)
     _check_client(ticket.client_id, None, contact, author)
     from_agency = author is not None and author.is_agency
@@ -559,6 +567,7 @@ def reopen(ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None,
     """Reopening resumes the resolution clock; the time it stood resolved does not count. A request that is
     still incomplete is paused again for its missing details (resolving ended that pause)."""
     at = _at(ticket, at)
+    _not_merged(ticket)
     if ticket.state not in {State.RESOLVED, State.CLOSED}:
         raise DeskError("only a resolved or closed request can be reopened")
     previous, ticket.state = ticket.state, State.OPEN
@@ -665,3 +674,147 @@ def log_time(
     )
     _event(ticket, Event.Kind.TIME, at, user, public=False, minutes=billed, billable=billable)
     return entry
+
+
+# Duplicates: link and merge ---------------------------------------------------------------------------------
+
+
+def _not_merged(ticket: Ticket) -> None:
+    """A merged duplicate stays closed: its request continues on the survivor."""
+    if ticket.merged_into_id is not None:
+        raise DeskError(
+            f"{ticket.reference} was merged into {ticket.merged_into_reference}; "
+            f"continue on {ticket.merged_into_reference}"
+        )
+
+
+def _same_client(one: Ticket, other: Ticket, verb: str) -> None:
+    if one.pk == other.pk:
+        raise DeskError(f"a request cannot be {verb} itself ({one.reference})")
+    if one.client_id != other.client_id:
+        raise DeskError(
+            f"{one.reference} belongs to {one.client.name} and {other.reference} to {other.client.name}: "
+            f"only requests of the same client can be {verb} each other"
+        )
+
+
+def _staff_only(actor: User | None, what: str) -> None:
+    if actor is None or not actor.is_agency:
+        raise DeskError(f"only agency staff {what} requests")
+
+
+def linked(ticket: Ticket) -> list[Ticket]:
+    """The requests marked as related to this one, oldest first."""
+    pairs = TicketLink.objects.filter(Q(first_id=ticket.pk) | Q(second_id=ticket.pk)).values_list(
+        "first_id", "second_id"
+    )
+    ids = {first if second == ticket.pk else second for first, second in pairs}
+    return list(Ticket.objects.filter(pk__in=ids).order_by("pk"))
+
+
+@transaction.atomic
+def link(ticket: Ticket, other: Ticket, *, actor: User | None, at: dt.datetime | None = None) -> bool:
+    """Mark two requests of one client as related; both show "Related: <the other>". True when the link is
+    new; linking what is already linked changes nothing (False)."""
+    _staff_only(actor, "link")
+    _same_client(ticket, other, "linked to")
+    first, second = sorted((ticket, other), key=lambda t: t.pk)
+    at = _now(at)
+    _link, created = TicketLink.objects.get_or_create(
+        first=first, second=second, defaults={"created_by": actor, "created_at": at}
+    )
+    if not created:
+        return False
+    for one, another in ((first, second), (second, first)):
+        _event(
+            one,
+            Event.Kind.LINKED,
+            max(at, one.received_at),
+            actor,
+            other=another.pk,
+            reference=another.reference,
+        )
+    return True
+
+
+@transaction.atomic
+def unlink(ticket: Ticket, other: Ticket, *, actor: User | None, at: dt.datetime | None = None) -> bool:
+    """Remove the relation between two requests (both timelines say so). False when they were not linked."""
+    _staff_only(actor, "unlink")
+    first, second = sorted((ticket, other), key=lambda t: t.pk)
+    found = TicketLink.objects.filter(first=first, second=second).first()
+    if found is None:
+        return False
+    found.delete()
+    at = _now(at)
+    for one, another in ((first, second), (second, first)):
+        _event(
+            one,
+            Event.Kind.UNLINKED,
+            max(at, one.received_at),
+            actor,
+            other=another.pk,
+            reference=another.reference,
+        )
+    return True
+
+
+@transaction.atomic
+def merge(
+    duplicate: Ticket, survivor: Ticket, *, actor: User | None, at: dt.datetime | None = None
+) -> Ticket:
+    """Merge a duplicate request into the survivor, all or nothing.
+
+    The duplicate is closed with a pointer to the survivor ("Merged into SK-…", for staff and client); its
+    open pauses end and its clocks stop at the merge: what they had decided by then (met on time, met late,
+    breached) stays on record, nothing after counts (desk.sla_report). The survivor keeps its own clocks,
+    untouched, and shows the duplicate's messages and files in its timeline; later messages to the duplicate
+    go to the survivor (add_message). Requests that had been merged into the duplicate now point to the
+    survivor too, so a pointer is never two steps long.
+
+    Refused: another client's request, the request itself, a survivor that was merged away, a duplicate
+    already merged elsewhere. Merging again into the same survivor changes nothing. Both rows are locked, so
+    two staff merging at once cannot cross.
+    """
+    _staff_only(actor, "merge")
+    given = duplicate
+    locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[duplicate.pk, survivor.pk])}
+    duplicate = locked.get(duplicate.pk, duplicate)
+    survivor = locked.get(survivor.pk, survivor)
+    _same_client(duplicate, survivor, "merged into")
+    if duplicate.merged_into_id == survivor.pk:
+        return duplicate  # done before: idempotent
+    if duplicate.merged_into_id is not None:
+        raise DeskError(f"{duplicate.reference} was already merged into {duplicate.merged_into_reference}")
+    if survivor.merged_into_id is not None:
+        raise DeskError(
+            f"{survivor.reference} was itself merged into {survivor.merged_into_reference}: "
+            f"merge into {survivor.merged_into_reference} instead"
+        )
+    at = _at(duplicate, at)
+    _close_pauses(duplicate, at)
+    previous = duplicate.state
+    duplicate.state = State.CLOSED
+    duplicate.merged_into, duplicate.merged_at, duplicate.merged_by = survivor, at, actor
+    duplicate.save(update_fields=["state", "merged_into", "merged_at", "merged_by", "updated_at"])
+    _event(duplicate, Event.Kind.MERGED, at, actor, into=survivor.pk, reference=survivor.reference)
+    _event(duplicate, Event.Kind.STATE, at, actor, **{"from": previous, "to": State.CLOSED, "note": ""})
+    _event(
+        survivor,
+        Event.Kind.MERGED_IN,
+        max(at, survivor.received_at),
+        actor,
+        source=duplicate.pk,
+        reference=duplicate.reference,
+    )
+    for earlier in Ticket.objects.filter(merged_into=duplicate):
+        earlier.merged_into = survivor
+        earlier.save(update_fields=["merged_into", "updated_at"])
+    clocks.recompute(duplicate)
+    given.refresh_from_db()  # the caller's object reads as merged too
+    return duplicate
+
+
+def merged_sources(ticket: Ticket) -> list[int]:
+    """Ids of the requests merged into this one (their messages and files show in its timeline)."""
+    return list(Ticket.objects.filter(merged_into=ticket).values_list("pk", flat=True))

@@ -9,6 +9,11 @@ Readings (each printed with the report, so a client can see how a figure was cou
   instant passed, still unmet) or open (not yet due, or stopped by a pause); the share on time is met on
   time over the decided ones (on time + late + breached), truncated to one decimal so it never overstates
   (99.96 % prints as 99.9 %, not 100.0 %); None when no clock was decided;
+- a request merged into another one as a duplicate (desk.services.merge) is counted once, as received,
+  and its clocks stop at the merge: what they had decided by then (met on time, met late, breached) counts,
+  as of the merge instant; a clock still undecided then is not counted at all (neither open nor, later,
+  breached). The survivor keeps its own clocks. So nothing is counted twice, and merging cannot wipe out a
+  breach that had already happened;
 - paused time is every pause of the client's requests that overlaps the month, clipped to it (and to `now`
   for a pause still open), summed per reason in wall time and in business hours of the ticket's calendar;
 - uptime per site is monitoring's figure (monitoring/uptime.py) with its coverage, the share of the month
@@ -263,6 +268,7 @@ class SlaReport:
     end: dt.datetime  # the next month's first instant, UTC
     now: dt.datetime  # the instant the clocks were judged at
     received: int
+    merged: int  # of the received: closed as duplicates of another request (clocks stopped there)
     by_priority: dict[str, int]
     by_type: dict[str, int]
     clocks: tuple[ClockTally, ...]
@@ -293,6 +299,7 @@ class SlaReport:
             "end": _instant(self.end),
             "now": _instant(self.now),
             "received": self.received,
+            "merged": self.merged,
             "by_priority": dict(self.by_priority),
             "by_type": dict(self.by_type),
             "clocks": [t.as_dict() for t in self.clocks],
@@ -336,6 +343,7 @@ def sla_report(client: Client, year: int, month: int, now: dt.datetime | None = 
         end=end,
         now=now,
         received=len(tickets),
+        merged=sum(ticket.merged_at is not None for ticket in tickets),
         by_priority=_count(tickets, "priority", Priority.values),
         by_type=_count(tickets, "type", RequestType.values),
         clocks=_tallies(tickets, states, now),
@@ -397,8 +405,17 @@ def _tallies(
     tallies = {(c, p): ClockTally(c, p) for c in core_clocks.CLOCKS for p in PRIORITIES}
     for ticket in tickets:
         for name, state in states[ticket.pk].items():
-            tallies[name, ticket.priority].add(state.status(now))
+            tallies[name, ticket.priority].add(judged(ticket, state, now))
     return tuple(tallies.values())
+
+
+def judged(ticket: Ticket, state: core_clocks.ClockState, now: dt.datetime) -> str:
+    """The clock's status for the report: as of `now`, or — for a merged duplicate — as of the merge, with a
+    clock still undecided there not counted ("none")."""
+    if ticket.merged_at is None:
+        return state.status(now)
+    status = state.status(min(now, ticket.merged_at))
+    return status if status in {ON_TIME, LATE, BREACHED} else "none"
 
 
 def _is_p1_incident(ticket: Ticket) -> bool:
@@ -415,7 +432,9 @@ def _incident(ticket: Ticket, states: dict[str, core_clocks.ClockState], now: dt
         if met is not None and state.target is not None:
             counted = core_clocks.counted(name, state.target, history, cal, met)
         wall = None if met is None else met - ticket.received_at
-        lines.append(IncidentClock(name, state.target, state.due, met, wall, counted, state.status(now)))
+        lines.append(
+            IncidentClock(name, state.target, state.due, met, wall, counted, judged(ticket, state, now))
+        )
     return IncidentLine(ticket.reference, ticket.subject, ticket.received_at, tuple(lines))
 
 

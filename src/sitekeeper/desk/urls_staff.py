@@ -23,6 +23,9 @@ urlpatterns = [
     path("<int:pk>/assign/", views.assign, name="staff_ticket_assign"),
     path("<int:pk>/reclassify/", views.reclassify, name="staff_ticket_reclassify"),
     path("<int:pk>/time/", views.log_time, name="staff_ticket_time"),
+    path("<int:pk>/merge/", views.merge, name="staff_ticket_merge"),
+    path("<int:pk>/link/", views.link, name="staff_ticket_link"),
+    path("<int:pk>/unlink/", views.unlink, name="staff_ticket_unlink"),
     path("<int:pk>/accept-sender/", views.accept_sender, name="staff_ticket_accept_sender"),
     path("<int:pk>/attachments/<int:attachment_id>/", views.attachment_download, name="staff_attachment"),
 ]

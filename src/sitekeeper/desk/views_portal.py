@@ -215,16 +215,17 @@ def request_reply(request: HttpRequest, pk: int) -> HttpResponse:
                     author=request.user,
                     contact=contact_for(request.user),
                 )
-                save_attachments(ticket, form.cleaned_data["attachments"], request.user, message)
+                # (A reply to a merged request lands on the request it was merged into.)
+                save_attachments(message.ticket, form.cleaned_data["attachments"], request.user, message)
         except AttachmentError as exc:
             form.add_error("attachments", str(exc))
         except services.DeskError as exc:
             form.add_error(None, str(exc))
         else:
-            if _is_htmx(request):
+            if _is_htmx(request) and message.ticket_id == ticket.pk:
                 return _portal_page(request, _portal_ticket(request, pk), notice="Reply sent.")
             messages.success(request, "Reply sent.")
-            return redirect("portal_request", pk=ticket.pk)
+            return redirect("portal_request", pk=message.ticket_id)
     return _portal_page(request, ticket, status=400, reply_form=form)
 
 
@@ -303,6 +304,7 @@ def sla_page(
         "client": client,
         "report": report,
         "month": month,
+        "month_label": f"{month:%B %Y}",
         "previous_url": url(_months_apart(month, -1)),
         "next_url": url(later) if later <= this_month else "",
         "json_url": url(month) + "?format=json",
@@ -365,17 +367,35 @@ def save_attachments(
     return stored
 
 
+DECIDED = frozenset({"met", "met_late", "breached"})
+
+
+def _clock_lines(
+    ticket: Ticket, states: dict[str, Any], pauses: list[Pause], now: dt.datetime, *, client: bool
+) -> list[presenters.ClockLine]:
+    """The clock sentences; a merged duplicate's clocks stopped at the merge, so only what they had decided
+    by then is shown (judged at that instant), as the SLA report counts it."""
+    if ticket.merged_at is None:
+        return presenters.clock_lines(ticket, states, pauses, now, client=client)
+    at = min(now, ticket.merged_at)
+    lines = presenters.clock_lines(ticket, states, pauses, at, client=client)
+    return [line for line in lines if line.status in DECIDED]
+
+
 def ticket_context(ticket: Ticket, *, client: bool) -> dict[str, Any]:
     """Clocks in plain words, pauses and the timeline — for a client without anything internal."""
     now = timezone.now()
     states = clocks.evaluate(ticket)
     pauses = list(ticket.pauses.all())
     events = ticket.events.all()
-    message_rows = ticket.messages.select_related("author", "author_contact")
-    files = client_attachments(ticket) if client else ticket.attachments.select_related("message")
+    # The conversation of the requests merged into this one shows here too (desk.services.merge).
+    sources = [ticket.pk, *services.merged_sources(ticket)]
+    message_rows = Message.objects.filter(ticket_id__in=sources).select_related("author", "author_contact")
+    files = Attachment.objects.filter(ticket_id__in=sources).select_related("message")
     if client:
         events = events.filter(public=True)
         message_rows = message_rows.exclude(kind=Message.Kind.NOTE)
+        files = files.exclude(message__kind=Message.Kind.NOTE)
     tz = presenters.zone_of(ticket)
     return {
         "now": now,
@@ -383,7 +403,7 @@ def ticket_context(ticket: Ticket, *, client: bool) -> dict[str, Any]:
         "received": presenters.received(ticket),
         "origin": presenters.origin(ticket),
         "states": states,
-        "clock_lines": presenters.clock_lines(ticket, states, pauses, now, client=client),
+        "clock_lines": _clock_lines(ticket, states, pauses, now, client=client),
         "pauses": [
             {
                 "reason": presenters.pause_words(p.reason, client),
@@ -394,7 +414,10 @@ def ticket_context(ticket: Ticket, *, client: bool) -> dict[str, Any]:
             }
             for p in pauses
         ],
-        "timeline": presenters.timeline(events, message_rows, files, client=client),
+        "timeline": presenters.timeline(events, message_rows, files, client=client, ticket_id=ticket.pk),
+        "state_label": presenters.state_label(ticket, client=client),
+        "related": services.linked(ticket),
+        "merged_sources": [f"SK-{pk:05d}" for pk in sources[1:]],
         "attachments": list(files),
         "priority_guide": presenters.PRIORITY_GUIDE,
     }

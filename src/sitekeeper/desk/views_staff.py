@@ -33,6 +33,8 @@ from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import (
     AssignForm,
     BulkAssignForm,
+    LinkForm,
+    MergeForm,
     NoteForm,
     PriorityForm,
     QueueFilterForm,
@@ -41,6 +43,7 @@ from sitekeeper.desk.forms import (
     StaffReplyForm,
     StateForm,
     TimeForm,
+    UnlinkForm,
 )
 from sitekeeper.desk.models import Escalation, RequestType, SenderCheck, State, Ticket
 from sitekeeper.desk.views_portal import (
@@ -225,6 +228,8 @@ def _forms(ticket: Ticket, given: dict[str, forms.Form]) -> dict[str, forms.Form
         ),
         "time_form": TimeForm(),
         "accept_sender_form": AcceptSenderForm(),
+        "merge_form": MergeForm(),
+        "link_form": LinkForm(),
     }
     return {**default, **given}
 
@@ -315,8 +320,9 @@ def reply(request: HttpRequest, ticket: Ticket, form: StaffReplyForm) -> str:
     message = services.add_message(
         ticket, form.cleaned_data["body"], channel="staff", author=request.user, internal=internal
     )
-    save_attachments(ticket, form.cleaned_data["attachments"], request.user, message)
-    return "Internal note added." if internal else "Reply sent to the client."
+    save_attachments(message.ticket, form.cleaned_data["attachments"], request.user, message)
+    where = f" (on {message.ticket.reference}, which this request was merged into)" if ticket.merged else ""
+    return ("Internal note added" if internal else "Reply sent to the client") + where + "."
 
 
 @action(StateForm, "state_form")
@@ -387,6 +393,37 @@ def log_time(request: HttpRequest, ticket: Ticket, form: TimeForm) -> str:
     )
     kind = "billable" if entry.billable else "included hours"
     return f"{entry.minutes} min logged, billed as {entry.billed_minutes} min ({kind})."
+
+
+@action(MergeForm, "merge_form")
+def merge(request: HttpRequest, ticket: Ticket, form: MergeForm) -> str:
+    """Close this request as a duplicate of another one of the same client (desk.services.merge)."""
+    survivor = form.cleaned_data["into"]
+    already = ticket.merged_into_id == survivor.pk
+    merged = services.merge(ticket, survivor, actor=request.user)
+    if already:
+        return f"{ticket.reference} was already merged into {survivor.reference}; nothing changed."
+    mail.send_merge_notice(merged)
+    return (
+        f"Merged into {survivor.reference}: this request is closed and its clocks stopped; "
+        f"its conversation shows on {survivor.reference}, whose clocks are unchanged."
+    )
+
+
+@action(LinkForm, "link_form")
+def link(request: HttpRequest, ticket: Ticket, form: LinkForm) -> str:
+    other = form.cleaned_data["other"]
+    if services.link(ticket, other, actor=request.user):
+        return f"Linked: {ticket.reference} and {other.reference} now show each other as related."
+    return f"{ticket.reference} and {other.reference} were already linked."
+
+
+@action(UnlinkForm, "link_form")
+def unlink(request: HttpRequest, ticket: Ticket, form: UnlinkForm) -> str:
+    other = form.cleaned_data["other"]
+    if services.unlink(ticket, other, actor=request.user):
+        return f"{ticket.reference} and {other.reference} are no longer linked."
+    return f"{ticket.reference} and {other.reference} were not linked."
 
 
 @agency_required
