@@ -90,6 +90,7 @@ class ApiToken(models.Model):
 
     class Meta:
         verbose_name = "API token"
+        verbose_name_plural = "API tokens"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -128,7 +129,52 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name = "audit entry"
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.model} {self.object_repr}"
+
+
+class Invitation(models.Model):
+    """An e-mailed invitation to become a person here with a role (access/invitations.py).
+
+    Only the SHA-256 of the link's token is stored: the link is mailed once and never shown again. It works
+    until `expires_at`, once, and not after it was revoked; re-sending it issues a new token (the old link
+    stops working) and a new expiry.
+    """
+
+    email = models.EmailField("e-mail address")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    client = models.ForeignKey(
+        "contracts.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
+    invited_by_label = models.CharField(max_length=150)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    send_count = models.PositiveIntegerField(default=1)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.OneToOneField(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitation"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role__in=["client_owner", "client_member"], client__isnull=False)
+                    | models.Q(role__in=["agency_admin", "engineer", "account_manager"], client__isnull=True)
+                ),
+                name="invitation_role_matches_client",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display()})"

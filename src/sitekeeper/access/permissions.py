@@ -48,6 +48,8 @@ agency_required = _roles_required(AGENCY_ROLES)
 audit_viewer_required = _roles_required(AUDIT_ROLES)
 admin_required = _roles_required(frozenset({Role.AGENCY_ADMIN}))
 client_required = _roles_required(CLIENT_ROLES)
+# A client's product owner: their own organisation's settings and people (agency people have the console).
+client_owner_required = _roles_required(frozenset({Role.CLIENT_OWNER}))
 
 
 def portal_view(agency_url: Callable[..., str]) -> Callable[[View], View]:
