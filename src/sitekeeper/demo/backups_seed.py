@@ -24,6 +24,7 @@ from django.conf import settings
 from sitekeeper.backups import jobs
 from sitekeeper.backups.models import Layer, Repository, SiteBackup, Source
 from sitekeeper.contracts.models import Site
+from sitekeeper.demo import clock
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +108,10 @@ def seed_backups(now: dt.datetime) -> BackupsSeed:
         at = (last - dt.timedelta(days=days_ago)).replace(hour=1, minute=0, second=0, microsecond=0)
         layers = [Layer.DATA, Layer.CODE] + ([Layer.CONFIG] if days_ago == 2 else [])
         for layer in layers:
-            run = jobs.backup(
-                bakery, layer, slot=f"{layer}-{at.date().isoformat()}", trigger="schedule", at=at
-            )
+            with clock.at(at):  # the run is stamped at its night, like the snapshot (demo/clock.py)
+                run = jobs.backup(
+                    bakery, layer, slot=f"{layer}-{at.date().isoformat()}", trigger="schedule", at=at
+                )
             runs += run is not None
     verdict = _restore_test(bakery)
     _failing_site(home)

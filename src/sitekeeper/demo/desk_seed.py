@@ -59,6 +59,7 @@ def _incident_recovered(demo: _Demo) -> None:
         subject="Checkout returns 503 for every customer",
         description="Since the 14:00 deploy the cart page answers 503.",
         steps="Add any product, open /cart.",
+        site=Client.objects.get(slug="outdoor").sites.get(url="https://shop.trailhead.test"),
     )
     demo.reply(
         ticket, ticket.received_at + 20 * dt.timedelta(minutes=1), "On it: rolling back the 14:00 release."

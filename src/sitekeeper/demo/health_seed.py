@@ -37,6 +37,7 @@ from django.test import override_settings
 from sitekeeper import proc
 from sitekeeper.backups.models import Source
 from sitekeeper.contracts.models import Environment, Site
+from sitekeeper.demo import clock
 from sitekeeper.health import lighthouse, linkscan, performance
 from sitekeeper.health.models import HealthConfig, KeyPage, PerformanceAudit
 from sitekeeper.releases import packages, updates
@@ -241,7 +242,9 @@ def _releases(site: Site, now: dt.datetime) -> dict[str, str]:
                 Environment.objects.update_or_create(site=site, kind=kind, defaults={"url": url})
             for environment in ("prod", "stage"):
                 vulns.refresh_site(site, environment, now=now)
-            linkscan.run_scan(site, slot=f"{now - dt.timedelta(days=30):%Y-%m}", trigger="schedule")
+            last_month = now - dt.timedelta(days=30)
+            with clock.at(last_month):
+                linkscan.run_scan(site, slot=f"{last_month:%Y-%m}", trigger="schedule")
             # The demo's php -S runs without OPcache: no need to wait before the smoke checks.
             with override_settings(SITEKEEPER_UPDATE_SETTLE_SECONDS=0):
                 done = _run_releases(site, now)
@@ -267,16 +270,21 @@ def _run_releases(site: Site, now: dt.datetime) -> dict[str, str]:
     fix = packages.add_package(_zip("contact-form-7", {"wp-contact-form-7.php": CF7_FIXED}),
                                filename="contact-form-7.5.7.2.zip", security=True,
                                notes="Fixes demo-cf7-2026-0001 (unauthenticated file upload).")  # fmt: skip
-    # Three weeks ago: 1.1.0 staged, then deployed in that week's Tuesday-night window.
+    # Three weeks ago: 1.1.0 staged, then deployed in that week's Tuesday-night window; nine days ago 1.2.0,
+    # rolled back in its window. Each step runs at its moment (demo/clock.py), so the release's stage and
+    # production times, its checks and its restore point fall inside the window the pipeline chose.
     for days, package in ((21, good), (9, bad)):
         planned_at = now - dt.timedelta(days=days)
-        release = updates.plan_release(site, packages=[package], slot=f"batch-{planned_at:%Y-%m-%d}",
-                                       now=planned_at)  # fmt: skip
-        if release is None:
-            continue
-        release = updates.advance(release, now=planned_at)
+        with clock.at(planned_at):
+            release = updates.plan_release(site, packages=[package], slot=f"batch-{planned_at:%Y-%m-%d}",
+                                           now=planned_at)  # fmt: skip
+            if release is None:
+                continue
+            release = updates.advance(release, now=planned_at)
         if release.window_start is not None:
-            release = updates.advance(release, now=release.window_start + dt.timedelta(minutes=1))
+            opens = release.window_start + dt.timedelta(minutes=1)
+            with clock.at(opens):
+                release = updates.advance(release, now=opens)
         done[release.slot] = release.status
     # Today: the security fix, staged now, waits for the next window.
     release = updates.plan_release(site, packages=[fix], slot=f"batch-{now:%Y-%m-%d}", now=now)

@@ -3,9 +3,14 @@ incident, one tagged "third-party platform", one inside announced maintenance, o
 which staff logged maintenance), and a public status page — for the named client's first site.
 
 Every other site gets a home-page monitor, except the museum's online collection: nobody set one up, so its
-uptime reads "not measured" and staff see it under "Sites nobody monitors". The law firm (two sites) had a bad
-last month — each site's credit is counted on the contract's basis and the month's total is capped at the fee
-(with `credit_basis: full_fee` the two sites earn more than the fee, and the page says it was capped).
+uptime reads "not measured" and staff see it under "Sites nobody monitors". The outfitters' trail journal is
+down now: it has failed every check for the last 38 minutes, and the real outage logic (outages.evaluate,
+at the second failed check) opened its outage and its P1 incident, nobody assigned yet. While `sitekeeper
+demo` runs, its local site server keeps that site answering 503 and the probe confirms it (demo/sites.py).
+
+The law firm (two sites) had a bad last month — each site's credit is counted on the contract's basis and
+the month's total is capped at the fee (with `credit_basis: full_fee` the two sites earn more than the fee,
+and the page says it was capped).
 
 Call `seed_monitoring(now)` after the contracts and logins exist (demo/seed.py), inside its acting_as block.
 Safe to call twice: a site that already has monitors is left alone.
@@ -21,7 +26,7 @@ from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import Client, Site
 from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.desk import services
-from sitekeeper.monitoring import maintenance, rollup
+from sitekeeper.monitoring import maintenance, outages, rollup
 from sitekeeper.monitoring.models import (
     CheckResult,
     MaintenanceAnnouncement,
@@ -36,6 +41,9 @@ from sitekeeper.monitoring.models import (
 RAW_DAYS = 3  # raw results for the last days; older hours exist only as rollups, as after the retention
 WATCHED_DAYS = 95  # the probes (and the monitors) have been running this long
 UNMONITORED_URL = "https://sammlung.stadtmuseum-nord.test"  # the demo's forgotten site: "not measured"
+DOWN_URL = "https://blog.trailhead.test"  # the demo's site that is down right now
+DOWN_FOR = dt.timedelta(minutes=38)
+DOWN_CAUSE = "HTTP 503 Service Unavailable"
 ALERTED_AFTER = dt.timedelta(minutes=2)  # the probes' alert: two confirmations a minute apart
 
 
@@ -80,6 +88,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         state="up",
         last_checked_at=now,
         max_response_ms=3000,
+        keyword=site.name,
         created_at=since,
     )
     Monitor.objects.create(
@@ -289,9 +298,31 @@ def _monitor_other_sites(done: Site, since: dt.datetime, now: dt.datetime) -> No
     for site in Site.objects.exclude(pk=done.pk).select_related("client").order_by("pk"):
         if site.url == UNMONITORED_URL or site.client.contract is None or site.monitors.exists():
             continue
-        Monitor.objects.create(
-            site=site, url=site.url, name="Home page", state="up", last_checked_at=now, created_at=since
+        monitor = Monitor.objects.create(
+            site=site,
+            url=site.url,
+            name="Home page",
+            keyword=site.name,
+            state="up",
+            last_checked_at=now,
+            created_at=since,
         )
+        if site.url == DOWN_URL:
+            _down_now(monitor, now)
+
+
+def _down_now(monitor: Monitor, now: dt.datetime) -> None:
+    """Failed checks from fra1 every minute for the last DOWN_FOR; the outage logic runs at the second one,
+    as the probe would have run it then: the outage, its P1 incident and the alert are the real ones."""
+    first = now - DOWN_FOR
+    at = first
+    while at <= now:
+        CheckResult.objects.create(monitor=monitor, location="fra1", at=at, ok=False, status_code=503,
+                                   response_ms=41, error=DOWN_CAUSE)  # fmt: skip
+        if at == first + dt.timedelta(minutes=1):
+            outages.evaluate(monitor, at, "P1", DOWN_CAUSE)
+        at += dt.timedelta(minutes=1)
+    Monitor.objects.filter(pk=monitor.pk).update(last_checked_at=now)
 
 
 def _lawfirm_last_month(now: dt.datetime, staff: User | None, gap: tuple[dt.datetime, dt.datetime]) -> None:

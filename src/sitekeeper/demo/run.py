@@ -1,6 +1,8 @@
-"""Run the demo's three programs together: the web server, the worker and one probe location.
+"""Run the demo's programs together: the demo's own sites (demo/sites.py, on the loopback), the web server,
+the worker and one probe location that checks those sites.
 
-Each is its own `sitekeeper` child process. One Ctrl+C or SIGTERM to the demo stops all of them; a child that
+Each is its own child process (`python -m sitekeeper …`; the sites: `python -m sitekeeper.demo.sites`).
+One Ctrl+C or SIGTERM to the demo stops all of them; a child that
 dies on its own is named and the others are stopped, and the demo exits non-zero. The children also ask the
 kernel to end them when the demo dies (PR_SET_PDEATHSIG), so even `kill -9` of the demo leaves no orphan.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 import socket
 import subprocess
@@ -21,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn, TextIO
 
@@ -29,8 +33,9 @@ from sitekeeper import proc
 PROBE_LOCATION = "demo"
 # Seconds the children get to finish after SIGTERM (the worker lets a running task end) before SIGKILL.
 STOP_SECONDS = 20.0
-# Seconds the web server gets to accept connections before the demo gives up on it.
+# Seconds a server (the web server, the sites) gets to accept connections before the demo gives up on it.
 WEB_READY_SECONDS = 120.0
+SITES = "demo sites"
 _POLL = 0.2
 # SIGTERM (graceful: the worker lets its task end) when the demo dies, however it dies.
 _END_WITH_DEMO = functools.partial(proc.die_with_parent, signal.SIGTERM)
@@ -41,18 +46,37 @@ class Component:
     name: str  # what the demo calls it in its messages
     argv: list[str]
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    env: dict[str, str] = field(default_factory=dict)  # added to the demo's environment
+    serves: str = ""  # HOST:PORT it accepts connections on, once ready ("" for the worker and the probe)
 
 
-def components(bind: str, probe: bool = False) -> list[Component]:
-    """The web server, the worker and (asked for) the probe, each run as `python -m sitekeeper …`."""
+@dataclass(frozen=True)
+class SiteServer:
+    """Where the demo's sites are served and with which files (demo/local_sites.prepare made them)."""
+
+    bind: str
+    pages: Path
+    tls_folder: Path
+    ca_file: Path
+
+
+def components(bind: str, probe: bool = True, sites: SiteServer | None = None) -> list[Component]:
+    """The demo's sites (when given), the web server, the worker and (unless asked not to) the probe, which
+    trusts the sites' certificate authority through SITEKEEPER_PROBE_CA_FILE."""
     sitekeeper = [sys.executable, "-m", "sitekeeper"]
-    parts = [
-        Component("web server", [*sitekeeper, "serve", "--bind", bind]),
+    parts = []
+    if sites is not None:
+        argv = [sys.executable, "-m", "sitekeeper.demo.sites", "--bind", sites.bind,
+                "--pages", str(sites.pages), "--tls", str(sites.tls_folder)]  # fmt: skip
+        parts.append(Component(SITES, argv, serves=sites.bind))
+    parts += [
+        Component("web server", [*sitekeeper, "serve", "--bind", bind], serves=bind),
         Component("worker", [*sitekeeper, "worker"]),
     ]
     if probe:
         where = [*sitekeeper, "probe", "--location", PROBE_LOCATION]
-        parts.append(Component(f"probe location {PROBE_LOCATION}", where))
+        trust = {"SITEKEEPER_PROBE_CA_FILE": str(sites.ca_file)} if sites is not None else {}
+        parts.append(Component(f"probe location {PROBE_LOCATION}", where, env=trust))
     return parts
 
 
@@ -78,12 +102,18 @@ def split_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def run(
-    bind: str, say: Callable[[str], None], started: float, out: TextIO = sys.stdout, probe: bool = False
+def run(  # noqa: PLR0917 - the command's options, each with its default
+    bind: str,
+    say: Callable[[str], None],
+    started: float,
+    out: TextIO = sys.stdout,
+    probe: bool = True,
+    sites: SiteServer | None = None,
 ) -> int:
     """Start them, report each as it is up, wait for a signal or a death; exit status for the demo.
-    `started`: time.monotonic() when the demo began, for the "ready after" line."""
-    parts = components(bind, probe)
+    `started`: time.monotonic() when the demo began, for the "ready after" line. The sites are up before the
+    probe starts (its first checks find them answering); the web server is waited for last."""
+    parts = components(bind, probe, sites)
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for part in parts:
@@ -92,10 +122,16 @@ def run(
                 part.argv,
                 preexec_fn=_END_WITH_DEMO,  # noqa: PLW1509 - only a prctl call, safe after fork
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **part.env} if part.env else None,
             )
-        _wait_for_web(parts[0], bind, say)
-        for part in parts[1:]:
-            say(f"{part.name} (pid {part.process.pid})")  # type: ignore[union-attr]
+            if part.name == SITES:
+                _wait_until_serving(part, say, f"demo sites on https://{part.serves}/")
+        for part in parts:
+            if part.serves and part.name != SITES:
+                _wait_until_serving(part, say, f"web on http://{part.serves}/")
+        for part in parts:
+            if not part.serves:
+                say(f"{part.name} (pid {part.process.pid})")  # type: ignore[union-attr]
         say(f"All running, {time.monotonic() - started:.0f} s after start. Ctrl+C stops all of them.")
         _watch(parts)
     except _ComponentDiedError as died:
@@ -113,17 +149,17 @@ def run(
             signal.signal(sig, handler)
 
 
-def _wait_for_web(web: Component, bind: str, say: Callable[[str], None]) -> None:
-    host, port = split_bind(bind)
+def _wait_until_serving(part: Component, say: Callable[[str], None], line: str) -> None:
+    host, port = split_bind(part.serves)
     deadline = time.monotonic() + WEB_READY_SECONDS
     while not _accepting(host, port):
-        if web.process is not None and web.process.poll() is not None:
-            raise _ComponentDiedError(web)
+        if part.process is not None and part.process.poll() is not None:
+            raise _ComponentDiedError(part)
         if time.monotonic() > deadline:
-            reason = f"did not accept connections on {bind} within {WEB_READY_SECONDS:g} s"
-            raise _ComponentDiedError(web, reason)
+            reason = f"did not accept connections on {part.serves} within {WEB_READY_SECONDS:g} s"
+            raise _ComponentDiedError(part, reason)
         time.sleep(_POLL)
-    say(f"web on http://{bind}/")
+    say(line)
 
 
 class _ComponentDiedError(Exception):

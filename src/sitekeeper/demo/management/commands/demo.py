@@ -1,16 +1,21 @@
-"""`sitekeeper demo`: migrate, load the demo agency, print the logins, then run the web server (127.0.0.1:8000
-unless --bind says otherwise), the worker and one probe location together until Ctrl+C (demo/run.py)."""
+"""`sitekeeper demo`: migrate, load the demo agency, print the logins, then run the demo's sites (on a free
+loopback port), the web server (127.0.0.1:8000 unless --bind says otherwise), the worker and one probe
+location together until Ctrl+C (demo/run.py). --no-probe leaves the probe out (the seeded history stays as
+it is; nothing records new checks)."""
 
 from __future__ import annotations
 
+import argparse
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sitekeeper.demo import run
+from sitekeeper.demo import local_sites, run
 from sitekeeper.demo.seed import DEMO_PASSWORD, seed
 
 
@@ -24,9 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="load the data and exit")
         parser.add_argument(
             "--probe",
-            action="store_true",
-            help="also run a probe location (the demo's sites are *.test addresses it cannot reach: every "
-            "monitored site would soon be reported down, with its incident)",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="run a probe location that checks the demo's sites, served on this machine (default: on; "
+            "--no-probe leaves it out)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,22 +50,35 @@ class Command(BaseCommand):
         if options["no_serve"]:
             return
         self.stdout.write(f"\nE-mail: {mail_destination()}")
+        sites = serve_sites()
         if options["probe"]:
-            self.stdout.write("Starting the web server, the worker and the probe …\n")
+            self.stdout.write("Starting the demo's sites, the web server, the worker and the probe …\n")
         else:
-            # Until the demo serves its sites itself, a real probe would only find *.test unreachable and
-            # report every monitored site down: the seeded check history stands in for it.
             self.stdout.write(
-                "Starting the web server and the worker (no probe: the demo's sites are *.test addresses "
-                "it cannot reach; --probe runs one anyway) …\n"
+                "Starting the demo's sites, the web server and the worker (--no-probe: nothing checks the "
+                "sites, the monitors keep their seeded history) …\n"
             )
-        status = run.run(options["bind"], say=self.say, started=started, probe=options["probe"])
+        status = run.run(options["bind"], say=self.say, started=started, probe=options["probe"], sites=sites)
         if status:
             raise SystemExit(status)
 
     def say(self, line: str) -> None:
         self.stdout.write(line)
         self.stdout.flush()  # the children write to the same terminal: keep the order
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((local_sites.LOCAL, 0))
+        return sock.getsockname()[1]
+
+
+def serve_sites() -> run.SiteServer:
+    """A port for the demo's sites, their page list and certificate, and the demo monitors pointed at them."""
+    port = free_loopback_port()
+    local = local_sites.prepare(Path(settings.HOME), port)
+    bind = f"{local_sites.LOCAL}:{port}"
+    return run.SiteServer(bind=bind, pages=local.pages, tls_folder=local.tls.ca.parent, ca_file=local.tls.ca)
 
 
 def check_bind(bind: str) -> None:
