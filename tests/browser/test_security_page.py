@@ -181,7 +181,7 @@ def test_security_pages_fit_at_both_widths_with_long_findings(live_server, page,
             if who == "engineer":
                 expect(page.locator("#findings-integrity")).to_contain_text("prod, stage")
                 expect(page.locator("#findings-integrity")).to_contain_text("rw-r--r--")
-                expect(page.locator("#findings-integrity")).to_contain_text("7 Dec 2026 11:07 UTC")
+                expect(page.locator("#findings-integrity")).to_contain_text("7 Dec 2026 12:07 CET")
                 expect(page.locator("#findings-malware")).to_contain_text("Matched rules")
             else:
                 expect(page.locator("#findings-integrity")).to_contain_text("production, staging")

@@ -126,7 +126,7 @@ def test_a_security_scan_older_than_48_hours_is_a_gap(acme, tmp_path):
     (gap,) = coverage.site_gaps(site, NOW)
     assert gap.kind == "scan"
     assert gap.label == "overdue"
-    assert gap.detail == "last completed scan 2 May 2026 11:54 Europe/Berlin"  # 48.1 h before, Berlin time
+    assert gap.detail == "last completed scan 2 May 2026 11:54 CEST"  # 48.1 h before, Berlin time
     assert gap.client == "Security scans: none in the last 48 hours — we are looking into it."
 
 

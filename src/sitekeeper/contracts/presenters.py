@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from django.utils.dateformat import format as django_format
+
 from sitekeeper.contracts.models import Contract, Plan
 from sitekeeper.core.credits import NO_REMEDY, CreditError
 from sitekeeper.core.targets import TargetError, parse_target
@@ -65,9 +67,11 @@ def contract_zone(contract: Contract | None) -> ZoneInfo:
     return ZoneInfo(zone_of(contract))
 
 
+LOCAL_TIME = "j M Y H:i T"  # the pages' one format (templatetags/sitekeeper_time.py WHEN)
+
+
 def local_time(instant: dt.datetime | None, zone: str) -> str:
-    """'4 May 2026 12:00 Europe/Berlin'; a dash for no time."""
+    """'4 May 2026 12:00 CEST' (the zone's abbreviation as it applies at that instant); a dash for no time."""
     if instant is None:
         return NOT_SET
-    local = instant.astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y %H:%M} {zone}"
+    return django_format(instant.astimezone(ZoneInfo(zone)), LOCAL_TIME)

@@ -10,6 +10,7 @@ people are sent to the console. Charts are hand-written inline SVG (no JS librar
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -37,6 +39,11 @@ SCORES = (("performance", "Performance"), ("accessibility", "Accessibility"),
 METRICS = (("lcp_ms", "LCP", "ms"), ("fcp_ms", "FCP", "ms"), ("tbt_ms", "TBT", "ms"),
            ("speed_index_ms", "Speed Index", "ms"), ("ttfb_ms", "TTFB", "ms"), ("cls", "CLS", ""),
            ("page_weight_bytes", "Weight", "bytes"))  # fmt: skip
+# What each measure means, in words: the portal's labels, and the staff page's hover text for the acronyms.
+PLAIN = {"lcp_ms": "Main content shown after", "fcp_ms": "First content shown after",
+         "tbt_ms": "Page busy (not answering clicks)", "speed_index_ms": "Visibly complete after",
+         "ttfb_ms": "Server answered after", "cls": "Layout shift (lower is better)",
+         "page_weight_bytes": "Page weight"}  # fmt: skip
 LABEL = "Performance score per month (median)"
 SERIES_COLOURS = {"mobile": "#2563eb", "desktop": "#16a34a"}
 
@@ -113,8 +120,46 @@ def _metrics(result: LighthouseResult | None) -> list[dict[str, Any]]:
     broken = {line["metric"] for line in result.over_budget or []}
     if "page_weight_kb" in broken:
         broken.add("page_weight_bytes")
-    return [{"label": label, "value": getattr(result, name), "unit": unit, "over": name in broken}
+    return [{"label": label, "plain": PLAIN[name], "value": getattr(result, name), "unit": unit,
+             "text": _metric_text(getattr(result, name), unit), "over": name in broken}
             for name, label, unit in METRICS]  # fmt: skip
+
+
+def _metric_text(value: float | int | None, unit: str) -> str:
+    """7400 ms → "7.4 s", 180 ms → "180 ms", bytes → "1.4 MB", a shift stays a plain number."""
+    if value is None:
+        return "—"
+    if unit == "ms":
+        return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:g} ms"
+    if unit == "bytes":
+        return filesizeformat(value)
+    return f"{value:g}"
+
+
+def _month_name(month: str) -> str:
+    """ "2026-11" → "Nov 2026"."""
+    year, number = (int(part) for part in month.split("-"))
+    return dt.date(year, number, 1).strftime("%b %Y")
+
+
+def trend_lines(series: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The chart in words, per form factor: the latest month's median performance score and how it moved
+    since the month before it that has one ("Mobile: 38 in Dec 2026, down 48 points from 86 in Nov 2026")."""
+    lines = []
+    for form_factor, points in series.items():
+        measured = [p for p in points if p["performance"] is not None]
+        if not measured:
+            lines.append(f"{form_factor.capitalize()}: not measured in the last {len(points)} months.")
+            continue
+        last = measured[-1]
+        text = f"{form_factor.capitalize()}: {last['performance']:g} in {_month_name(last['month'])}"
+        if len(measured) > 1:
+            before = measured[-2]
+            change = last["performance"] - before["performance"]
+            moved = "no change" if change == 0 else f"{'up' if change > 0 else 'down'} {abs(change):g} points"
+            text += f", {moved} from {before['performance']:g} in {_month_name(before['month'])}"
+        lines.append(text + ".")
+    return lines
 
 
 def pages_context(site: Site, *, staff: bool) -> list[dict[str, Any]]:
@@ -131,6 +176,7 @@ def pages_context(site: Site, *, staff: bool) -> list[dict[str, Any]]:
                          "scores": scores})  # fmt: skip
         series = {ff: performance.trend(site, url, ff) for ff in performance.FORM_FACTORS}
         blocks.append({"target": target, "url": url, "rows": rows, "chart": trend_svg(series),
+                       "trend": trend_lines(series),
                        "budget": target.budget if staff else {}})  # fmt: skip
     return blocks
 

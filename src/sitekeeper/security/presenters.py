@@ -59,6 +59,7 @@ class Field:
     value: str
     pre: bool = False
     links: tuple[str, ...] = ()
+    instant: dt.datetime | None = None  # a time: the page prints it with |when in the page's zone
 
 
 @dataclass
@@ -101,6 +102,18 @@ def file_mode(value: Any) -> str:
     if not 0 <= number <= 0o7777:
         raise ValueError(f"not a file mode: {value!r} (outside 0..0o7777)")
     return stat.filemode(number)[1:]
+
+
+def instant(value: Any) -> dt.datetime | None:
+    """A details time as an aware datetime (ISO strings parsed, naive ones UTC); None if it is not one."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def when(value: dt.datetime | str | None) -> str:
@@ -163,10 +176,16 @@ def detail_field(key: str, value: Any) -> Field:
             return Field(label(key), file_mode(value))
         except (TypeError, ValueError):
             return Field(label(key), plain(value))
-    if key.endswith(("_at", "size")):
-        return Field(label(key), when(value) if key.endswith("_at") else byte_size(value))
+    if key.endswith("_at"):
+        return Field(label(key), when(value), instant=instant(value))
+    if key.endswith("size"):
+        return Field(label(key), byte_size(value))
     if key == "matches" and isinstance(value, list):
         return Field(label(key), "\n".join(_match(m) for m in value), pre=True)
+    return _text_field(key, value)
+
+
+def _text_field(key: str, value: Any) -> Field:
     if key == "references" and isinstance(value, list):
         urls = tuple(str(v) for v in value if str(v).startswith(("https://", "http://")))
         return Field(label(key), plain(value), links=urls)
