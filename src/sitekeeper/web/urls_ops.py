@@ -6,4 +6,5 @@ from sitekeeper.web import views_ops
 
 urlpatterns: list[URLPattern] = [
     path("staff/", views_ops.staff_dashboard, name="staff_dashboard"),
+    path("staff/business/", views_ops.staff_business, name="staff_business"),
 ]

@@ -1,4 +1,5 @@
-"""The operations console's home (/staff/): what needs a person now."""
+"""The operations console's home (/staff/): what needs a person now; and the agency's book (/staff/business/),
+where revenue lives — for account managers and the agency admin, not on an engineer's home."""
 
 from __future__ import annotations
 
@@ -9,13 +10,27 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sitekeeper.access.models import CLIENT_ROLES, AuditEntry, User
-from sitekeeper.access.permissions import AUDIT_ROLES, agency_required
-from sitekeeper.contracts import coverage
+from sitekeeper.access.permissions import AUDIT_ROLES, agency_required, audit_viewer_required
 from sitekeeper.contracts.models import Client, Contract, Environment, Plan, Site
+from sitekeeper.web import ops
 
 
 @agency_required
 def staff_dashboard(request: HttpRequest) -> HttpResponse:
+    sections = ops.console(timezone.now())
+    context = {
+        "sections": sections,
+        "soon_hours": ops.soon_hours(),
+        "shown": ops.SHOWN,
+        "business": request.user.role in AUDIT_ROLES,
+    }
+    return render(request, "web/staff/dashboard.html", context)
+
+
+@audit_viewer_required
+def staff_business(request: HttpRequest) -> HttpResponse:
+    """The book of contracts: counts, monthly recurring fees per currency, contracts per plan, recent changes
+    (the same people who read the audit log: account managers and the agency admin)."""
     active = Contract.objects.filter(status=Contract.Status.ACTIVE)
     context = {
         "counts": [
@@ -32,7 +47,6 @@ def staff_dashboard(request: HttpRequest) -> HttpResponse:
         "by_plan": Plan.objects.annotate(
             n=Count("contracts", filter=Q(contracts__status=Contract.Status.ACTIVE))
         ).order_by("rank"),
-        "recent": AuditEntry.objects.all()[:8] if request.user.role in AUDIT_ROLES else None,
-        "gaps": coverage.gaps(timezone.now()),
+        "recent": AuditEntry.objects.all()[:8],
     }
-    return render(request, "web/staff/dashboard.html", context)
+    return render(request, "web/staff/business.html", context)
