@@ -195,3 +195,77 @@ def test_user_unlock_refuses_what_does_not_fit(args, message):
     with pytest.raises(CommandError, match=message):
         run_user("unlock", *args)
     assert not AuditEntry.objects.exists()
+
+
+# --- user invite / deactivate / reactivate (issue 15.4) -----------------------------------------------------
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("user", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_user_invite_mails_a_link_that_makes_the_login(acme, settings):
+    from django.core import mail
+
+    from sitekeeper.access.models import Invitation
+    from sitekeeper.notify import deliver_pending
+
+    settings.SITEKEEPER_BASE_URL = "https://desk.agency.test"
+    said = run("invite", "pia@acme.test", "--role", "client_owner", "--client", "acme")
+    assert said.startswith("invited pia@acme.test: Client product owner at Acme GmbH; the link is mailed")
+    invitation = Invitation.objects.get()
+    assert (invitation.role, invitation.client, invitation.invited_by) == ("client_owner", acme, None)
+    assert invitation.invited_by_label.startswith("cli:")
+    entry = AuditEntry.objects.get(model="access.Invitation")
+    assert entry.actor_label.startswith("cli:")
+    assert entry.after["email"] == "pia@acme.test"
+    assert deliver_pending() == 1
+    (message,) = mail.outbox
+    path = message.body.split("https://desk.agency.test", 1)[1].split()[0]
+    form = {"username": "pia", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    answer = HttpClient().post(path, form)
+    assert answer.status_code == 302
+    assert User.objects.get(username="pia").role == Role.CLIENT_OWNER
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x@agency.test", "--role", "boss"), "--role 'boss': unknown role"),
+        (("x@agency.test", "--role", "engineer", "--client", "acme"), "an agency role belongs to no client"),
+        (("x@acme.test", "--role", "client_member"), "a client role needs --client SLUG"),
+        (("x@acme.test", "--role", "client_member", "--client", "nope"), "no client has that slug"),
+        (("not-an-address", "--role", "engineer"), "is not an e-mail address"),
+        (("engineer@people.test", "--role", "engineer"), "already has a login here"),
+    ],
+)
+def test_user_invite_refuses_what_does_not_fit(acme, engineer, args, message):
+    from sitekeeper.access.models import Invitation
+
+    with pytest.raises(CommandError, match=message):
+        run("invite", *args)
+    assert not Invitation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_user_deactivate_and_reactivate_audited_and_the_last_admin_stays(admin, engineer):
+    assert run("deactivate", "engineer") == "deactivated engineer (0 sessions ended)\n"
+    engineer.refresh_from_db()
+    assert not engineer.is_active
+    assert run("reactivate", "engineer") == "reactivated engineer\n"
+    engineer.refresh_from_db()
+    assert engineer.is_active
+    entries = AuditEntry.objects.filter(model="access.User", object_pk=str(engineer.pk)).order_by("id")
+    assert [entry.after for entry in entries] == [
+        {"is_active": False, "sessions_ended": 0},
+        {"is_active": True},
+    ]
+    assert all(entry.actor_label.startswith("cli:") for entry in entries)
+    with pytest.raises(CommandError, match="the last active agency admin"):
+        run("deactivate", "admin")
+    with pytest.raises(CommandError, match="no login is called 'nobody'"):
+        run("deactivate", "nobody")

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from sitekeeper.access import lockout
-from sitekeeper.access.models import ApiToken, AuditEntry, User
+from sitekeeper.access import invitations, lockout
+from sitekeeper.access.models import ApiToken, AuditEntry, Invitation, User
 
 # Access is decided by User.role (and User.client), never by groups: hide them so nobody configures them
 # believing they grant anything.
@@ -78,6 +78,45 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ("name", "user", "prefix", "digest", "created_at", "last_used_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made, re-sent and revoked at /staff/people/ (or `sitekeeper user invite`), where each
+    step is audited and the link is mailed; here they can only be read."""
+
+    list_display = ("email", "role", "client", "invited_by_label", "sent_at", "expires_at", "state")
+    list_filter = ("role", "client")
+    list_select_related = ("client",)
+    search_fields = ("email", "invited_by_label")
+    fields = (
+        "email",
+        "role",
+        "client",
+        "invited_by",
+        "invited_by_label",
+        "created_at",
+        "sent_at",
+        "send_count",
+        "expires_at",
+        "accepted_at",
+        "accepted_user",
+        "revoked_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="state")
+    def state(self, obj: Invitation) -> str:
+        return invitations.STATE_LABELS[invitations.state(obj)]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
         return False
 
 
