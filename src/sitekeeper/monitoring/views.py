@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -37,6 +38,8 @@ from sitekeeper.core.credits import to_decimal
 from sitekeeper.core.uptime import month_bounds
 from sitekeeper.desk.models import State, Ticket
 from sitekeeper.monitoring import gaps, maintenance
+from sitekeeper.monitoring import monitors as changes
+from sitekeeper.monitoring.forms import MonitorForm, PauseForm
 from sitekeeper.monitoring.models import (
     CheckResult,
     Exclusion,
@@ -123,6 +126,9 @@ def _previous_months(year: int, month: int, count: int) -> list[tuple[int, int]]
 
 @dataclass(frozen=True)
 class Chart:
+    """The response-time chart, drawn by the template as SVG: a plot box with a value axis (ms, labelled
+    ticks) and a time axis (one labelled tick per day, at midnight in the contract's zone)."""
+
     svg_points: str
     width: int
     height: int
@@ -130,13 +136,37 @@ class Chart:
     avg_ms: int | None
     first: dt.datetime | None
     last: dt.datetime | None
-    gridlines: list[tuple[float, int]]
+    left: int  # the plot box
+    top: int
+    right: int
+    bottom: int
+    yticks: list[tuple[float, str]]  # (y, "250 ms")
+    xticks: list[tuple[float, str]]  # (x, "Mon 7")
 
 
-def response_chart(site: Site, now: dt.datetime, days: int = CHART_DAYS) -> Chart:
+CHART_W, CHART_H = 720, 200
+CHART_BOX = (56, 10, CHART_W - 12, CHART_H - 28)  # left, top, right, bottom
+
+
+def _nice_top(value: int) -> int:
+    """The value axis' top: four ticks of 1, 2 or 5 × 10^n ms, the smallest at or above the data's
+    maximum plus 10 % (so 0, 50, 100, 150, 200 ms for a 180 ms peak)."""
+    target = max(1, round(value * 1.1))
+    scale = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * scale * 4 >= target:
+                return step * scale * 4
+        scale *= 10
+
+
+def response_chart(
+    site: Site, now: dt.datetime, days: int = CHART_DAYS, zone: ZoneInfo | None = None
+) -> Chart:
     """Hourly average response time of the site's production monitors (from Rollup rows; the current hour,
-    not rolled up yet, from its raw results), as an SVG polyline."""
-    width, height, pad = 720, 160, 4
+    not rolled up yet, from its raw results), as an SVG polyline with labelled axes (times in `zone`)."""
+    zone = zone or contract_zone(site.client.contract)
+    left, top, right, bottom = CHART_BOX
     since = now - dt.timedelta(days=days)
     rows = list(
         Rollup.objects.filter(
@@ -157,25 +187,37 @@ def response_chart(site: Site, now: dt.datetime, days: int = CHART_DAYS) -> Char
     if recent and not any(start == hour for start, _ in rows):
         rows.append((hour, round(sum(recent) / len(recent))))
     if not rows:
-        return Chart("", width, height, 0, None, None, None, [])
-    top = max(ms for _, ms in rows) or 1
-    top = int(-(-top * 1.1 // 100) * 100) or 100  # round the scale up to the next 100 ms
+        return Chart("", CHART_W, CHART_H, 0, None, None, None, left, top, right, bottom, [], [])
+    scale_top = _nice_top(max(ms for _, ms in rows))
     span = (now - since).total_seconds()
-    points = []
-    for start, ms in rows:
-        x = pad + (start - since).total_seconds() / span * (width - 2 * pad)
-        y = height - pad - ms / top * (height - 2 * pad)
-        points.append(f"{x:.1f},{y:.1f}")
-    grid = [(height - pad - f * (height - 2 * pad), int(top * f)) for f in (0.25, 0.5, 0.75, 1.0)]
+
+    def x_of(at: dt.datetime) -> float:
+        return left + (at - since).total_seconds() / span * (right - left)
+
+    def y_of(ms: float) -> float:
+        return bottom - ms / scale_top * (bottom - top)
+
+    points = " ".join(f"{x_of(start):.1f},{y_of(ms):.1f}" for start, ms in rows)
+    yticks = [(round(y_of(scale_top * f / 4), 1), f"{scale_top * f // 4} ms") for f in range(5)]
+    xticks = []
+    day = since.astimezone(zone).date() + dt.timedelta(days=1)
+    while (midnight := dt.datetime.combine(day, dt.time(), tzinfo=zone)) <= now:
+        xticks.append((round(x_of(midnight), 1), f"{midnight:%a} {midnight.day}"))
+        day += dt.timedelta(days=1)
     return Chart(
-        " ".join(points),
-        width,
-        height,
-        top,
+        points,
+        CHART_W,
+        CHART_H,
+        scale_top,
         round(sum(ms for _, ms in rows) / len(rows)),
         rows[0][0],
         rows[-1][0],
-        grid,
+        left,
+        top,
+        right,
+        bottom,
+        yticks,
+        xticks,
     )
 
 
@@ -216,7 +258,13 @@ def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
         if month_bounds(y, m, tz)[1] > site_start(site)
     ]
     bar = daily_bar(site, now=now)
-    monitors = list(site.monitors.order_by("environment", "kind", "url"))
+    monitors = list(
+        site.monitors.order_by("environment", "kind", "url").prefetch_related("pauses__paused_by")
+    )
+    for m in monitors:
+        m.pause = m.open_pause
+        m.cert_days = m.cert_days_left(now)
+        m.cert_status = m.cert_state(now)
     uptime_90, coverage_90 = span_figures(site, now=now)
     outage_rows(figures.outages, contract, now)
     return {
@@ -232,7 +280,8 @@ def uptime_context(request: HttpRequest, site: Site, *, staff: bool) -> dict:
         "bar": bar,
         "bar_counts": {s: sum(1 for d in bar if d.state == s) for s in STATES},
         "states": STATES,
-        "chart": response_chart(site, now),
+        "chart": response_chart(site, now, zone=tz),
+        "month_title": f"{figures.first_day:%B %Y}",
         "monitors": monitors,
         "prod_monitors": [m for m in monitors if m.enabled and m.environment == "prod"],
         "open_outages": [o for o in figures.outages if o.end is None],
@@ -316,19 +365,97 @@ def staff_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@agency_required
-def staff_site_uptime(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
-    if request.method == "POST":  # the page's own form: maintenance performed in a window occurrence
-        return log_maintenance(request, site)
+def _staff_page(request: HttpRequest, site: Site, monitor_form: MonitorForm | None = None) -> HttpResponse:
     context = uptime_context(request, site, staff=True)
     context["announce_form"] = AnnounceForm()
     context["exclusion_form"] = ExclusionForm()
+    context["monitor_form"] = monitor_form or MonitorForm(site=site)
+    context["pause_form"] = PauseForm()
     zone = contract_zone(site.client.contract)
     context["log_form"] = MaintenanceLogForm(
         occurrences=unlogged_occurrences(site, context["now"]), zone=zone
     )
     return render(request, "monitoring/site_uptime.html", context)
+
+
+@agency_required
+def staff_site_uptime(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    if request.method == "POST":  # the page's own form: maintenance performed in a window occurrence
+        return log_maintenance(request, site)
+    return _staff_page(request, site)
+
+
+# Monitors: add, edit, pause, resume (audited: Monitor and MonitorPause are audited models) ---------------
+
+
+def _monitors_anchor(site_pk: int) -> str:
+    return reverse("staff_site_uptime", args=[site_pk]) + "#monitors"
+
+
+@agency_required
+@require_POST
+def monitor_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a monitor to the site from its uptime page; a refused form is shown again on the page with each
+    error beside its field (and summed up above the form)."""
+    site = get_object_or_404(Site.objects.select_related("client"), pk=pk)
+    form = MonitorForm(request.POST, site=site)
+    if not form.is_valid():
+        return _staff_page(request, site, form)
+    monitor = changes.save_monitor(form.save(commit=False), list(form.fields))
+    messages.success(request, f"Monitor “{monitor}” added; the probes check it from now on.")
+    return redirect(_monitors_anchor(site.pk))
+
+
+@agency_required
+def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = get_object_or_404(Monitor.objects.select_related("site", "site__client"), pk=pk)
+    site = monitor.site
+    form = MonitorForm(request.POST or None, instance=monitor, site=site)
+    if request.method == "POST" and form.is_valid():
+        changes.save_monitor(form.save(commit=False), list(form.fields))
+        messages.success(request, f"Monitor “{monitor}” saved.")
+        return redirect(_monitors_anchor(site.pk))
+    return render(
+        request,
+        "monitoring/monitor_edit.html",
+        {"form": form, "monitor": monitor, "site": site, "zone": zone_of(site.client.contract)},
+    )
+
+
+@agency_required
+@require_POST
+def monitor_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = get_object_or_404(Monitor.objects.select_related("site", "site__client"), pk=pk)
+    form = PauseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():
+        messages.error(request, "Not paused: " + " ".join(form.errors.get("reason", [])))
+        return redirect(_monitors_anchor(monitor.site_id))
+    try:
+        changes.pause(monitor, request.user, reason)
+    except changes.MonitorError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.warning(
+            request,
+            f"Monitor “{monitor}” paused: it is not checked, and until you resume it its time counts as not "
+            "watched (coverage), never as up.",
+        )
+    return redirect(_monitors_anchor(monitor.site_id))
+
+
+@agency_required
+@require_POST
+def monitor_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = get_object_or_404(Monitor.objects.select_related("site", "site__client"), pk=pk)
+    try:
+        changes.resume(monitor, request.user)
+    except changes.MonitorError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Monitor “{monitor}” resumed; it is checked now.")
+    return redirect(_monitors_anchor(monitor.site_id))
 
 
 @portal_view(lambda pk: reverse("staff_site_uptime", args=[pk]))
