@@ -71,6 +71,8 @@ class Repository(models.Model):
     deletion_evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = "backup repository"
+        verbose_name_plural = "backup repositories"
         ordering = ["client", "name"]
         constraints = [models.UniqueConstraint(fields=["client", "name"], name="repository_unique_name")]
 
@@ -116,6 +118,8 @@ class SiteBackup(models.Model):
     runbook_reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "site backup setting"
+        verbose_name_plural = "site backup settings"
         ordering = ["site"]
 
     def __str__(self) -> str:
@@ -159,6 +163,8 @@ class Source(models.Model):
     over_ssh = models.BooleanField(default=False, help_text="Read over SSH from the site host")
 
     class Meta:
+        verbose_name = "backup source"
+        verbose_name_plural = "backup sources"
         ordering = ["site", "environment", "layer", "name"]
         constraints = [
             models.UniqueConstraint(fields=["site", "environment", "name"], name="backup_source_unique_name")
@@ -215,6 +221,8 @@ class BackupRun(models.Model):
     )
 
     class Meta:
+        verbose_name = "backup run"
+        verbose_name_plural = "backup runs"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["site", "layer", "slot"], name="backup_run_unique_slot")
@@ -255,6 +263,8 @@ class Snapshot(models.Model):
     forgotten_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "snapshot"
+        verbose_name_plural = "snapshots"
         ordering = ["-time"]
         constraints = [
             models.UniqueConstraint(fields=["repository", "restic_id"], name="snapshot_unique_restic_id")
@@ -309,6 +319,8 @@ class RestoreTest(models.Model):
     )
 
     class Meta:
+        verbose_name = "restore test"
+        verbose_name_plural = "restore tests"
         ordering = ["-started_at"]
         constraints = [models.UniqueConstraint(fields=["site", "slot"], name="restore_test_unique_slot")]
 
@@ -356,6 +368,8 @@ class Restore(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "restore"
+        verbose_name_plural = "restores"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -394,6 +408,8 @@ class Export(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "backup export"
+        verbose_name_plural = "backup exports"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

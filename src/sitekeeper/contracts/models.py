@@ -76,6 +76,8 @@ class Plan(models.Model):
     performance_call = models.CharField(max_length=20, choices=PerformanceCall.choices)
 
     class Meta:
+        verbose_name = "plan"
+        verbose_name_plural = "plans"
         ordering = ["rank", "slug"]
 
     def __str__(self) -> str:
@@ -122,6 +124,10 @@ class Calendar(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100, blank=True)
 
+    class Meta:
+        verbose_name = "business calendar"
+        verbose_name_plural = "business calendars"
+
     def __str__(self) -> str:
         return self.name or self.slug
 
@@ -152,6 +158,8 @@ class CalendarVersion(models.Model):
     )
 
     class Meta:
+        verbose_name = "calendar version"
+        verbose_name_plural = "calendar versions"
         constraints = [models.UniqueConstraint(fields=["calendar", "number"], name="calendar_version_unique")]
         ordering = ["calendar", "number"]
 
@@ -193,6 +201,8 @@ class Client(models.Model):
     )
 
     class Meta:
+        verbose_name = "client"
+        verbose_name_plural = "clients"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -221,6 +231,8 @@ class Contact(models.Model):
     )
 
     class Meta:
+        verbose_name = "contact"
+        verbose_name_plural = "contacts"
         ordering = ["client", "role", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -304,6 +316,8 @@ class Contract(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
 
     class Meta:
+        verbose_name = "contract"
+        verbose_name_plural = "contracts"
         ordering = ["client__name", "-start"]
         constraints = [
             models.CheckConstraint(
@@ -388,6 +402,8 @@ class MaintenanceWindow(models.Model):
     notice_hours = models.PositiveSmallIntegerField(default=48, help_text="Notice for extended maintenance")
 
     class Meta:
+        verbose_name = "maintenance window"
+        verbose_name_plural = "maintenance windows"
         ordering = ["contract", "weekday", "start"]
         constraints = [
             models.UniqueConstraint(fields=["contract", "weekday", "start"], name="window_unique"),
@@ -416,6 +432,8 @@ class Site(models.Model):
     notes = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "site"
+        verbose_name_plural = "sites"
         ordering = ["client", "url"]
         constraints = [models.UniqueConstraint(fields=["client", "url"], name="site_unique_url")]
 
@@ -435,6 +453,8 @@ class Environment(models.Model):
     url = models.URLField()
 
     class Meta:
+        verbose_name = "environment"
+        verbose_name_plural = "environments"
         ordering = ["site", "kind"]
         constraints = [models.UniqueConstraint(fields=["site", "kind"], name="environment_unique_kind")]
 

@@ -75,6 +75,10 @@ class HealthConfig(models.Model):
         help_text='environment → PHP error log path, e.g. {"prod": "/var/log/php.log"}',
     )
 
+    class Meta:
+        verbose_name = "health settings"
+        verbose_name_plural = "health settings"
+
     def __str__(self) -> str:
         return f"health settings of {self.site}"
 
@@ -107,6 +111,8 @@ class KeyPage(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = "key page"
+        verbose_name_plural = "key pages"
         ordering = ["site", "position", "path"]
         constraints = [models.UniqueConstraint(fields=["site", "path"], name="key_page_unique_path")]
 

@@ -59,6 +59,8 @@ class LinkScan(HealthJob):
     objects = LinkScanQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "link scan"
+        verbose_name_plural = "link scans"
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["site", "slot"], name="link_scan_unique_slot")]
         indexes = [models.Index(fields=["site", "status", "-created_at"])]
@@ -127,6 +129,8 @@ class BrokenLink(models.Model):
     change = models.CharField(max_length=6, choices=LinkChange.choices)
 
     class Meta:
+        verbose_name = "broken link"
+        verbose_name_plural = "broken links"
         ordering = ["scan", "change", "url"]
         constraints = [
             models.UniqueConstraint(fields=["scan", "url", "problem"], name="broken_link_unique_url")

@@ -22,6 +22,8 @@ class PerformanceAudit(HealthJob):
     lighthouse_version = models.CharField(max_length=20, blank=True)
 
     class Meta:
+        verbose_name = "performance audit"
+        verbose_name_plural = "performance audits"
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["site", "slot"], name="performance_audit_unique_slot")]
         indexes = [models.Index(fields=["site", "status", "-created_at"])]
@@ -73,6 +75,8 @@ class LighthouseResult(models.Model):
     objects = ResultQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "Lighthouse result"
+        verbose_name_plural = "Lighthouse results"
         ordering = ["site", "url", "form_factor", "-measured_at"]
         indexes = [models.Index(fields=["site", "url", "form_factor", "measured_at"])]
 

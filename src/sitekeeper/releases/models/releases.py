@@ -34,6 +34,8 @@ class UpdatePackage(models.Model):
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "update package"
+        verbose_name_plural = "update packages"
         ordering = ["ecosystem", "slug", "-added_at"]
         constraints = [
             models.UniqueConstraint(fields=["ecosystem", "slug", "version"], name="update_package_unique")
@@ -97,6 +99,8 @@ class Release(models.Model):
     )  # fmt: skip
 
     class Meta:
+        verbose_name = "release"
+        verbose_name_plural = "releases"
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["site", "slot"], name="release_unique_slot")]
         indexes = [models.Index(fields=["status", "window_start"])]
@@ -119,6 +123,8 @@ class ReleaseChange(models.Model):
     to_version = models.CharField(max_length=100)
 
     class Meta:
+        verbose_name = "release change"
+        verbose_name_plural = "release changes"
         ordering = ["release", "ecosystem", "slug"]
 
     def __str__(self) -> str:

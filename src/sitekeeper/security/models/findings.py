@@ -73,6 +73,8 @@ class Finding(models.Model):
     )
 
     class Meta:
+        verbose_name = "finding"
+        verbose_name_plural = "findings"
         ordering = ["-last_seen"]
         constraints = [
             models.UniqueConstraint(fields=["site", "environment", "kind", "key"], name="finding_unique_key")

@@ -28,6 +28,8 @@ class ActivitySnapshot(models.Model):
     data = models.JSONField(default=dict, help_text="admins, admin_email, options, cron hooks")
 
     class Meta:
+        verbose_name = "activity snapshot"
+        verbose_name_plural = "activity snapshots"
         ordering = ["-taken_at"]
         indexes = [models.Index(fields=["site", "environment", "taken_at"])]
 
@@ -76,6 +78,8 @@ class SecurityIncident(models.Model):
     )
 
     class Meta:
+        verbose_name = "security incident"
+        verbose_name_plural = "security incidents"
         ordering = ["-opened_at"]
         constraints = [
             models.UniqueConstraint(fields=["finding", "detected_at"], name="security_incident_per_episode")
@@ -112,6 +116,8 @@ class ChecklistItem(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "incident checklist item"
+        verbose_name_plural = "incident checklist items"
         ordering = ["incident", "position"]
         constraints = [models.UniqueConstraint(fields=["incident", "key"], name="incident_checklist_key")]
 

@@ -39,6 +39,8 @@ class Baseline(models.Model):
     release = models.CharField(max_length=200, blank=True, help_text="Pipeline changes: which update")
 
     class Meta:
+        verbose_name = "integrity baseline"
+        verbose_name_plural = "integrity baselines"
         ordering = ["site", "environment", "path"]
         constraints = [
             models.UniqueConstraint(fields=["site", "environment", "path"], name="baseline_unique_path")
@@ -70,6 +72,8 @@ class ScanState(models.Model):
     clean_ruleset = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        verbose_name = "file scan state"
+        verbose_name_plural = "file scan states"
         constraints = [
             models.UniqueConstraint(fields=["site", "environment", "path"], name="scanstate_unique_path")
         ]
@@ -100,6 +104,8 @@ class IntegrityScan(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "integrity scan"
+        verbose_name_plural = "integrity scans"
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["site", "environment", "kind", "started_at"])]
 
@@ -120,6 +126,8 @@ class Quarantine(models.Model):
     restored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "quarantined file"
+        verbose_name_plural = "quarantined files"
         ordering = ["-at"]
 
     def __str__(self) -> str:

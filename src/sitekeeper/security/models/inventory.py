@@ -39,6 +39,8 @@ class Component(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "installed component"
+        verbose_name_plural = "installed components"
         ordering = ["site", "environment", "ecosystem", "slug"]
         constraints = [
             models.UniqueConstraint(
@@ -62,6 +64,8 @@ class ComponentVersion(models.Model):
     seen_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = "component version"
+        verbose_name_plural = "component versions"
         ordering = ["component", "seen_at"]
 
     def __str__(self) -> str:
@@ -82,6 +86,8 @@ class Feed(models.Model):
     progress = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = "vulnerability feed"
+        verbose_name_plural = "vulnerability feeds"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -109,6 +115,8 @@ class Vulnerability(models.Model):
     references = models.JSONField(default=list, blank=True)
 
     class Meta:
+        verbose_name = "vulnerability"
+        verbose_name_plural = "vulnerabilities"
         ordering = ["feed", "ident"]
         indexes = [models.Index(fields=["ecosystem", "package"])]
 

@@ -26,6 +26,8 @@ class ScanStepRun(models.Model):
     summary = models.CharField(max_length=500, blank=True, help_text="What it found, or why it failed")
 
     class Meta:
+        verbose_name = "scan step run"
+        verbose_name_plural = "scan step runs"
         ordering = ["-finished_at"]
         indexes = [
             models.Index(
