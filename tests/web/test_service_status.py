@@ -52,27 +52,33 @@ def serve_fully(site: Site, tmp_path) -> None:
 # --- item 1: a gap is never "all clear" ------------------------------------------------------------------
 def test_portal_says_what_is_not_measured_yet_for_a_site_nobody_watches(acme, owner):
     site = acme.sites.get()
-    for url in ("/portal/", f"/portal/sites/{site.pk}/"):
+    for url in ("/portal/", f"/portal/sites/{site.pk}/"):  # the site's card on both, its services on its page
         page = signed_in(owner).get(url).text
-        assert (
-            '<span class="service-gap">Uptime: not measured yet — we are setting up monitoring.</span>'
-            in page
-        )
+        assert "Uptime: not measured yet — we are setting up monitoring." in page
+        assert '<strong class="not-measured">Not measured</strong>' in page  # never a figure, never 100 %
         assert "Backups are not set up yet for this site — we are arranging it." in page
         assert "Security scans: not scanned yet — we are setting up security scanning." in page
         assert "Watched around the clock" not in page
         assert "Backed up automatically every day" not in page
         assert "agency action needed" not in page  # the staff wording stays on staff pages
+    page = signed_in(owner).get(f"/portal/sites/{site.pk}/").text
+    assert '<span class="service-gap">Uptime: not measured yet — we are setting up monitoring.</span>' in page
 
 
 def test_portal_reads_plainly_once_everything_is_in_place(acme, owner, tmp_path):
     site = acme.sites.get()
     serve_fully(site, tmp_path)
-    page = signed_in(owner).get("/portal/").text
+    page = signed_in(owner).get(f"/portal/sites/{site.pk}/").text
     assert "Watched around the clock by our monitoring." in page
     assert "Backed up automatically every day." in page
     assert "Last scanned 4 May 2026 04:00 CEST." in page  # 02:00 UTC, in the contract's zone
-    assert "service-gap" not in page.split("</style>")[-1].split("How your sites are looked after")[-1]
+    assert "service-gap" not in page.split("</style>")[-1].split("How this site is looked after")[-1]
+    home = signed_in(owner).get("/portal/").text
+    # A monitor but no probe has watched yet: still "not measured", with no gap to blame.
+    assert "We did not watch this site&#x27;s availability this month" in home
+    assert "Backups are set up; the first one has not run yet" in home
+    assert "No open security issues in our latest scan." in home
+    assert "Last scanned 4 May 2026 04:00 CEST" in home
 
 
 def test_staff_dashboard_lists_the_service_gaps(acme, globex, manager, tmp_path):
@@ -152,7 +158,7 @@ def test_api_gives_the_minimum_term_end_and_the_effective_date_once_notice_is_gi
     assert body["notice_given_on"] == "2026-05-20"
     assert body["effective_date"] == "2026-06-30"
     page = signed_in(owner).get("/portal/").text
-    assert "Notice given on 20 May 2026: the service continues up to and including 30 June 2026" in page
+    assert "Notice given on 20 May 2026: the service continues up to and including 30 Jun 2026" in page
 
 
 # --- item 15: times in the contract calendar's zone, named --------------------------------------------------
