@@ -429,7 +429,7 @@ def test_staff_site_page_shows_scores_budget_ticket_and_trend(site, measured, en
     assert "Home page" in html
     assert "<svg" in html
     assert "point-mobile" in html
-    assert "Over budget: performance 50 (limit 95)" in html
+    assert "Over budget: min performance score (0-100): 50, the limit is 95" in html
     assert Ticket.objects.get().reference in html
     assert "JSON report" in html
     assert "Run a Lighthouse audit now" in html

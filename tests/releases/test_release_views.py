@@ -54,7 +54,7 @@ def test_overview_shows_pending_next_batch_in_progress_and_recent(records: Recor
     upcoming = views_updates.next_batch(records.site)
     assert upcoming is not None
     assert upcoming >= dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    assert f"{upcoming:%a} {upcoming.day} {upcoming:%b %Y}" in html
+    assert f"{upcoming.day} {upcoming:%b %Y}" in html  # the pages' one day format (sitekeeper_time |day)
 
 
 def test_site_page_lists_pending_with_plan_form_and_history(records: Records, engineer):

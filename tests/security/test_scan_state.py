@@ -75,7 +75,7 @@ def test_each_step_of_a_pass_is_recorded_and_the_page_then_says_when(acme, code,
     for page in (staff, portal):
         for anchor in ("findings-vulnerability", "findings-integrity", "findings-malware"):
             part = section(page, anchor)
-            assert "Last scanned 20 Nov 2026 08:00 UTC" in part, anchor
+            assert "Last scanned 20 Nov 2026 09:00 CET" in part, anchor  # the contract's zone
             assert "Nothing found at the last scan." in part, anchor
         # The database step had nothing to read: not scanned, so not "nothing found" either.
         suspicious = section(page, "findings-suspicious")

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from sitekeeper.access.models import AuditEntry
+from sitekeeper.contracts.presenters import local_time, zone_of
 from sitekeeper.security import findings, incidents, presenters
 from sitekeeper.security.models import Finding, SecurityIncident
 from tests.http_clients import api, browser
@@ -60,7 +61,7 @@ def test_escalate_checklist_notify_report_through_the_pages(found, engineer, own
     assert "Client notification (clause 6.3): due" in page
     assert "Change passwords" in page
     due = incidents.deadline(incident).due
-    assert f"{due:%-d %b %Y %H:%M}" in page
+    assert local_time(due, zone_of(found.site.client.contract)) in page  # in the contract's zone, named
     http.post(
         f"/staff/security/incidents/{incident.pk}/checklist/", {"key": "passwords", "note": "all rotated"}
     )

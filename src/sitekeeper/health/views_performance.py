@@ -136,6 +136,22 @@ def _metric_text(value: float | int | None, unit: str) -> str:
     return f"{value:g}"
 
 
+def budget_lines(budget: dict[str, Any] | None) -> list[str]:
+    """A key page's budget in words: {"lcp_ms": 2500} → ["max Largest Contentful Paint (ms): 2500"]."""
+    return [
+        f"{BUDGET_METRICS.get(key, key.replace('_', ' '))}: {limit}" for key, limit in (budget or {}).items()
+    ]
+
+
+def over_budget_lines(result: LighthouseResult | None) -> list[str]:
+    """What a result broke, in words: "max Largest Contentful Paint (ms): 7400, the limit is 2500"."""
+    lines = []
+    for line in (result.over_budget or []) if result is not None else []:
+        name = BUDGET_METRICS.get(line["metric"], str(line["metric"]).replace("_", " "))
+        lines.append(f"{name}: {line['actual']}, the limit is {line['limit']}")
+    return lines
+
+
 def _month_name(month: str) -> str:
     """ "2026-11" → "Nov 2026"."""
     year, number = (int(part) for part in month.split("-"))
@@ -156,7 +172,8 @@ def trend_lines(series: dict[str, list[dict[str, Any]]]) -> list[str]:
         if len(measured) > 1:
             before = measured[-2]
             change = last["performance"] - before["performance"]
-            moved = "no change" if change == 0 else f"{'up' if change > 0 else 'down'} {abs(change):g} points"
+            unit = "point" if abs(change) == 1 else "points"
+            moved = "no change" if change == 0 else f"{'up' if change > 0 else 'down'} {abs(change):g} {unit}"
             text += f", {moved} from {before['performance']:g} in {_month_name(before['month'])}"
         lines.append(text + ".")
     return lines
@@ -173,11 +190,11 @@ def pages_context(site: Site, *, staff: bool) -> list[dict[str, Any]]:
             result = latest.get((url, form_factor))
             scores = [(label, getattr(result, name, None)) for name, label in SCORES]
             rows.append({"form_factor": form_factor, "result": result, "metrics": _metrics(result),
-                         "scores": scores})  # fmt: skip
+                         "scores": scores, "over": over_budget_lines(result)})  # fmt: skip
         series = {ff: performance.trend(site, url, ff) for ff in performance.FORM_FACTORS}
         blocks.append({"target": target, "url": url, "rows": rows, "chart": trend_svg(series),
                        "trend": trend_lines(series),
-                       "budget": target.budget if staff else {}})  # fmt: skip
+                       "budget": budget_lines(target.budget) if staff else []})  # fmt: skip
     return blocks
 
 
@@ -250,7 +267,12 @@ def _audit(pk: int) -> PerformanceAudit:
 def staff_audit(request: HttpRequest, pk: int) -> HttpResponse:
     audit = _audit(pk)
     results = [
-        {"result": r, "metrics": _metrics(r), "scores": [(label, getattr(r, name)) for name, label in SCORES]}
+        {
+            "result": r,
+            "metrics": _metrics(r),
+            "scores": [(label, getattr(r, name)) for name, label in SCORES],
+            "over": over_budget_lines(r),
+        }
         for r in audit.results.without_report().select_related("ticket", "page").order_by("pk")
     ]
     return render(request, "health/performance_audit.html", {
