@@ -152,6 +152,13 @@ def test_unassigned_p1_p2_only_p1_first(acme, engineer, frozen):
     assert [line.title for line in unassigned.lines] == [str(p1), str(p2)]
     assert unassigned.lines[0].url == reverse("staff_ticket", args=[p1.pk])
     assert unassigned.url.endswith("?assignee=none")
+    first = unassigned.lines[0]
+    assert first.when_label == "Response due"  # the clock that runs next, in the one time format
+    assert first.detail == "New"
+    services.set_state(p2, "waiting_information", actor=engineer, note="Which browser?")
+    waiting = section("unassigned").lines[1]
+    assert waiting.detail == "Waiting for client reply · Paused — waiting for client information"
+    assert waiting.when_label == "received"
 
 
 def test_unassigned_empty(acme, frozen):

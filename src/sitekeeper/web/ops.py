@@ -40,6 +40,7 @@ from sitekeeper.contracts.presenters import NO_CONTRACT_ZONE
 from sitekeeper.contracts.service import LIVE_STATUSES
 from sitekeeper.desk import presenters as desk
 from sitekeeper.desk.models import Priority, State, Ticket
+from sitekeeper.desk.views_portal import open_pause_reason
 from sitekeeper.health.models import LinkScan, LinkScanStatus, PerformanceAudit
 from sitekeeper.health.models.jobs import JobStatus
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, Outage
@@ -181,6 +182,22 @@ def _due_clock(ticket: Ticket) -> str:
     return desk.CLOCK_NAMES["response"]
 
 
+def _next_due(ticket: Ticket, now: dt.datetime) -> dict[str, object]:
+    """The line's time: the next due instant with its clock named (and how long left or overdue), or when
+    the request was received if no clock runs."""
+    zone = ticket.calendar_version.timezone
+    if ticket.next_due_at is None:
+        return {"when_label": "received", "when": ticket.received_at, "zone": zone}
+    clock = _due_clock(ticket)
+    breached = ticket.next_due_at <= now
+    return {
+        "when_label": f"{clock} overdue since" if breached else f"{clock} due",
+        "when": ticket.next_due_at,
+        "zone": zone,
+        "after": desk.remaining(ticket, now),
+    }
+
+
 def _assignee(ticket: Ticket) -> str:
     person = ticket.assignee
     return "unassigned" if person is None else f"assigned to {person.get_full_name() or person.username}"
@@ -198,9 +215,7 @@ def clock_section(book: Book, hours: int | None = None) -> Section:
     )
     lines = []
     for ticket in candidates.order_by("next_due_at", "pk")[:SHOWN]:
-        state = desk.summary(ticket, book.now, client=False)
-        breached = state.status == "breached"
-        clock = _due_clock(ticket)
+        breached = desk.summary(ticket, book.now, client=False).status == "breached"
         lines.append(
             Line(
                 tone="breach" if breached else "warn",
@@ -210,11 +225,8 @@ def clock_section(book: Book, hours: int | None = None) -> Section:
                 client=ticket.client.name,
                 site=ticket.site,
                 priority=ticket.priority,
-                detail=f"{clock} clock · {_assignee(ticket)}",
-                when_label=f"{clock} overdue since" if breached else f"{clock} due",
-                when=ticket.next_due_at,
-                zone=ticket.calendar_version.timezone,
-                after=desk.remaining(ticket, book.now),
+                detail=f"{desk.state_label(ticket, client=False)} · {_assignee(ticket)}",
+                **_next_due(ticket, book.now),  # type: ignore[arg-type]
             )
         )
     breached = candidates.filter(next_due_at__lte=book.now).count()
@@ -243,9 +255,14 @@ def unassigned_section(book: Book) -> Section:
     """Open P1 and P2 requests nobody is assigned to: P1 first, then nearest due."""
     tickets = _open_tickets().filter(priority__in=URGENT_PRIORITIES, assignee__isnull=True)
     lines = []
-    ordered = tickets.order_by("priority", F("next_due_at").asc(nulls_last=True), "received_at")
+    ordered = tickets.annotate(pause_reason=open_pause_reason()).order_by(
+        "priority", F("next_due_at").asc(nulls_last=True), "received_at"
+    )
     for ticket in ordered[:SHOWN]:
-        state = desk.summary(ticket, book.now, client=False)
+        state = desk.summary(ticket, book.now, client=False, open_pause_reason=ticket.pause_reason)
+        detail = desk.state_label(ticket, client=False)
+        if state.status in {"paused", "none"}:  # no clock running: say why (the text names no instant)
+            detail += f" · {state.text}"
         lines.append(
             Line(
                 tone="breach" if state.status == "breached" else "warn",
@@ -255,10 +272,8 @@ def unassigned_section(book: Book) -> Section:
                 client=ticket.client.name,
                 site=ticket.site,
                 priority=ticket.priority,
-                detail=f"{ticket.get_state_display()} · {state.text}",
-                when_label="received",
-                when=ticket.received_at,
-                zone=ticket.calendar_version.timezone,
+                detail=detail,
+                **_next_due(ticket, book.now),  # type: ignore[arg-type]
             )
         )
     return Section(
