@@ -1,5 +1,6 @@
 """The staff queue's search in a real browser: an engineer types a word that is only in a message of a
-request and finds it; the page fits 1,366 px and 390 px (no horizontal scrolling), with screenshots."""
+request and finds it, then one that is only in a request's description; the page fits 1,366 px and 390 px
+(no horizontal scrolling), with screenshots."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ def test_search_finds_a_request_by_a_word_of_a_message(live_server, page, screen
         screenshot(f"queue-search-{width}")
 
     page.set_viewport_size({"width": 1366, "height": 900})
+    # A word that is only in a request's body (its description), not in any subject or message.
+    page.get_by_role("searchbox", name="Search").fill("Sunday")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("main")).to_contain_text("1 request matches “Sunday”")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Opening hours wrong")
+
     page.get_by_role("searchbox", name="Search").fill("xylophone")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("main")).to_contain_text("No request mentions “xylophone” — search looks in subjects")

@@ -322,7 +322,9 @@ def test_pages_and_mail_use_the_audiences_label(acme, engineer, owner) -> None:
 
 
 def test_staff_merge_form_merges_and_both_pages_say_so(acme, engineer, owner) -> None:
-    survivor, duplicate = filed(acme, "Checkout broken"), filed(acme, "Cannot pay", at=RECEIVED + HOUR)
+    survivor = filed(acme, "Checkout broken")
+    duplicate = filed(acme, "Cannot pay", at=RECEIVED + HOUR, body="The pay button does nothing.")
+    services.add_message(duplicate, "Tried two cards.", channel=Channel.PORTAL, author=owner)
     staff = HttpClient()
     staff.force_login(engineer)
     page = staff.get(f"/staff/desk/{duplicate.pk}/").content.decode()
@@ -346,6 +348,8 @@ def test_staff_merge_form_merges_and_both_pages_say_so(acme, engineer, owner) ->
     assert "/staff/" not in portal_page
     survivor_page = portal.get(f"/portal/requests/{survivor.pk}/").content.decode()
     assert f"from {duplicate.reference}" in survivor_page
+    assert "The pay button does nothing." in survivor_page  # what the duplicate said, on the merge event
+    assert f"We received your request {duplicate.reference}" not in survivor_page  # its ack stays with it
 
 
 def test_staff_merge_form_names_what_is_wrong(acme, globex, engineer) -> None:
@@ -374,3 +378,39 @@ def test_clients_cannot_merge_or_link(acme, owner) -> None:
         assert answer.status_code in {302, 403, 404}
     assert fresh(a).merged_into is None
     assert not TicketLink.objects.exists()
+
+
+# --- the API ------------------------------------------------------------------------------------------------
+
+
+def _token_client(user) -> HttpClient:
+    from sitekeeper.access.models import ApiToken
+
+    return HttpClient(headers={"authorization": f"Bearer {ApiToken.issue(user, 'script')[1]}"})
+
+
+def test_api_merges_and_links_for_staff_only(acme, globex, engineer, owner, outsider) -> None:
+    a, b, c = filed(acme, "One"), filed(acme, "Two", at=RECEIVED + HOUR), filed(acme, "Three")
+    theirs = filed(globex, "Theirs")
+    staff, client, stranger = _token_client(engineer), _token_client(owner), _token_client(outsider)
+    url = f"/api/v1/tickets/{b.pk}"
+
+    refused = client.post(f"{url}/merge", {"into": a.pk}, content_type="application/json")
+    assert refused.status_code == 403
+    assert stranger.post(f"{url}/merge", {"into": a.pk}, content_type="application/json").status_code == 404
+    other = staff.post(f"{url}/merge", {"into": theirs.pk}, content_type="application/json")
+    assert other.status_code == 422
+    assert "same client" in other.json()["detail"]
+    done = staff.post(f"{url}/merge", {"into": a.pk}, content_type="application/json")
+    assert done.status_code == 200
+    assert done.json()["merged_into"] == a.reference
+    assert done.json()["state"] == State.CLOSED
+    again = staff.post(f"{url}/merge", {"into": a.pk}, content_type="application/json")
+    assert again.status_code == 200
+    assert AuditEntry.objects.filter(model="desk.Ticket", object_pk=str(b.pk), actor=engineer).exists()
+
+    linked = staff.post(f"/api/v1/tickets/{a.pk}/links", {"other": c.pk}, content_type="application/json")
+    assert linked.status_code == 200
+    assert services.linked(c) == [a]
+    missing = staff.post(f"/api/v1/tickets/{a.pk}/links", {"other": 99999}, content_type="application/json")
+    assert missing.status_code == 422

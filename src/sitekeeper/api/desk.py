@@ -101,6 +101,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "resolution_due": ticket.resolution_due,
         "recovery_due": ticket.recovery_due,
         "next_due_at": ticket.next_due_at,
+        "merged_into": ticket.merged_into_reference or None,
         "url": _ticket_url(ticket),
     }
 
@@ -323,6 +324,71 @@ def change_state(
             return Status(422, {"detail": str(exc), "errors": []})
     if ticket.state != previous:
         mail.send_state_notice(ticket, payload.note)
+    ticket.refresh_from_db()
+    return ticket_detail(ticket, user)
+
+
+class MergeIn(Schema):
+    into: int = Field(..., ge=1, description="Id of the request that carries on (the survivor)")
+
+
+class LinkIn(Schema):
+    other: int = Field(..., ge=1, description="Id of the related request (same client)")
+
+
+def _staff_action(
+    request: HttpRequest, ticket_id: int, other_id: int, what: str
+) -> tuple[User, Ticket, Ticket]:
+    """The acting staff member, the request and the other one; HttpError for a client token or an unknown
+    request (404 before 403: another client's request stays invisible)."""
+    user = _user(request)
+    ticket = _ticket(request, ticket_id)
+    if not user.is_agency:
+        raise HttpError(403, f"only agency staff {what} requests")
+    other = Ticket.objects.filter(pk=other_id).select_related("client").first()
+    if other is None:
+        raise HttpError(422, f"there is no request {other_id}")
+    return user, ticket, other
+
+
+@router.post(
+    "/{int:ticket_id}/merge",
+    response=answers({200: TicketDetailOut}),
+    summary="Merge this request into another one of the same client (agency staff)",
+)
+def merge_ticket(
+    request: HttpRequest, ticket_id: TicketId, payload: MergeIn
+) -> dict[str, Any] | Status[dict[str, Any]]:
+    """The request is closed as a duplicate ("Merged into …"); its clocks stop, the survivor's stay. Merging
+    again into the same request changes nothing."""
+    user, ticket, survivor = _staff_action(request, ticket_id, payload.into, "merge")
+    already = ticket.merged_into_id == survivor.pk
+    with acting_as(user):
+        try:
+            ticket = services.merge(ticket, survivor, actor=user)
+        except services.DeskError as exc:
+            return Status(422, {"detail": str(exc), "errors": []})
+    if not already:
+        mail.send_merge_notice(ticket)
+    ticket.refresh_from_db()
+    return ticket_detail(ticket, user)
+
+
+@router.post(
+    "/{int:ticket_id}/links",
+    response=answers({200: TicketDetailOut}),
+    summary="Link a related request of the same client (agency staff)",
+)
+def link_ticket(
+    request: HttpRequest, ticket_id: TicketId, payload: LinkIn
+) -> dict[str, Any] | Status[dict[str, Any]]:
+    """Both requests then show "Related: …"; linking again changes nothing."""
+    user, ticket, other = _staff_action(request, ticket_id, payload.other, "link")
+    with acting_as(user):
+        try:
+            services.link(ticket, other, actor=user)
+        except services.DeskError as exc:
+            return Status(422, {"detail": str(exc), "errors": []})
     ticket.refresh_from_db()
     return ticket_detail(ticket, user)
 

@@ -129,6 +129,9 @@ class TicketOut(Schema):
     resolution_due: dt.datetime | None
     recovery_due: dt.datetime | None
     next_due_at: dt.datetime | None
+    merged_into: str | None = Field(
+        None, description='The reference of the request this one was merged into as a duplicate ("SK-00012")'
+    )
     url: str
 
 

@@ -463,7 +463,10 @@ def describe_event(event: Event, *, client: bool) -> tuple[str, str]:  # noqa: P
     if kind == Event.Kind.DECISION:
         return _decision_words(data, client)
     if kind in _DUPLICATE_WORDS:
-        return (_DUPLICATE_WORDS[kind][client].format(ref=data.get("reference", "")), "")
+        text = _DUPLICATE_WORDS[kind][client].format(ref=data.get("reference", ""))
+        # What the merged request said, so its first words are on the survivor too.
+        said = ": ".join(part for part in (data.get("subject", ""), data.get("description", "")) if part)
+        return (text, said)
     return (kind.replace("_", " ").capitalize(), "")
 
 

@@ -806,6 +806,8 @@ def merge(
         actor,
         source=duplicate.pk,
         reference=duplicate.reference,
+        subject=duplicate.subject,
+        description=duplicate.description[:1000],
     )
     for earlier in Ticket.objects.filter(merged_into=duplicate):
         earlier.merged_into = survivor

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -390,7 +390,12 @@ def ticket_context(ticket: Ticket, *, client: bool) -> dict[str, Any]:
     events = ticket.events.all()
     # The conversation of the requests merged into this one shows here too (desk.services.merge).
     sources = [ticket.pk, *services.merged_sources(ticket)]
-    message_rows = Message.objects.filter(ticket_id__in=sources).select_related("author", "author_contact")
+    # (Their automatic acknowledgements stay with them: they would only repeat the merge event here.)
+    message_rows = (
+        Message.objects.filter(ticket_id__in=sources)
+        .exclude(~Q(ticket_id=ticket.pk), kind=Message.Kind.AUTO)
+        .select_related("author", "author_contact")
+    )
     files = Attachment.objects.filter(ticket_id__in=sources).select_related("message")
     if client:
         events = events.filter(public=True)

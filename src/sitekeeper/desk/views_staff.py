@@ -257,7 +257,7 @@ def _page(
         "is_incident": ticket.type == RequestType.INCIDENT,
         "mail_auth_detail": (ticket.mail_auth or {}).get("detail", ""),
         "proposal": ticket.proposed_priority
-        if ticket.proposed_priority and not ticket.priority_confirmed
+        if ticket.proposed_priority and not ticket.priority_confirmed and not ticket.merged
         else "",
         **_forms(ticket, given),
         **ticket_context(ticket, client=False),
