@@ -171,14 +171,25 @@ def test_runbook_pages_and_markdown(catalogue: Catalogue, engineer: User, owner:
     assert "release 2.4" in body
     assert "Mark runbook reviewed" in body
     assert "restic snapshots --tag site-" in body
+    staff_md = signed_in(engineer).get(reverse("staff_backups_runbook_md", args=[pk])).content.decode()
+    assert staff_md.startswith("# Recovery runbook: Acme GmbH website")
+    assert "**STALE since" in staff_md
+    # The client's version: what to expect, who decides, what to provide — not the engineers' procedure.
     portal = signed_in(owner).get(reverse("portal_backups_runbook", args=[pk])).content.decode()
-    assert "Recovery runbook" in portal
+    assert "If Acme GmbH website needs restoring" in portal
+    for words in ("What happens", "Who decides", "What we need from you", "How long it takes"):
+        assert words in portal, words
     assert "Mark runbook reviewed" not in portal  # clients read it; staff review it
     md = signed_in(owner).get(reverse("portal_backups_runbook_md", args=[pk]))
     assert md["Content-Type"].startswith("text/markdown")
     assert f'filename="runbook-site-{pk}.md"' in md["Content-Disposition"]
-    assert md.content.decode().startswith("# Recovery runbook: Acme GmbH website")
-    assert "**STALE since" in md.content.decode()
+    assert md.content.decode().startswith("# If Acme GmbH website needs restoring")
+    for client_text in (portal, md.content.decode()):
+        assert "restic" not in client_text
+        assert "/staff/" not in client_text
+        assert "RESTIC_" not in client_text
+        assert "<snapshot-id>" not in client_text
+        assert "STALE" not in client_text
     for response in (staff, md):
         for secret in SECRETS:
             assert secret not in response.content.decode()

@@ -272,8 +272,16 @@ def test_portal_pages_for_the_clients_own_site(catalogue: Catalogue, owner: User
         assert "Globex" not in listing
         assert "not off-site" in listing
         body = text(http.get(reverse("portal_backups_site", args=[catalogue.site.pk])))
-        assert catalogue.snapshots[0].short_id in body
-        assert "rows wp_posts" in body
+        # Each backup by what it holds and when — in the client's words, without the backup tool's detail.
+        assert "Site content (database and uploaded files)" in body
+        assert "Last verified restorable" in body
+        assert "can be restored" in body  # the passed restore test, as a sentence
+        assert catalogue.snapshots[0].short_id not in body
+        assert catalogue.snapshots[0].restic_id not in body
+        assert "rows wp_posts" not in body  # the evidence table is the engineers'
+        for detail in ("/var/backups", "/staff/", "sha256"):
+            assert detail not in body, detail
+        assert "deduplication" not in body.lower()
         # Read-only: no staff actions, no job logs or restic output.
         assert "Back up now" not in body
         assert "Run restore test" not in body

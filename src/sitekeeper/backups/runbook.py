@@ -218,12 +218,15 @@ def contacts(site: Site) -> dict[str, list[dict[str, str]]]:
     return {"client": client, "agency": agency}
 
 
-def scenarios(site: Site) -> list[dict[str, str]]:
+def scenarios(site: Site, *, environment: str | None = None) -> list[dict[str, str]]:
     """The key scenarios to check after a restore: the site's HTTP monitors first (they say what the agency
-    watches), then the platform's usual ones."""
+    watches), then the platform's usual ones. With `environment`, only that environment's monitors, and
+    the environment is not named (the client's version lists their live site only)."""
     checks: list[dict[str, str]] = []
     seen: set[str] = set()
     monitors = site.monitors.filter(kind="http").order_by("environment", "url")
+    if environment is not None:
+        monitors = monitors.filter(environment=environment)
     for monitor in monitors:
         if monitor.url in seen:
             continue
@@ -233,7 +236,7 @@ def scenarios(site: Site) -> list[dict[str, str]]:
             {
                 "name": monitor.name or "Monitored page",
                 "url": monitor.url,
-                "expect": f"{expect} ({monitor.environment})",
+                "expect": expect if environment is not None else f"{expect} ({monitor.environment})",
             }
         )
     base = site.url.rstrip("/")
@@ -364,6 +367,141 @@ def _repository_env(repo: Repository) -> list[str]:
             "stored encrypted with the repository"
         ),
     ]
+
+
+# The client's version ------------------------------------------------------------------------------------
+
+
+def client_runbook(site: Site, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """What the client needs to know about a recovery — what to expect, who decides, how long the contract
+    allows, what they must do or provide — from the same configuration as the engineers' runbook, without
+    its procedure, commands, repository locations or server paths."""
+    from sitekeeper.backups import presenters_client as words
+    from sitekeeper.contracts.presenters import describe_target
+
+    now = now or timezone.now()
+    config = presenters.backup_config(site)
+    contract = site.client.contract
+    zone = zone_of(contract)
+    plan = contract.plan if contract else None
+    response = plan.target("response", "P1") if plan else None
+    recovery = plan.target("recovery", "P1") if plan else None
+    owners = [c for c in contacts(site)["client"] if c["role"] == Contact.Role.PRODUCT_OWNER.label]
+    decider = ", ".join(c["name"] for c in owners) or "your product owner"
+    layers = sorted(set(Source.objects.filter(site=site, environment="prod").values_list("layer", flat=True)))
+    retention = presenters.retention(site)
+    return {
+        "site": {"id": site.pk, "name": str(site), "url": site.url},
+        "client": site.client.name,
+        "generated_at": now,
+        "zone": zone,
+        "configured": config is not None,
+        "last_verified": presenters.last_verified(site),
+        "backed_up": [words.LAYER_WORDS[layer] for layer in Layer.values if layer in layers],
+        "schedule": words.schedule_words(config, zone) if config else "",
+        "storage": words.storage_words(config) if config else "",
+        "retention_days": retention.days,
+        "kept": retention.kept,
+        "oldest_kept": retention.oldest_kept,
+        "timing": client_timing(
+            describe_target(response) if response else "",
+            describe_target(recovery) if recovery else "",
+            bool(plan and plan.after_hours_emergency),
+        ),
+        "decider": decider,
+        "expect": client_steps(decider, describe_target(response) if response else ""),
+        "provide": CLIENT_PROVIDES,
+        "checks": scenarios(site, environment="prod"),
+        "contacts": contacts(site)["client"],
+    }
+
+
+CLIENT_PROVIDES = [
+    "When the problem started, as exactly as you can, and what you saw: it decides which backup we use.",
+    (
+        "Anything added to the site since then that must not be lost (orders, posts, form entries): tell us, "
+        "and we save a copy before restoring."
+    ),
+    "A person who can decide, reachable while we work: your product owner or emergency contact.",
+    "Where your hosting is yours: access to it, if we ask for it.",
+    "After the restore: check the pages and tasks you rely on (listed below); tell us what is missing.",
+]
+
+
+def _within(target: str) -> str:
+    """'4 hours (24/7)' → 'within 4 hours (24/7)'; 'next business day' → 'by the next business day'."""
+    return f"by the {target}" if target.startswith("next ") else f"within {target}"
+
+
+def client_steps(decider: str, response: str) -> list[str]:
+    """What happens in a recovery, in order, as the client lives it."""
+    answer = f" {_within(response)}" if response else ""
+    return [
+        (
+            "You tell us — a new request with priority P1 (site down, or content lost) — or our monitoring "
+            "alerts us first."
+        ),
+        f"We confirm that we are on it{answer} and agree with you when the damage started.",
+        (
+            "We pick the backup to go back to: the last one made before the damage. What changed on the site "
+            "after that moment is not in it; we tell you what that means before we go on."
+        ),
+        (
+            "We restore it to a test copy of your site first and check it there, so your live site is not "
+            "touched yet."
+        ),
+        (
+            "Only with your agreement do we put it on the live site: restoring replaces what is there now, "
+            f"so {decider} decides. We record who decided and why."
+        ),
+        "We check the key pages and tasks below on the live site and tell you when it is back.",
+        (
+            "Afterwards you receive a short report: what happened, what was restored, what was lost and how "
+            "we prevent it from happening again."
+        ),
+    ]
+
+
+def client_timing(response: str, recovery: str, around_the_clock: bool) -> list[str]:
+    """How long a recovery may take by the contract, in two sentences."""
+    hours = "around the clock" if around_the_clock else "in your contract's business hours"
+    answer = _within(response) if response else "within the time your plan sets"
+    target = recovery or "none is fixed; we work on a P1 request until your site is back"
+    return [
+        f"We answer an urgent (P1) request {answer}, {hours}.",
+        f"Your plan's recovery target: {target}.",
+    ]
+
+
+def client_markdown(book: dict[str, Any]) -> str:
+    """The client's version as a Markdown file (the page's download)."""
+    site = book["site"]
+    lines = [f"# If {site['name']} needs restoring", "", f"{site['url']} · {book['client']}", ""]
+    lines += [f"Last verified restorable: {_day(book['last_verified'])}.", ""]
+    if not book["configured"]:
+        lines += ["**This site is not backed up yet — we are arranging it.**", ""]
+    else:
+        lines += ["## What is backed up", "", *[f"- {item}" for item in book["backed_up"]], ""]
+        lines += [book["schedule"], "", book["storage"], ""]
+        if book["retention_days"]:
+            lines += [f"Backups are kept for {book['retention_days']} days.", ""]
+    lines += ["## How long it takes", "", *[f"- {item}" for item in book["timing"]], ""]
+    lines += ["## What happens", "", *[f"{n}. {step}" for n, step in enumerate(book["expect"], 1)], ""]
+    decides = f"Restoring the live site replaces what is there now: {book['decider']} decides."
+    lines += ["## Who decides", "", decides, ""]
+    lines += ["## What we need from you", "", *[f"- {item}" for item in book["provide"]], ""]
+    lines += ["## What to check afterwards", ""]
+    lines += [f"- [ ] {c['name']}: {c['url']} — {c['expect']}" for c in book["checks"]]
+    lines += ["", "## Your contacts we call", ""]
+    lines += [
+        f"- {c['name']} ({c['role']}): {c['email']}{' · ' + c['phone'] if c['phone'] else ''}"
+        for c in book["contacts"]
+    ] or ["- none recorded — tell us who to call"]
+    return "\n".join(lines) + "\n"
+
+
+def _day(value: dt.datetime | None) -> str:
+    return f"{value:%-d %b %Y}" if value else "not yet"
 
 
 # Markdown ------------------------------------------------------------------------------------------------

@@ -32,9 +32,11 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import AuditEntry, Role
 from sitekeeper.access.permissions import agency_required, client_sites, portal_view
 from sitekeeper.backups import presenters, runbook
+from sitekeeper.backups import presenters_client as client_words
 from sitekeeper.backups import restore as restore_jobs
 from sitekeeper.backups.models import BackupRun, Export, Layer, Restore, Snapshot
 from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.presenters import zone_of
 
 # Forms --------------------------------------------------------------------------------------------------
 
@@ -159,6 +161,38 @@ def site_context(site: Site, *, staff: bool, user: Any) -> dict[str, Any]:
         context["backup_form"] = BackupNowForm()
         context["restore_form"] = RestoreForm(site=site)
     return context
+
+
+def client_site_context(site: Site, *, user: Any) -> dict[str, Any]:
+    """The portal's backups page: the same facts as the staff page, in the client's words
+    (presenters_client) — no backup-tool ids, checksums, server paths or error text."""
+    now = timezone.now()
+    config = presenters.backup_config(site)
+    zone = zone_of(site.client.contract)
+    return {
+        "site": site,
+        "staff": False,
+        "zone": zone,
+        "config": config,
+        "gap": presenters.backup_gap(site, config),
+        "in_service": presenters.in_service(site, now),
+        "storage": client_words.storage_words(config) if config else "",
+        "schedule": client_words.schedule_words(config, zone) if config else "",
+        "off_site": config.off_site if config else None,
+        "layers": [
+            (state, client_words.LAYER_WORDS.get(state.layer, state.label))
+            for state in presenters.layer_states(site, config, now)
+        ],
+        "retention": presenters.retention(site),
+        "last_verified": presenters.last_verified(site),
+        "groups": client_words.recovery_points(site),
+        "tests": client_words.restore_test_lines(site),
+        "downloads": client_words.downloads(site),
+        "jobs": client_words.jobs(site),
+        "runbook_stale": runbook.is_stale(config),
+        "can_export": getattr(user, "role", "") == Role.CLIENT_OWNER,
+        "live_url": reverse("portal_backups_live", args=[site.pk]),
+    }
 
 
 # Staff console --------------------------------------------------------------------------------------------
@@ -313,12 +347,18 @@ def staff_runbook_md(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _runbook_page(request: HttpRequest, site: Site, *, staff: bool) -> HttpResponse:
+    if not staff:  # the client's version: what to expect in a recovery, who decides, what to provide
+        book = runbook.client_runbook(site)
+        return render(request, "backups/runbook_client.html", {"site": site, "book": book, "staff": False})
     book = runbook.runbook(site)
     return render(request, "backups/runbook.html", {"site": site, "book": book, "staff": staff})
 
 
-def _runbook_markdown(site: Site) -> HttpResponse:
-    text = runbook.to_markdown(runbook.runbook(site))
+def _runbook_markdown(site: Site, *, staff: bool = True) -> HttpResponse:
+    if staff:
+        text = runbook.to_markdown(runbook.runbook(site))
+    else:
+        text = runbook.client_markdown(runbook.client_runbook(site))
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="runbook-site-{site.pk}.md"'
     return response
@@ -344,13 +384,19 @@ def _portal_site(request: HttpRequest, pk: int) -> Site:
 @portal_view(lambda pk: reverse("staff_backups_site", args=[pk]))
 def portal_site(request: HttpRequest, pk: int) -> HttpResponse:
     site = _portal_site(request, pk)
-    return render(request, "backups/site.html", site_context(site, staff=False, user=request.user))
+    return render(request, "backups/portal_site.html", client_site_context(site, user=request.user))
 
 
 @portal_view(lambda pk: reverse("staff_backups_live", args=[pk]))
 def portal_live(request: HttpRequest, pk: int) -> HttpResponse:
     site = _portal_site(request, pk)
-    return _live(request, site, reverse("portal_backups_live", args=[pk]))
+    context = {
+        "jobs": client_words.jobs(site),
+        "live_url": reverse("portal_backups_live", args=[pk]),
+        "site": site,
+        "zone": zone_of(site.client.contract),
+    }
+    return render(request, "backups/_live_client.html", context)
 
 
 @portal_view(lambda pk: reverse("staff_backups_runbook", args=[pk]))
@@ -360,7 +406,7 @@ def portal_runbook(request: HttpRequest, pk: int) -> HttpResponse:
 
 @portal_view(lambda pk: reverse("staff_backups_runbook_md", args=[pk]))
 def portal_runbook_md(request: HttpRequest, pk: int) -> HttpResponse:
-    return _runbook_markdown(_portal_site(request, pk))
+    return _runbook_markdown(_portal_site(request, pk), staff=False)
 
 
 @portal_view(lambda pk: reverse("staff_backups_site", args=[pk]))
@@ -374,11 +420,11 @@ def portal_export(request: HttpRequest, pk: int) -> HttpResponse:
     back = redirect(reverse("portal_backups_site", args=[site.pk]))
     form = ExportForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a snapshot and a format (tar or zip).")
+        messages.error(request, "Choose a backup and a format (tar or zip).")
         return back
     snapshot = Snapshot.objects.filter(site=site, forgotten_at=None, pk=form.cleaned_data["snapshot"]).first()
     if snapshot is None:
-        messages.error(request, "That snapshot is not one of this site's kept snapshots.")
+        messages.error(request, "That backup is not one of this site's kept backups (it may have expired).")
         return back
     try:
         with acting_as(request.user), transaction.atomic():
