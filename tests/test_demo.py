@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import os
 import re
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 from contextlib import closing
@@ -15,19 +18,28 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import models
 from django.utils import timezone
 
+from sitekeeper import http as sk_http
 from sitekeeper.access.models import User
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import Client, Plan, Site
+from sitekeeper.demo import local_sites
 from sitekeeper.demo import run as demo_run
+from sitekeeper.demo import sites as demo_sites
+from sitekeeper.demo.management.commands.demo import Command as DemoCommand
+from sitekeeper.demo.monitoring_seed import DOWN_URL, UNMONITORED_URL
 from sitekeeper.demo.seed import DEMO_PASSWORD
 from sitekeeper.desk.models import Message, Pause, State, Ticket
 from sitekeeper.health import linkscan
 from sitekeeper.health.models import LighthouseResult, LinkScan
+from sitekeeper.monitoring.checks import CheckOutcome, CheckSpec, run_check
+from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, Outage
 from sitekeeper.monitoring.uptime import contract_month, month_figures
 from sitekeeper.releases.models import Release
 from sitekeeper.security import scans
@@ -75,6 +87,8 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
     assert rolled_back.ticket is not None
     assert rolled_back.restore_point
     assert_demo_is_honest()
+    assert_demo_is_consistent()
+    assert_demo_points_at_its_own_sites(settings.HOME)
     users, tickets = User.objects.count(), Ticket.objects.count()
     call_command("demo", no_serve=True)
     assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)
@@ -124,7 +138,10 @@ def assert_demo_is_honest() -> None:
     assert scans.last_scan_at(Site.objects.get(url="https://stadtmuseum-nord.test")) is None
     # Daily full-site backups: code and data on each of the last three days, nothing in the future.
     bakery = Snapshot.objects.filter(site__url="https://brot-und-butter.test", forgotten_at=None)
-    days = {layer: {s.time.date() for s in bakery.filter(layer=layer)} for layer in ("data", "code")}
+    nightly = bakery.filter(
+        run__trigger="schedule"
+    )  # the releases' restore points are dated in their windows
+    days = {layer: {s.time.date() for s in nightly.filter(layer=layer)} for layer in ("data", "code")}
     assert len(days["code"]) == 3
     assert days["code"] == days["data"]
     assert not bakery.filter(time__gt=now).exists()
@@ -133,6 +150,170 @@ def assert_demo_is_honest() -> None:
     summary = linkscan.summary(Site.objects.get(url="https://brot-und-butter.test"))
     assert summary["complete"] is True
     assert summary["unread"] == 0
+
+
+# Datetime fields that name a time to come by their nature: clocks' deadlines, the next check, leases and
+# expiries. Everything else the demo stores happened, so it is at or before the seed's "now".
+FUTURE_BY_NATURE = ("_due", "next_due_at", "next_check_at", "_until", "expires_at")
+# Announced maintenance and a release's window may lie ahead; checked below to be only the upcoming ones.
+UPCOMING = {("monitoring.MaintenanceAnnouncement", "start"), ("monitoring.MaintenanceAnnouncement", "end"),
+            ("releases.Release", "window_start"), ("releases.Release", "window_end")}  # fmt: skip
+
+
+def future_rows(now: dt.datetime) -> list[str]:
+    """Every stored datetime after `now` that is not a deadline, lease or upcoming window: model.field pk."""
+    found = []
+    for model in apps.get_models():
+        label = model._meta.label
+        for field in model._meta.get_fields():
+            if not isinstance(field, models.DateTimeField) or field.name.endswith(FUTURE_BY_NATURE):
+                continue
+            if (label, field.name) in UPCOMING:
+                continue
+            later = model.objects.filter(**{f"{field.name}__gt": now}).values_list("pk", flat=True)
+            found += [f"{label}.{field.name} #{pk}" for pk in later]
+    return found
+
+
+def assert_demo_is_consistent() -> None:
+    """Issue 15, item 5: nothing dated in the future, releases deployed inside their windows, a rollback
+    whose checks after the rollback all pass, a monitor on every site but the one nobody set up, one site
+    down now."""
+    now = timezone.now()
+    assert future_rows(now) == []
+    # What may lie ahead is only what is still to come: an announcement already made, a window not yet used.
+    assert not MaintenanceAnnouncement.objects.filter(announced_at__gt=now).exists()
+    assert not Release.objects.filter(window_start__gt=now).exclude(status="awaiting_window").exists()
+    releases = Release.objects.filter(site__url="https://brot-und-butter.test")
+    for release in releases.filter(status__in=["deployed", "rolled_back"]):
+        assert release.window_start <= release.prod_started_at < release.window_end, release.slot
+        assert release.window_start < release.prod_finished_at <= release.window_end, release.slot
+        assert release.stage_finished_at <= release.prod_started_at, release.slot
+        assert all(
+            release.window_start <= dt.datetime.fromisoformat(check["at"]) <= release.window_end
+            for check in release.checks
+            if check["environment"] == "prod"
+        ), release.slot
+        # Its restore point was taken in the window, just before production changed.
+        points = Snapshot.objects.filter(pk__in=[point["snapshot"] for point in release.restore_point])
+        assert points.count() == len(release.restore_point) > 0
+        applied = next(
+            dt.datetime.fromisoformat(check["at"])
+            for check in release.checks
+            if (check["environment"], check["name"]) == ("prod", "apply updates")
+        )
+        times = sorted(snap.time for snap in points)
+        assert release.prod_started_at <= times[0] <= times[-1] <= applied, (release.slot, times, applied)
+    rolled_back = releases.get(status="rolled_back")
+    after = [check for check in rolled_back.checks if check["name"].startswith("after rollback")]
+    assert after, rolled_back.checks
+    assert all(check["ok"] for check in after), after
+    assert rolled_back.ticket.received_at <= now
+    # Nightly backups ran at night: each run is stamped when its snapshots are.
+    for run in BackupRun.objects.filter(trigger="schedule", status="succeeded"):
+        for snap in run.snapshots.all():
+            assert abs(snap.time - run.started_at) < dt.timedelta(minutes=5), (
+                run.pk,
+                snap.time,
+                run.started_at,
+            )
+    # A monitor on every demo site with a contract, except the one nobody set up (an agency-side gap).
+    unmonitored = {
+        site.url
+        for site in Site.objects.filter(client__contracts__isnull=False).distinct()
+        if not site.monitors.exists()
+    }
+    assert unmonitored == {UNMONITORED_URL}
+    # One site is down now: its real outage, the P1 the probes' logic opened, nobody assigned yet.
+    down = Monitor.objects.get(site__url=DOWN_URL)
+    assert down.state == "down"
+    outage = Outage.objects.get(monitor=down, end__isnull=True)
+    assert outage.start <= outage.alerted_at <= outage.start + dt.timedelta(minutes=2)
+    assert (outage.ticket.priority, outage.ticket.assignee) == ("P1", None)
+    assert not Outage.objects.filter(end__isnull=True).exclude(monitor=down).exists()
+    assert set(Monitor.objects.exclude(pk=down.pk).values_list("state", flat=True)) == {"up"}
+
+
+def assert_demo_points_at_its_own_sites(home: Path) -> None:
+    """At start the demo lists every site for its site server (the down one answering 503) and moves every
+    demo monitor onto it; a second start on another port moves them again."""
+    for port in (45001, 45002):
+        local = local_sites.prepare(Path(home), port)
+        served = json.loads(local.pages.read_text())
+        with_contract = Site.objects.filter(client__contracts__isnull=False).distinct()
+        assert set(served) == {local_sites.host_of(site.url) for site in with_contract}
+        assert {host: page["status"] for host, page in served.items() if page["status"] != 200} == {
+            "blog.trailhead.test": 503
+        }
+        for monitor in Monitor.objects.select_related("site"):
+            expected = (
+                f"127.0.0.1:{port}"
+                if monitor.kind == "tls"
+                else f"https://127.0.0.1:{port}/{local_sites.host_of(monitor.site.url)}/"
+            )
+            assert monitor.url == expected
+        assert local.tls.ca.exists()
+        assert local.tls.key.stat().st_mode & 0o077 == 0
+
+
+def test_demo_runs_its_sites_and_the_probe_by_default():
+    """`sitekeeper demo` runs four programs: the sites first, then web, worker and the probe, which trusts the
+    sites' certificate authority; --no-probe leaves only the probe out."""
+    sites = demo_run.SiteServer(
+        "127.0.0.1:9001", Path("/d/served.json"), Path("/d/tls"), Path("/d/tls/ca.pem")
+    )
+    parts = demo_run.components("127.0.0.1:8000", sites=sites)
+    assert [part.name for part in parts] == ["demo sites", "web server", "worker", "probe location demo"]
+    assert parts[0].argv[1:3] == ["-m", "sitekeeper.demo.sites"]
+    assert parts[0].serves == "127.0.0.1:9001"
+    assert parts[-1].argv[-3:] == ["probe", "--location", "demo"]
+    assert parts[-1].env == {"SITEKEEPER_PROBE_CA_FILE": "/d/tls/ca.pem"}
+    without = demo_run.components("127.0.0.1:8000", probe=False, sites=sites)
+    assert [part.name for part in without] == ["demo sites", "web server", "worker"]
+    parser = DemoCommand().create_parser("sitekeeper", "demo")
+    assert parser.parse_args([]).probe is True
+    assert parser.parse_args(["--no-probe"]).probe is False
+
+
+def test_demo_site_server_answers_the_probe_checks(tmp_path: Path):
+    """The real program on a loopback port: each listed site's page (its name for the keyword), the down one
+    503, anything else 404; the probe's own HTTP and certificate checks pass with the demo CA trusted."""
+    tls = demo_sites.ensure_tls(tmp_path / "tls")
+    pages = tmp_path / "served.json"
+    pages.write_text(
+        json.dumps({"a.test": {"name": "Shop A", "status": 200}, "b.test": {"name": "B", "status": 503}})
+    )
+    port = free_port()
+    argv = [sys.executable, "-m", "sitekeeper.demo.sites", "--bind", f"127.0.0.1:{port}",
+            "--pages", str(pages), "--tls", str(tmp_path / "tls")]  # fmt: skip
+    server = subprocess.Popen(dies_with_us(argv), start_new_session=True)
+    try:
+        wait_until(lambda: listening(port), f"demo sites on {port}", seconds=ready_seconds(), process=server)
+        trust = ssl.create_default_context(cafile=str(tls.ca))
+
+        async def check(kind: str, url: str, keyword: str = "") -> CheckOutcome:
+            async with sk_http.async_client(verify=trust) as client:
+                return await run_check(CheckSpec(kind=kind, url=url, keyword=keyword), client, trust)
+
+        base = f"https://127.0.0.1:{port}"
+        shop = asyncio.run(check("http", f"{base}/a.test/", keyword="Shop A"))
+        assert (shop.ok, shop.status_code) == (True, 200), shop
+        down = asyncio.run(check("http", f"{base}/b.test/"))
+        assert (down.ok, down.status_code, down.priority) == (False, 503, "P1"), down
+        assert asyncio.run(check("http", f"{base}/elsewhere.test/")).status_code == 404
+        cert = asyncio.run(check("tls", f"127.0.0.1:{port}"))
+        assert cert.ok, cert
+        left = cert.cert_expires_at - timezone.now()
+        assert dt.timedelta(days=demo_sites.CERT_DAYS - 1) < left <= dt.timedelta(days=demo_sites.CERT_DAYS)
+        # Without the demo CA the certificate is refused, as it should be: nothing trusts it by accident.
+        assert not asyncio.run(
+            run_check(CheckSpec(kind="tls", url=f"127.0.0.1:{port}"), sk_http.async_client())
+        ).ok
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # The files are reused while the certificate has more than RENEW_DAYS left.
+    assert demo_sites.ensure_tls(tmp_path / "tls").cert.read_bytes() == tls.cert.read_bytes()
 
 
 def _login(http: httpx.Client, username: str) -> httpx.Response:
@@ -234,8 +415,9 @@ def _count(database: Path, sql: str) -> int:
 
 @pytest.mark.slow
 def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: Path):
-    """Issue 15, item 5: "Back up now" is done by the demo's own worker, its probe (--probe) records checks,
-    and one SIGINT to `sitekeeper demo` leaves no process behind."""
+    """Issue 15, item 5: "Back up now" is done by the demo's own worker, its probe (on by default) records
+    checks of the demo's own sites — the down one still down, the others up — and one SIGINT to
+    `sitekeeper demo` leaves no process behind."""
     port = free_port()
     home = tmp_path / "home"
     env = {**os.environ, "SITEKEEPER_HOME": str(home)}
@@ -244,7 +426,7 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
     log = tmp_path / "demo.log"
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            dies_with_us([str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}", "--probe"]),
+            dies_with_us([str(sitekeeper), "demo", "--bind", f"127.0.0.1:{port}"]),
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -264,7 +446,8 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
         )
         children = _children(proc.pid)
         commands = sorted(children.values())
-        assert len(children) == 3, commands
+        assert len(children) == 4, commands
+        assert any("-m sitekeeper.demo.sites --bind 127.0.0.1:" in c for c in commands), commands
         assert any(f"serve --bind 127.0.0.1:{port}" in c for c in commands), commands
         assert any(c.endswith("sitekeeper worker") for c in commands), commands
         assert any("probe --location demo" in c for c in commands), commands
@@ -295,16 +478,25 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
             process=proc,
             interval=0.5,
         )
-        # The demo's probe location checks the monitors and records what it found.
-        checks = "SELECT count(*) FROM monitoring_checkresult WHERE location = 'demo'"
+        # The demo's probe location checks every monitor against the demo's sites and records what it found:
+        # every site answers but the one that is down, which stays down with its one open outage.
+        monitors = _count(database, "SELECT count(*) FROM monitoring_monitor")
+        checks = "SELECT count(DISTINCT monitor_id) FROM monitoring_checkresult WHERE location = 'demo'"
         wait_until(
-            lambda: _count(database, checks) > 0,
+            lambda: _count(database, checks) == monitors,
             "the demo's probe recording a check",
             seconds=max(180, ready_seconds()),
             log=log,
             process=proc,
             interval=0.5,
         )
+        failing = (
+            "SELECT count(*) FROM monitoring_checkresult c JOIN monitoring_monitor m ON m.id = c.monitor_id "
+        )
+        down = f"{failing} JOIN contracts_site s ON s.id = m.site_id WHERE c.location = 'demo' AND NOT c.ok"
+        assert _count(database, down) == _count(database, f"{down} AND s.url = '{DOWN_URL}'") > 0
+        assert _count(database, "SELECT count(*) FROM monitoring_monitor WHERE state = 'down'") == 1
+        assert _count(database, 'SELECT count(*) FROM monitoring_outage WHERE "end" IS NULL') == 1
         assert all(_alive(pid) for pid in children), "no component died while the demo ran"
     finally:
         # Like `kill -INT`: the signal goes to the demo alone, which must stop its children itself.
@@ -318,7 +510,7 @@ def test_demo_runs_web_worker_and_probe_and_one_sigint_stops_them_all(tmp_path: 
                 proc.wait()
     assert status == 0, log.read_text()
     assert not [pid for pid in children if _alive(pid)], f"left running: {children}{log.read_text()}"
-    assert "SIGINT: stopping web server, worker, probe location demo" in log.read_text()
+    assert "SIGINT: stopping demo sites, web server, worker, probe location demo" in log.read_text()
 
 
 def test_demo_names_a_component_that_dies_and_stops_the_others(monkeypatch):
@@ -329,11 +521,11 @@ def test_demo_names_a_component_that_dies_and_stops_the_others(monkeypatch):
     worker = [sys.executable, "-c", "import time; time.sleep(120)"]
     dying = [sys.executable, "-c", "import time; time.sleep(1); raise SystemExit(3)"]
     parts = [
-        demo_run.Component("web server", web),
+        demo_run.Component("web server", web, serves=bind),
         demo_run.Component("worker", worker),
         demo_run.Component("probe location demo", dying),
     ]
-    monkeypatch.setattr(demo_run, "components", lambda _bind, _probe: parts)
+    monkeypatch.setattr(demo_run, "components", lambda _bind, _probe, _sites: parts)
     lines: list[str] = []
     status = demo_run.run(bind, say=lines.append, started=0.0)
     assert status == 1
