@@ -472,11 +472,9 @@ class SiteCard:
 
     @property
     def tone(self) -> str:
+        """The worst part's: a part not measured makes the card grey, never green."""
         tones = [p.tone for p in self.parts]
-        for tone in (BAD, WARN):
-            if tone in tones:
-                return tone
-        return OK if OK in tones else NONE
+        return next((tone for tone in (BAD, WARN, NONE) if tone in tones), OK)
 
     @property
     def parts(
@@ -485,10 +483,15 @@ class SiteCard:
         return [self.uptime, self.requests, self.backups, self.security, self.updates, self.health]
 
     @property
+    def unmeasured(self) -> list[str]:
+        return [name.lower() for name, part in zip(AREA_NAMES, self.parts, strict=True) if part.tone == NONE]
+
+    @property
     def headline(self) -> str:
+        pending = f"Not measured yet: {', '.join(self.unmeasured)}." if self.unmeasured else ""
         if self.attention:
-            return "Needs attention: " + ", ".join(self.attention) + "."
-        return "All looked after." if self.tone == OK else "Getting set up."
+            return " ".join(filter(None, ["Needs attention: " + ", ".join(self.attention) + ".", pending]))
+        return pending or "All looked after."
 
 
 AREA_NAMES = ("Uptime", "Requests", "Backups", "Security", "Updates", "Site health")
