@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import time_machine
 from django.test import Client as HttpClient
 
 from sitekeeper.health.models import BrokenLink, HealthConfig, LighthouseResult, LinkScan, PerformanceAudit
@@ -58,3 +59,20 @@ def test_overview_shows_a_latest_scan_cut_short_by_a_limit_as_incomplete(acme, e
     assert f'href="/staff/health/links/{scan.pk}/"><b>3</b> broken</a>' in html
     assert '<span class="flag flag-warn">incomplete</span>' in html
     assert "5000 pages; the page limit (5000 pages) left 412 pages unread" in html
+
+
+def test_overview_shows_the_trend_against_last_month_and_what_to_do_without_scores(acme, engineer) -> None:
+    site = acme.sites.get()
+    now = dt.datetime(2026, 12, 3, 4, 0, tzinfo=dt.UTC)
+    audit = PerformanceAudit.objects.create(site=site, slot="2026-12", status="succeeded")
+    for measured, score in ((now - dt.timedelta(days=30), 86), (now, 38)):
+        LighthouseResult.objects.create(audit=audit, site=site, url=site.url, form_factor="mobile",
+                                        measured_at=measured, performance=score)  # fmt: skip
+    with time_machine.travel(now + dt.timedelta(hours=1), tick=False):
+        html = _signed_in(engineer).get("/staff/health/").content.decode()
+    assert "Mobile <b>38</b>" in html
+    assert '<span class="trend trend-down"' in html
+    assert "↓ 48</span>" in html  # 86 in November, 38 in December
+    LighthouseResult.objects.all().delete()
+    html = _signed_in(engineer).get("/staff/health/").content.decode()
+    assert "not audited yet — run one" in html

@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Site
+from sitekeeper.health import performance
 from sitekeeper.health.models import FormFactor, LighthouseResult, LinkScan
 from sitekeeper.security.models import Finding, FindingKind, FindingStatus
 
@@ -43,6 +44,19 @@ def _regressions() -> dict[int, list[Finding]]:
     return found
 
 
+def _change(site: Site, result: LighthouseResult | None) -> dict[str, Any] | None:
+    """The page's monthly median performance score now against the month before, for the overview's trend
+    arrow: {"direction": "down", "points": 48}; None when either month has no score."""
+    if result is None:
+        return None
+    points = [p["performance"] for p in performance.trend(site, result.url, result.form_factor, months=2)]
+    if len(points) < 2 or None in points:
+        return None
+    change = points[-1] - points[-2]
+    direction = "down" if change < 0 else "up" if change > 0 else "same"
+    return {"direction": direction, "points": f"{abs(change):g}"}
+
+
 @agency_required
 def staff_overview(request: HttpRequest) -> HttpResponse:
     scans, scores, regressions = _latest_scans(), _latest_scores(), _regressions()
@@ -55,7 +69,11 @@ def staff_overview(request: HttpRequest) -> HttpResponse:
         {
             "site": site,
             "scan": scans.get(site.pk),
-            "scores": [(label, scores.get((site.pk, value))) for value, label in FormFactor.choices],
+            "scores": [
+                (label, result, _change(site, result))
+                for value, label in FormFactor.choices
+                for result in [scores.get((site.pk, value))]
+            ],
             "regressions": regressions.get(site.pk, []),
             "key_pages": len(site.key_pages.all()),
         }
