@@ -445,3 +445,12 @@ def test_full_clean_is_the_one_path(site):
         with pytest.raises(ValidationError) as raised:
             bad.full_clean()
     assert "url" in raised.value.message_dict
+
+
+def test_the_admin_shows_a_monitor_s_pauses_read_only(monitor, admin, engineer):
+    changes.pause(monitor, engineer, "Host move")
+    response = login(admin).get(f"/admin/monitoring/monitor/{monitor.pk}/change/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Monitor pauses" in text
+    assert "Host move" in text

@@ -8,11 +8,28 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
-from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, Outage, StatusPage
+from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, MonitorPause, Outage, StatusPage
+
+
+class PauseInline(admin.TabularInline):
+    """Pauses are made with Pause/Resume on the site's uptime page (who and when kept): shown only."""
+
+    model = MonitorPause
+    extra = 0
+    can_delete = False
+    fields = ("start", "end", "reason", "paused_by", "resumed_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Monitor)
 class MonitorAdmin(admin.ModelAdmin):
+    inlines = (PauseInline,)
     list_display = ("__str__", "site", "environment", "kind", "state", "enabled", "last_checked_at")
     list_filter = ("kind", "environment", "state", "enabled")
     search_fields = ("name", "url", "site__url", "site__client__name")

@@ -90,7 +90,6 @@ class MonitorForm(forms.ModelForm):
         else:
             self.initial.setdefault("url", site.url)
         for name, field in self.fields.items():
-            field.widget.attrs.setdefault("id", f"monitor-{name}")
             if name in ("kind", "environment", "name", "url"):
                 field.group = "target"
             elif name in HTTP_ONLY:
@@ -131,7 +130,7 @@ class MonitorForm(forms.ModelForm):
         for name in self.errors:
             if name in self.fields:
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
-                self.fields[name].widget.attrs["aria-describedby"] = f"monitor-{name}-error"
+                self.fields[name].widget.attrs["aria-describedby"] = f"id_{name}_error"
 
     @property
     def error_lines(self) -> list[tuple[str, str]]:

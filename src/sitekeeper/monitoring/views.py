@@ -145,7 +145,7 @@ class Chart:
 
 
 CHART_W, CHART_H = 720, 200
-CHART_BOX = (56, 10, CHART_W - 12, CHART_H - 28)  # left, top, right, bottom
+CHART_BOX = (66, 10, CHART_W - 14, CHART_H - 28)  # left, top, right, bottom
 
 
 def _nice_top(value: int) -> int:
