@@ -545,7 +545,7 @@ def test_state_notices_reach_the_requester(monkeypatch, smtp, acme, engineer):
     texts = [text_and_html(m)[0] for m in smtp.to("owner@acme.test")[1:]]
     assert "waiting for access from you" in texts[0]
     assert "Please send an SFTP login." in texts[0]
-    assert "is resolved" in texts[1]
+    assert "Resolved: if it is not, reply to this e-mail and it reopens" in texts[1]
 
 
 def test_an_api_request_is_acknowledged_to_its_client_requester(smtp, acme):
