@@ -13,7 +13,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from sitekeeper.desk.models import Attachment, Escalation, Event, Message, Pause, Ticket, TimeEntry
+from sitekeeper.desk.models import (
+    Attachment,
+    Escalation,
+    Event,
+    Message,
+    Pause,
+    Ticket,
+    TicketLink,
+    TimeEntry,
+)
 
 
 class HistoryOnly:
@@ -75,6 +84,9 @@ TICKET_DERIVED = (
     "first_response_at",
     "recovered_at",
     "after_hours_p1_at",
+    "merged_into",
+    "merged_at",
+    "merged_by",
     "created_at",
     "updated_at",
 )
@@ -98,6 +110,7 @@ class TicketAdmin(HistoryOnly, admin.ModelAdmin):
                     ("state", "incomplete", "missing_fields"),
                     ("channel", "requester", "requester_user", "assignee"),
                     "classification",
+                    ("merged_into", "merged_at", "merged_by"),
                 )
             },
         ),
@@ -180,3 +193,11 @@ class TimeEntryAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("day", "ticket", "user", "minutes", "billed_minutes", "billable", "note")
     list_filter = ("billable", "day")
     list_select_related = ("ticket", "user")
+
+
+@admin.register(TicketLink)
+class TicketLinkAdmin(ReadOnly, admin.ModelAdmin):
+    """Related requests; linked and unlinked in the console (desk.services.link), shown here."""
+
+    list_display = ("first", "second", "created_by", "created_at")
+    list_select_related = ("first", "second", "created_by")
