@@ -34,9 +34,10 @@ from sitekeeper.demo import run as demo_run
 from sitekeeper.demo import sites as demo_sites
 from sitekeeper.demo.management.commands.demo import Command as DemoCommand
 from sitekeeper.demo.monitoring_seed import DOWN_URL, UNMONITORED_URL
-from sitekeeper.demo.seed import DEMO_PASSWORD
+from sitekeeper.demo.seed import DEMO_PASSWORD, UNREACHABLE_AUDIT_URL, queue_background_runs
 from sitekeeper.desk.models import Message, Pause, State, Ticket
 from sitekeeper.health import linkscan
+from sitekeeper.health import tasks as health_tasks
 from sitekeeper.health.models import LighthouseResult, LinkScan
 from sitekeeper.monitoring.checks import CheckOutcome, CheckSpec, run_check
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, Outage
@@ -48,7 +49,7 @@ from tests.serving import dies_with_us, free_port, listening, ready_seconds, wai
 
 
 @pytest.mark.django_db
-def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
+def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path, monkeypatch):
     settings.HOME = tmp_path  # the demo's restic repository and site trees
     call_command("demo", no_serve=True)
     plans = sorted(Client.objects.values_list("contracts__plan__slug", flat=True))
@@ -89,6 +90,18 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path):
     assert_demo_is_honest()
     assert_demo_is_consistent()
     assert_demo_points_at_its_own_sites(settings.HOME)
+    # At start the demo hands its worker a Lighthouse audit of the museum website (it fails: *.test), once.
+    handed: list[tuple] = []
+    monkeypatch.setattr(health_tasks.performance_run_task, "schedule", lambda **kw: handed.append(kw["args"]))
+    queued = queue_background_runs()
+    assert queued is not None
+    assert (queued.status, queued.site.url, queued.requested_by.username) == (
+        "queued",
+        UNREACHABLE_AUDIT_URL,
+        "engineer",
+    )
+    assert handed == [(queued.pk,)]
+    assert queue_background_runs() is None
     users, tickets = User.objects.count(), Ticket.objects.count()
     call_command("demo", no_serve=True)
     assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)

@@ -21,10 +21,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from django.conf import settings
 
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.models import Client, Site
 from sitekeeper.contracts.presenters import contract_zone
+from sitekeeper.demo.sites import ensure_tls
 from sitekeeper.desk import services
 from sitekeeper.monitoring import maintenance, outages, rollup
 from sitekeeper.monitoring.models import (
@@ -91,6 +96,10 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         keyword=site.name,
         created_at=since,
     )
+    # The certificate the demo's site server presents (demo/sites.py), as the probe last recorded it.
+    certificate = x509.load_pem_x509_certificate(
+        ensure_tls(Path(settings.HOME) / "demo-sites" / "tls").cert.read_bytes()
+    )
     Monitor.objects.create(
         site=site,
         kind="tls",
@@ -98,6 +107,9 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         name="Certificate",
         state="up",
         created_at=since,
+        last_checked_at=now,
+        cert_expires_at=certificate.not_valid_after_utc,
+        cert_issuer=certificate.issuer.rfc4514_string(),
     )
     # Probes watched for 95 days, except a 14-hour gap 20 days ago (a host was being replaced): unknown time.
     gap_start = (now - dt.timedelta(days=20)).replace(hour=8, minute=0)

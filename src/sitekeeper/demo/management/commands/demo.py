@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sitekeeper.demo import local_sites, run
-from sitekeeper.demo.seed import DEMO_PASSWORD, seed
+from sitekeeper.demo.seed import AUDIT_DELAY_SECONDS, DEMO_PASSWORD, queue_background_runs, seed
 
 
 class Command(BaseCommand):
@@ -51,6 +51,11 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"\nE-mail: {mail_destination()}")
         sites = serve_sites()
+        if queue_background_runs() is not None:
+            self.stdout.write(
+                f"Queued for the worker in {AUDIT_DELAY_SECONDS} s: a Lighthouse audit of the museum website "
+                "(its *.test address does not resolve, so it fails — the staff home lists it)."
+            )
         if options["probe"]:
             self.stdout.write("Starting the demo's sites, the web server, the worker and the probe …\n")
         else:
