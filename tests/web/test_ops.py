@@ -513,7 +513,7 @@ def test_staff_home_renders_every_section_and_no_revenue(acme, engineer, client,
 
 
 @pytest.mark.parametrize("persona", ["manager", "admin"])
-def test_business_page_shows_revenue_to_managers(persona, request, client, fast_passwords):
+def test_business_page_shows_revenue_to_managers(persona, request, client, db, fast_passwords):
     request.getfixturevalue("acme")  # EUR 900.00 a month
     request.getfixturevalue("globex")  # EUR 250.00 a month
     client.force_login(request.getfixturevalue(persona))
@@ -527,7 +527,7 @@ def test_business_page_shows_revenue_to_managers(persona, request, client, fast_
 
 
 @pytest.mark.parametrize("persona", ["engineer", "owner", "outsider"])
-def test_business_page_refuses_engineers_and_clients(persona, request, client, fast_passwords):
+def test_business_page_refuses_engineers_and_clients(persona, request, client, db, fast_passwords):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("staff_business")).status_code == 403
 
