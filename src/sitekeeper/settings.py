@@ -76,10 +76,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "axes",  # login lockout (access/lockout.py)
+    # The third-party apps under readable admin names (access/admin_apps.py); labels unchanged.
+    "sitekeeper.access.admin_apps.LoginLockoutsConfig",  # login lockout (access/lockout.py)
     "django_otp",  # the second factor (access/twofactor.py)
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",  # single-use recovery codes
+    "sitekeeper.access.admin_apps.AuthenticatorAppsConfig",
+    "sitekeeper.access.admin_apps.BackupCodesConfig",  # single-use recovery codes
     "csp",
     "ninja",  # serves Swagger UI's assets itself instead of from a CDN
     "huey.contrib.djhuey",

@@ -136,8 +136,8 @@ def test_report_is_published_only_when_complete_and_renders_markdown(finding, en
     text = incidents.report_markdown(incident)
     assert text.startswith("# Security incident report — ")
     for part in ("## What happened", "outdated form plugin", "## Which data could be affected",
-                 "Contact form entries", "## What prevents a recurrence", "Detected: 2026-11-20 08:00 UTC",
-                 "Incident began: 2026-11-19 08:00 UTC", "due 2026-11-21 08:00 UTC",
+                 "Contact form entries", "## What prevents a recurrence", "Detected: 20 Nov 2026 09:00 CET",
+                 "Incident began: 19 Nov 2026 09:00 CET", "due 21 Nov 2026 09:00 CET",
                  "Secure the logs"):  # fmt: skip
         assert part in text
     assert AuditEntry.objects.filter(model="security.SecurityIncident", actor=engineer).count() >= 3

@@ -175,7 +175,7 @@ def test_staff_page_dismisses_and_the_portal_says_what_happened_in_plain_words(a
     before = portal.get(f"/portal/security/site/{found.site_id}/").content.decode()
     assert "possible security incident" in before
     assert "looks like malware" in before
-    assert "will inform you by 21 Nov 2026 08:00 UTC" in before  # by when the client will be told (6.3)
+    assert "will inform you by 21 Nov 2026 09:00 CET" in before  # by when the client will be told (6.3)
     assert "php_webshell_eval" not in before
 
     staff.post(f"/staff/security/incidents/{incident.pk}/dismiss/", {"reason": ""})

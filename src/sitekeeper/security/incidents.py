@@ -28,6 +28,7 @@ from django.db import transaction
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import User
+from sitekeeper.contracts.presenters import local_time, zone_of
 from sitekeeper.desk import detected, services
 from sitekeeper.desk.models import Ticket
 from sitekeeper.security.models import ChecklistItem, Finding, FindingKind, FindingStatus, SecurityIncident
@@ -214,10 +215,11 @@ def plain_what(incident: SecurityIncident) -> str:
 
 
 def plain_state(incident: SecurityIncident, now: dt.datetime | None = None) -> str:
-    """Where it stands, for the client, in one sentence (times in UTC, as the security pages say)."""
+    """Where it stands, for the client, in one sentence (times in the site's contract zone, named)."""
+    zone = zone_of(incident.site.client.contract)
 
     def when(value: dt.datetime) -> str:
-        return f"{value:%-d %b %Y %H:%M} UTC"
+        return local_time(value, zone)
 
     if incident.dismissed_at is not None:
         return (f"We checked it on {when(incident.dismissed_at)}: it was not a security incident. "
@@ -338,8 +340,10 @@ def report_markdown(incident: SecurityIncident) -> str:
     """The post-incident report for the client, as Markdown (the portal shows the same text)."""
     site = incident.site
 
+    zone = zone_of(site.client.contract)
+
     def when(value: dt.datetime | None) -> str:
-        return f"{value:%Y-%m-%d %H:%M} UTC" if value else "unknown"
+        return local_time(value, zone) if value else "unknown"
 
     dl = deadline(incident)
     lines = [

@@ -42,5 +42,5 @@ def money(amount: Decimal | None, currency: str = "") -> str:
 
 @register.filter
 def in_zone(instant: dt.datetime | None, zone: str) -> str:
-    """{{ announcement.start|in_zone:zone }} → "4 May 2026 12:00 Europe/Berlin" (the zone always named)."""
+    """{{ announcement.start|in_zone:zone }} → "4 May 2026 12:00 CEST" (the zone always named, as |when)."""
     return local_time(instant, zone or "UTC")
