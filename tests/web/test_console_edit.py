@@ -189,7 +189,7 @@ def test_error_in_one_part_writes_no_other_part(acme, manager):
     assert response.status_code == 200
     windows = response.context["windows"]
     assert windows.forms[0].errors["end"] == ["the window ends when it starts"]
-    assert "Ends: the window ends when it starts" in response.context["summary"]
+    assert "Maintenance window 1 — Ends: the window ends when it starts" in response.context["summary"]
     assert Contract.objects.get(client=acme).monthly_fee == Decimal("900.00")
     assert not AuditEntry.objects.exists()
 
@@ -321,9 +321,10 @@ def test_contact_rules_are_applys(acme, admin):
     response = _logged_in(admin).post(reverse("staff_client_edit", args=[acme.slug]), data)
     assert response.status_code == 200
     summary = response.context["summary"]
-    assert "no contact has role product_owner; exactly one is required" in " ".join(summary)
+    assert "Contacts: no contact has role product_owner; exactly one is required" in summary
     emergency = response.context["formset"].forms[1]
     assert emergency.errors["__all__"] == ["an emergency contact needs a phone number"]
+    assert "Contact 2: an emergency contact needs a phone number" in summary
     assert _counts() == before
 
 

@@ -36,20 +36,27 @@ from sitekeeper.web.forms_console import (
     kept_forms,
 )
 
-# Where a form's rows sit in the client's entry: the issue's path prefix → the form that shows it.
-Placement = list[tuple[JsonPath, FileForm]]
+# Where a form's rows sit in the client's entry: (the issue's path prefix, the form that shows it, how the
+# page names that row — "" for the page's main form).
+Placement = list[tuple[JsonPath, FileForm, str]]
 
 
 def _place_issues(issues: list[Issue], placement: Placement, fallback: FileForm) -> list[str]:
     """Put each issue beside its field (the deepest matching form); return the summary lines, each naming
-    the field as the form labels it."""
+    the field as the form labels it (and the row, for a contact or window)."""
     summary = []
     for issue in issues:
-        matches = [(prefix, form) for prefix, form in placement if issue.path[: len(prefix)] == prefix]
+        matches = [place for place in placement if issue.path[: len(place[0])] == place[0]]
         if matches:
-            prefix, form = max(matches, key=lambda match: len(match[0]))
-            label = form.place(issue.path[len(prefix) :], issue.message)
-            summary.append(f"{label}: {issue.message}" if label else issue.message)
+            prefix, form, row = max(matches, key=lambda place: len(place[0]))
+            below = issue.path[len(prefix) :]
+            label = form.place(below, issue.message)
+            if (
+                not (row or label) and below
+            ):  # a list the page shows as rows: "Contacts", "Maintenance windows"
+                label = describe(below).replace("_", " ").capitalize()
+            where = " — ".join(part for part in (row, label) if part)
+            summary.append(f"{where}: {issue.message}" if where else issue.message)
         else:
             where = describe(issue.path[len(CLIENT_PATH) :])
             fallback.add_error(None, f"{where}: {issue.message}")
@@ -78,8 +85,13 @@ def _save(
     return None
 
 
-def _row_prefixes(rows: list[FileForm], path: JsonPath) -> Placement:
-    return [((*path, position), form) for position, form in enumerate(rows)]
+def _row_prefixes(formset: Any, rows: list[FileForm], path: JsonPath, noun: str) -> Placement:
+    """The kept rows of a formset at their place in the file's list; each named by its place on the page
+    ("Contact 2"), which counts the rows shown, deleted ones included."""
+    return [
+        ((*path, position), form, f"{noun} {formset.forms.index(form) + 1}")
+        for position, form in enumerate(rows)
+    ]
 
 
 @audit_viewer_required
@@ -111,7 +123,10 @@ def staff_client_edit(request: HttpRequest, slug: str) -> HttpResponse:
                     renames.contacts[pk] = (fragment.get("email", ""), fragment.get("role", ""))
             entry = {"slug": client.slug, **form.fragment(), **_rest(entry, ClientForm)}
             entry["contacts"] = [row.fragment() for row in rows]
-            placement = [(CLIENT_PATH, form), *_row_prefixes(rows, (*CLIENT_PATH, "contacts"))]
+            placement = [
+                (CLIENT_PATH, form, ""),
+                *_row_prefixes(formset, rows, (*CLIENT_PATH, "contacts"), "Contact"),
+            ]
             summary = _save(request, entry, placement, form, renames) or []
             if not summary:
                 return redirect("staff_client_detail", slug=client.slug)
@@ -165,7 +180,10 @@ def staff_contract_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 contract["maintenance_windows"] = [row.fragment() for row in rows]
             entry["contract"] = contract
             path = (*CLIENT_PATH, "contract")
-            placement = [(path, form), *_row_prefixes(rows, (*path, "maintenance_windows"))]
+            placement = [
+                (path, form, ""),
+                *_row_prefixes(windows, rows, (*path, "maintenance_windows"), "Maintenance window"),
+            ]
             summary = _save(request, entry, placement, form) or []
             if not summary:
                 return redirect("staff_client_detail", slug=client.slug)
@@ -191,7 +209,7 @@ def staff_site_edit(request: HttpRequest, pk: int) -> HttpResponse:
         spec = form.fragment()
         entry["sites"][position] = spec
         renames = Renames(sites={site.pk: spec.get("url", site.url)})
-        placement: Placement = [((*CLIENT_PATH, "sites", position), form)]
+        placement: Placement = [((*CLIENT_PATH, "sites", position), form, "")]
         summary = _save(request, entry, placement, form, renames) or []
         if not summary:
             return redirect("staff_site_detail", pk=site.pk)
