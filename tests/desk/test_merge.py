@@ -414,3 +414,23 @@ def test_api_merges_and_links_for_staff_only(acme, globex, engineer, owner, outs
     assert services.linked(c) == [a]
     missing = staff.post(f"/api/v1/tickets/{a.pk}/links", {"other": 99999}, content_type="application/json")
     assert missing.status_code == 422
+
+
+def test_recovery_of_a_merged_incident_meets_the_survivors_recovery_clock(acme, engineer) -> None:
+    def incident(subject: str) -> Ticket:
+        return services.file_request(
+            acme,
+            channel=Channel.MONITOR,
+            type=RequestType.INCIDENT,
+            priority="P1",
+            site=acme.sites.get(),
+            environment="prod",
+            subject=subject,
+            received_at=RECEIVED,
+        )
+
+    survivor, duplicate = incident("Site down"), incident("Site down (second probe)")
+    services.merge(duplicate, survivor, actor=engineer, at=RECEIVED + HOUR)
+    services.mark_recovered(duplicate, actor=None, at=RECEIVED + 2 * HOUR, note="Back up")
+    assert fresh(survivor).recovered_at == RECEIVED + 2 * HOUR
+    assert fresh(duplicate).recovered_at is None

@@ -530,7 +530,14 @@ def change_priority(
 def mark_recovered(
     ticket: Ticket, *, actor: User | None, at: dt.datetime | None = None, note: str = ""
 ) -> Ticket:
-    """Incidents: the critical function is restored (rollback, workaround) — the recovery clock is met."""
+    """Incidents: the critical function is restored (rollback, workaround) — the recovery clock is met.
+
+    For a request merged into another one (monitoring saying an episode is over, say) it is the survivor's
+    recovery clock, when the survivor is an incident; otherwise nothing changes."""
+    if ticket.merged_into_id is not None:
+        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
+        if ticket.type != RequestType.INCIDENT:
+            return ticket
     at = _at(ticket, at)
     if ticket.type != RequestType.INCIDENT:
         raise DeskError("only incidents have a recovery clock")
