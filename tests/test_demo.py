@@ -22,6 +22,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import models
+from django.test import Client as DjangoClient
 from django.utils import timezone
 
 from sitekeeper import http as sk_http
@@ -90,6 +91,7 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path, mo
     assert_demo_is_honest()
     assert_demo_is_consistent()
     assert_demo_points_at_its_own_sites(settings.HOME)
+    assert_portal_uptime_is_the_uptime_pages()
     # At start the demo hands its worker a Lighthouse audit of the museum website (it fails: *.test), once.
     handed: list[tuple] = []
     monkeypatch.setattr(health_tasks.performance_run_task, "schedule", lambda **kw: handed.append(kw["args"]))
@@ -267,6 +269,27 @@ def assert_demo_points_at_its_own_sites(home: Path) -> None:
             assert monitor.url == expected
         assert local.tls.ca.exists()
         assert local.tls.key.stat().st_mode & 0o077 == 0
+
+
+def assert_portal_uptime_is_the_uptime_pages() -> None:
+    """The uptime a client's home card shows for a site is the figure of that site's uptime page — for the
+    bakery (a month with outages, some excluded) and for the outfitters' site that is down now."""
+    for username, url in (("bakery-owner", "https://brot-und-butter.test"), ("outdoor-owner", DOWN_URL)):
+        site = Site.objects.get(url=url)
+        http = DjangoClient()
+        http.force_login(User.objects.get(username=username))
+        home = http.get("/portal/")
+        assert home.status_code == 200
+        card = re.search(
+            rf'data-site="{site.pk}".*?data-part="uptime">.*?<strong>([0-9.]+) %</strong>', home.text, re.S
+        )
+        assert card, home.text
+        page = http.get(f"/portal/sites/{site.pk}/uptime/")
+        figure = re.search(r"<small>Uptime</small><b>([0-9.]+) %</b>", page.text)
+        assert figure, page.text
+        now = timezone.now()
+        expected = str(month_figures(site, now.year, now.month, now=now).uptime_decimal)
+        assert card.group(1) == figure.group(1) == expected, username
 
 
 def test_demo_runs_its_sites_and_the_probe_by_default():
