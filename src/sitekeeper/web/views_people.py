@@ -84,7 +84,7 @@ class InviteForm(forms.Form):
         queryset=Client.objects.order_by("name"),
         required=False,
         label="Client",
-        empty_label="None: an agency role",
+        empty_label="No client (agency staff)",
         help_text="For client roles only.",
     )
 
