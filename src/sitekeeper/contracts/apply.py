@@ -91,6 +91,16 @@ _PARENTS = frozenset({"client", "contract", "site"})  # named in the change's la
 M = TypeVar("M", bound=models.Model)
 
 
+def url_problem(url: str) -> str | None:
+    """The contract file's rule for a site URL: None when it is an http(s) URL, else the message (also the
+    monitors' URL check in the console, monitoring/validation.py, so both say the same)."""
+    try:
+        _URL(url)
+    except ValidationError:
+        return f"{url!r} is not an http(s) URL"
+    return None
+
+
 class ApplyError(Exception):
     """The file was not applied; each of `errors` reads "file:line: key: message".
 
@@ -976,7 +986,6 @@ class ClientChecker:
             self.url((*path, "environments", kind), env_url)
 
     def url(self, path: JsonPath, url: str) -> None:
-        try:
-            _URL(url)
-        except ValidationError:
-            self.add(path, f"{url!r} is not an http(s) URL")
+        problem = url_problem(url)
+        if problem:
+            self.add(path, problem)
