@@ -9,7 +9,10 @@ DEMO_BIND ?= 127.0.0.1:8000
 bootstrap:
 	@scripts/bootstrap.sh
 
-demo: bootstrap
+# The demo needs the runtime packages only (scripts/demo-env.sh): a fresh clone answers its first page in
+# about a minute; `make bootstrap` adds the development tools when you want them.
+demo:
+	@scripts/demo-env.sh
 	$(BIN)/sitekeeper demo --bind $(DEMO_BIND)
 
 test:
