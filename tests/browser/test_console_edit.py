@@ -138,3 +138,25 @@ def test_admin_index_names(live_server, page, screenshot, acme, admin):
         expect(main).to_contain_text(name)
     expect(main).not_to_contain_text("Repositorys")
     _shoot(page, screenshot, "admin-index")
+
+
+@pytest.mark.usefixtures("globex", "manager")
+def test_staff_book_pages_fit(live_server, page, screenshot, acme):
+    """The staff pages of the book (clients, contracts, sites, a client, a site) at both widths."""
+    log_in(page, live_server, "manager")
+    site = acme.sites.get()
+    pages = {
+        "clients": "/staff/clients/",
+        "contracts": "/staff/contracts/",
+        "sites": "/staff/sites/",
+        "client-detail": f"/staff/clients/{acme.slug}/",
+        "site-detail": f"/staff/sites/{site.pk}/",
+    }
+    for name, path in pages.items():
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("main")).not_to_contain_text("Traceback")
+        _shoot(page, screenshot, name)
+    page.goto(f"{live_server.url}/staff/contracts/")
+    expect(page.locator("main")).to_contain_text("1 Jan 2026")  # the one date format (sitekeeper_time)
+    page.goto(f"{live_server.url}/staff/clients/?q=nobody")
+    expect(page.locator("main")).to_contain_text("No client matches “nobody”")
