@@ -13,14 +13,13 @@ history stay with it), then the data is synced as a file would be.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sitekeeper.contracts import export
 from sitekeeper.contracts.apply import ApplyResult, Writer, apply_document
-from sitekeeper.contracts.export import _client
 from sitekeeper.contracts.models import Client, Contact, Site
-from sitekeeper.contracts.yamlio import Document, Issue, JsonPath
+from sitekeeper.contracts.yamlio import Document, JsonPath
 
 CLIENT_PATH: JsonPath = ("clients", 0)
 SOURCE = "console"
@@ -28,7 +27,7 @@ SOURCE = "console"
 
 def client_entry(client: Client) -> dict[str, Any]:
     """The client as a contract file describes it (what `sitekeeper export` writes for it)."""
-    return _client(client)
+    return export.client_entry(client)
 
 
 @dataclass
@@ -58,12 +57,4 @@ def apply_client_entry(entry: dict[str, Any], *, user: Any, renames: Renames | N
     """Apply one client's entry as a contract file holding only it; raises apply.ApplyError (writing
     nothing) with the issues at their paths under ("clients", 0)."""
     document = Document(source=SOURCE, data={"clients": [entry]})
-    before: Callable[[Writer], None] | None = renames
-    return apply_document(document, actor_label=None, user=user, before_sync=before)
-
-
-def relative(issue: Issue, prefix: JsonPath) -> JsonPath | None:
-    """The issue's path below `prefix`, or None when it is elsewhere."""
-    if issue.path[: len(prefix)] != prefix:
-        return None
-    return issue.path[len(prefix) :]
+    return apply_document(document, actor_label=None, user=user, before_sync=renames)

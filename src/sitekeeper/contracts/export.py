@@ -110,6 +110,11 @@ def _clients() -> list[dict[str, Any]]:
     return [_client(client) for client in clients]
 
 
+def client_entry(client: Client) -> dict[str, Any]:
+    """One client as the export writes it (JSON data: the console's edit pages start from it)."""
+    return _client(client)
+
+
 def _client(client: Client) -> dict[str, Any]:
     entry: dict[str, Any] = {"slug": client.slug, "name": client.name}
     entry |= _non_empty(client, ("legal_name", "address"))
