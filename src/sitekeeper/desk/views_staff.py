@@ -329,7 +329,7 @@ def reply(request: HttpRequest, ticket: Ticket, form: StaffReplyForm) -> str:
 def change_state(request: HttpRequest, ticket: Ticket, form: StateForm) -> str:
     state = form.cleaned_data["state"]
     services.set_state(ticket, state, actor=request.user, note=form.cleaned_data["note"])
-    return f"State: {State(state).label}."
+    return f"State: {presenters.state_words(state, client=False)}."
 
 
 @action(PriorityForm, "priority_form")
