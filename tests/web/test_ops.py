@@ -422,17 +422,23 @@ def test_releases_empty(acme, frozen):
 # -- agency-side gaps ----------------------------------------------------------------------------------------
 
 
-def test_gaps_are_coverages_own(acme, globex, frozen):
+def test_gaps_are_coverages_own_one_line_per_site(acme, globex, frozen):
     _healthy(globex.sites.get(), NOW)
     gaps = section("gaps")
     site = acme.sites.get()
-    assert [(line.badge, line.site) for line in gaps.lines] == [
-        ("No production uptime monitor", site),
-        ("No backup source", site),
-        ("No security scan in the last 48 h", site),
+    (line,) = gaps.lines
+    assert (line.title, line.badge, line.client) == ("Acme GmbH website", "3 gaps", "Acme GmbH")
+    assert line.url == reverse("staff_site_detail", args=[site.pk])
+    assert [(fix.title, fix.url) for fix in line.fixes] == [
+        ("No production uptime monitor", reverse("staff_site_uptime", args=[site.pk])),
+        ("No backup source", reverse("staff_backups_site", args=[site.pk])),
+        ("No security scan in the last 48 h", reverse("staff_security_site", args=[site.pk])),
     ]
-    assert gaps.lines[0].url == reverse("staff_site_uptime", args=[site.pk])
-    assert gaps.scope == "2 sites in service checked"
+    assert line.fixes[2].detail == "never scanned"
+    assert gaps.scope == "2 sites in service checked; 3 gaps on 1 of them"
+    assert gaps.parts == {"gaps": 3}
+    Monitor.objects.create(site=site, url=site.url, state="up")
+    assert section("gaps").lines[0].badge == "2 gaps"
     _healthy(site, NOW)
     gaps = section("gaps")
     assert gaps.lines == []

@@ -18,9 +18,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from sitekeeper.backups.models import (
     BackupRun,
@@ -38,6 +40,7 @@ from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import CalendarVersion, Contract, Site
 from sitekeeper.contracts.presenters import NO_CONTRACT_ZONE
 from sitekeeper.contracts.service import LIVE_STATUSES
+from sitekeeper.contracts.templatetags import sitekeeper_time
 from sitekeeper.desk import presenters as desk
 from sitekeeper.desk.models import Priority, State, Ticket
 from sitekeeper.desk.views_portal import open_pause_reason
@@ -72,6 +75,15 @@ def soon_hours() -> int:
 
 
 @dataclass(frozen=True)
+class Fix:
+    """One of several things wrong on a line's object, with the page where it is fixed."""
+
+    title: str
+    detail: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Line:
     """One thing that needs a person: what, where, by when, and the page where it is handled."""
 
@@ -87,6 +99,7 @@ class Line:
     when: dt.datetime | None = None
     zone: str = NO_CONTRACT_ZONE  # the zone `when` is shown in (named on the page)
     after: str = ""  # after the time, e.g. "2 h overdue"
+    fixes: tuple[Fix, ...] = ()  # several problems of one object, each with its own page
 
 
 @dataclass
@@ -153,8 +166,6 @@ def read_book(now: dt.datetime) -> Book:
 
 
 def _local_day(now: dt.datetime, zone: str) -> dt.date:
-    from zoneinfo import ZoneInfo
-
     return now.astimezone(ZoneInfo(zone)).date()
 
 
@@ -378,10 +389,9 @@ def sites_section(book: Book) -> Section:
 
 
 def _hhmm(instant: dt.datetime, zone: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    local = instant.astimezone(ZoneInfo(zone))
-    return f"{local:%H:%M} {local.tzname()}"
+    """The one time format's "14:05 CET" (sitekeeper_time's `clock`), in the client's zone."""
+    with timezone.override(ZoneInfo(zone)):
+        return sitekeeper_time.clock(instant)
 
 
 # -- backups and restore tests -------------------------------------------------------------------------------
@@ -776,8 +786,10 @@ def gaps_section(book: Book) -> Section:
         .annotate(at=Max("finished_at"))
         .values_list("site_id", "at")
     )
-    found: list[coverage.Gap] = []
+    lines = []
+    gaps = 0
     for site in sites:
+        found: list[coverage.Gap] = []
         if site.pk not in monitored:
             found.extend(_gap(coverage.monitor_gap(site)))
         config = configs.get(site.pk)
@@ -789,30 +801,36 @@ def gaps_section(book: Book) -> Section:
         last = scanned.get(site.pk)
         if last is None or last < book.now - SCAN_FRESH:
             found.extend(_gap(coverage.scan_gap(site, book.now)))
-    lines = [
-        Line(
-            tone="warn",
-            badge=gap.title,
-            title=f"{gap.site} — {gap.title.lower()}",
-            url=gap.staff_url,
-            detail=gap.detail,
-            **_site_line_fields(gap.site, book),  # type: ignore[arg-type]
-        )
-        for gap in found
-    ]
+        if found:
+            gaps += len(found)
+            lines.append(_gaps_line(site, found, book))
     return Section(
         key="gaps",
         title="Service gaps — agency action needed",
         lines=lines,
         evaluated=True,
-        scope=f"{len(sites)} sites in service checked",
+        scope=f"{len(sites)} sites in service checked; {gaps} gaps on {len(lines)} of them",
         empty="Every site in service has a production monitor, a backup source and a recent security scan.",
         fills=(
             f"A site under a contract in service with no enabled production monitor, no backup source, or no "
             f"security scan in the last {coverage.SCAN_HOURS} h. The client's pages show it as not measured "
             "yet; fix it from the linked page."
         ),
+        parts={"gaps": gaps},
         url=reverse("staff_sites"),
+    )
+
+
+def _gaps_line(site: Site, found: list[coverage.Gap], book: Book) -> Line:
+    """One line per site: each of its gaps with what exactly is missing and the page that fixes it."""
+    return Line(
+        tone="warn",
+        badge=found[0].title if len(found) == 1 else f"{len(found)} gaps",
+        title=str(site),
+        url=reverse("staff_site_detail", args=[site.pk]),
+        fixes=tuple(Fix(gap.title, gap.detail, gap.staff_url) for gap in found),
+        client=site.client.name,
+        zone=book.zone(site.client_id),
     )
 
 
