@@ -414,3 +414,17 @@ def test_the_staff_page_lists_everyone_with_filters_and_open_invitations(admin, 
     assert "owner@people.test" not in off
     empty = staff.get("/staff/people/?who=agency&state=deactivated&who=nobody").content.decode()
     assert "Nobody matches these filters." in empty
+
+
+def test_a_client_that_requires_a_second_factor_sends_the_new_person_to_enrol(admin, acme):
+    acme.require_second_factor = True
+    acme.save()
+    _, token = invitations.invite("nia@acme.test", Role.CLIENT_MEMBER, acme, actor=admin)
+    page = HttpClient().get(f"/invite/{token}/")
+    assert "set up a second factor" in page.content.decode()
+    accept(f"/invite/{token}/", "nia")
+    browser = HttpClient()
+    assert browser.post("/login/", {"username": "nia", "password": NEW_PASSWORD}).status_code == 302
+    portal = browser.get("/portal/")
+    assert portal.status_code == 302
+    assert portal["Location"].startswith("/account/two-factor/enrol/")

@@ -283,11 +283,7 @@ def accept(token: str, *, username: str, password: str, first_name: str = "", la
     close the invitation, all at once. Audited as the new person's own change."""
     with transaction.atomic():
         found = find(token)
-        invitation = (
-            Invitation.objects.select_for_update().select_related("client").get(pk=found.pk)
-            if found
-            else None
-        )
+        invitation = Invitation.objects.select_for_update().get(pk=found.pk) if found else None
         if invitation is None or state(invitation) != State.PENDING:
             raise PeopleError("This invitation link no longer works.")
         if User.objects.filter(email__iexact=invitation.email).exists():
@@ -336,11 +332,16 @@ def deactivate(target: User, *, actor: User | None, label: str | None = None) ->
     """The person can no longer log in, their sessions end and their API tokens stop; how many sessions."""
     check_manage(actor, target)
     with transaction.atomic(), _who(actor, label):
+        if target.role == Role.AGENCY_ADMIN:
+            # Two admins deactivating each other at once: both lock every admin row in one order, so the
+            # second waits for the first and then sees it was the last one (no deadlock, no admin-less site).
+            admins = User.objects.select_for_update().filter(role=Role.AGENCY_ADMIN).order_by("pk")
+            list(admins.values_list("pk", flat=True))
         locked = User.objects.select_for_update().get(pk=target.pk)
         if not locked.is_active:
             raise PeopleError(f"{locked.username} is already deactivated.")
         if locked.role == Role.AGENCY_ADMIN:
-            others = User.objects.select_for_update().filter(role=Role.AGENCY_ADMIN, is_active=True)
+            others = User.objects.filter(role=Role.AGENCY_ADMIN, is_active=True)
             if not others.exclude(pk=locked.pk).exists():
                 raise PeopleError(f"{locked.username} is the last active agency admin: they stay active.")
         locked.is_active = False
