@@ -825,7 +825,7 @@ def _gaps_line(site: Site, found: list[coverage.Gap], book: Book) -> Line:
     """One line per site: each of its gaps with what exactly is missing and the page that fixes it."""
     return Line(
         tone="warn",
-        badge=found[0].title if len(found) == 1 else f"{len(found)} gaps",
+        badge=f"{len(found)} gap" if len(found) == 1 else f"{len(found)} gaps",
         title=str(site),
         url=reverse("staff_site_detail", args=[site.pk]),
         fixes=tuple(Fix(gap.title, gap.detail, gap.staff_url) for gap in found),
