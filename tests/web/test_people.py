@@ -428,3 +428,14 @@ def test_a_client_that_requires_a_second_factor_sends_the_new_person_to_enrol(ad
     portal = browser.get("/portal/")
     assert portal.status_code == 302
     assert portal["Location"].startswith("/account/two-factor/enrol/")
+
+
+def test_an_expired_invitation_is_not_re_sent_beside_a_newer_one(admin):
+    old, _ = invitations.invite("oz@agency.test", Role.ENGINEER, None, actor=admin)
+    old.expires_at = timezone.now() - dt.timedelta(days=1)
+    old.save()
+    invitations.invite("oz@agency.test", Role.ENGINEER, None, actor=admin)
+    page = signed_in(admin).post(f"/staff/people/invitations/{old.pk}/resend/", follow=True)
+    assert "has a newer invitation waiting: re-send that one." in page.content.decode()
+    old.refresh_from_db()
+    assert old.send_count == 1

@@ -212,6 +212,9 @@ def resend(invitation: Invitation, *, actor: User | None, label: str | None = No
             raise PeopleError(f"The invitation to {locked.email} was {current}: it cannot be re-sent.")
         if User.objects.filter(email__iexact=locked.email).exists():
             raise PeopleError(f"{locked.email} has a login here now: there is nothing to re-send.")
+        newer = pending(Invitation.objects.filter(email__iexact=locked.email).exclude(pk=locked.pk))
+        if newer.exists():
+            raise PeopleError(f"{locked.email} has a newer invitation waiting: re-send that one.")
         before = _invitation_fields(locked)
         locked.digest = digest(token)
         locked.sent_at = now
