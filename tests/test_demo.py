@@ -224,6 +224,9 @@ def assert_demo_is_consistent() -> None:
     assert after, rolled_back.checks
     assert all(check["ok"] for check in after), after
     assert rolled_back.ticket.received_at <= now
+    # Its incident was handled that night, not left to breach for days.
+    assert rolled_back.ticket.state == "resolved"
+    assert rolled_back.ticket.first_response_at <= rolled_back.window_end
     # Nightly backups ran at night: each run is stamped when its snapshots are.
     for run in BackupRun.objects.filter(trigger="schedule", status="succeeded"):
         for snap in run.snapshots.all():

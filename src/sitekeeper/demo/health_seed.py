@@ -35,9 +35,11 @@ from pathlib import Path
 from django.test import override_settings
 
 from sitekeeper import proc
+from sitekeeper.access.models import User
 from sitekeeper.backups.models import Source
 from sitekeeper.contracts.models import Environment, Site
 from sitekeeper.demo import clock
+from sitekeeper.desk import services
 from sitekeeper.health import lighthouse, linkscan, performance
 from sitekeeper.health.models import HealthConfig, KeyPage, PerformanceAudit
 from sitekeeper.releases import packages, updates
@@ -257,6 +259,26 @@ def _releases(site: Site, now: dt.datetime) -> dict[str, str]:
             Environment.objects.update_or_create(site=site, kind=kind, defaults={"url": url})
 
 
+def _handled(release: Release) -> None:
+    """The rolled-back release's incident, as the engineer handled it that night: taken, answered, resolved
+    (the rollback had already brought the site back; the faulty version is left out of later batches)."""
+    engineer = User.objects.filter(username="engineer").first()
+    ticket = release.ticket
+    at = (release.prod_finished_at or release.window_start) + dt.timedelta(minutes=12)
+    services.assign([ticket], engineer, actor=engineer, at=at)
+    services.add_message(
+        ticket,
+        "The automatic rollback worked: the shop answers again and the opening hours show. Version 1.2.0 "
+        "calls a function it does not ship; we have told the vendor and skip it until they fix it.",
+        channel="staff",
+        author=engineer,
+        at=at + dt.timedelta(minutes=3),
+    )
+    services.resolve(
+        ticket, actor=engineer, at=at + dt.timedelta(minutes=5), note="Rolled back; site checked."
+    )
+
+
 def _run_releases(site: Site, now: dt.datetime) -> dict[str, str]:
     done: dict[str, str] = {}
     good = packages.add_package(
@@ -286,6 +308,8 @@ def _run_releases(site: Site, now: dt.datetime) -> dict[str, str]:
             with clock.at(opens):
                 release = updates.advance(release, now=opens)
         done[release.slot] = release.status
+        if release.ticket is not None:
+            _handled(release)
     # Today: the security fix, staged now, waits for the next window.
     release = updates.plan_release(site, packages=[fix], slot=f"batch-{now:%Y-%m-%d}", now=now)
     if release is not None:

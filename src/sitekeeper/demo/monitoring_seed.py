@@ -218,7 +218,7 @@ def seed_monitoring(now: dt.datetime, client_slug: str | None = "bakery") -> Mon
         max_minutes=30,
         announced_at=now,
         created_by=staff,
-        note="Security release of the shop plugin (critical advisory)",
+        note="Web server security patch (OpenSSL advisory): the shop may not answer for a few minutes",
     )
     upcoming.sites.set([site])
     StatusPage.objects.get_or_create(

@@ -117,9 +117,10 @@ def seed() -> SeedResult:
     return SeedResult(result.changes, logins, requests)
 
 
-# The museum's website is not served by the demo's site server to Lighthouse (which loads the site's own
-# address, a *.test name nothing resolves): an audit of it fails, as it would for a site whose address is
-# wrong — the staff home's "failed scans and audits" shows it.
+# Lighthouse loads a site's own address, and the museum website's is a *.test name nothing resolves (the
+# demo's site server answers the probe only): an audit of it fails, as for a site whose address is wrong —
+# or because Lighthouse is not installed (`make demo` alone does not install Node; `make bootstrap` does).
+# Either way the staff home's "failed scans and audits" shows it, with the reason.
 UNREACHABLE_AUDIT_URL = "https://stadtmuseum-nord.test"
 AUDIT_DELAY_SECONDS = 60  # after the demo is up: the first pages are not slowed by Chromium
 
@@ -127,7 +128,8 @@ AUDIT_DELAY_SECONDS = 60  # after the demo is up: the first pages are not slowed
 def queue_background_runs() -> PerformanceAudit | None:
     """A Lighthouse audit of the museum's website, asked for by the engineer as the console's "Run
     Lighthouse" does and handed to the demo's worker a minute after the start (it fails: the address does not
-    resolve). Once per demo database; returns the queued audit, or None when one exists already."""
+    resolve, or Lighthouse is missing). Once per demo database; returns the queued audit, or None when one
+    exists already."""
     from sitekeeper.health import tasks
 
     site = Site.objects.filter(url=UNREACHABLE_AUDIT_URL).first()

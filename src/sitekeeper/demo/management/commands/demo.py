@@ -54,7 +54,8 @@ class Command(BaseCommand):
         if queue_background_runs() is not None:
             self.stdout.write(
                 f"Queued for the worker in {AUDIT_DELAY_SECONDS} s: a Lighthouse audit of the museum website "
-                "(its *.test address does not resolve, so it fails — the staff home lists it)."
+                "(it fails — its *.test address resolves nowhere, or Lighthouse is not installed without "
+                "make bootstrap — and the staff home lists it)."
             )
         if options["probe"]:
             self.stdout.write("Starting the demo's sites, the web server, the worker and the probe …\n")
