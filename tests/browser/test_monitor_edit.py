@@ -94,6 +94,21 @@ def test_staff_add_pause_resume_a_monitor(live_server, page, screenshot, enginee
     assert MonitorPause.objects.get(pk=pause.pk).end is not None
     screenshot(f"monitors-staff-resumed-{width}")
 
+    row.get_by_role("button", name="Edit").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Edit monitor")
+    edit = page.locator("form.monitor-form")
+    edit.get_by_label("Check every (seconds)").fill("600")
+    edit.get_by_role("button", name="Save monitor").click()
+    expect(page.locator("[data-form-errors]")).to_contain_text("cannot alert within the contract's")
+    assert not _overflow(page)
+    screenshot(f"monitors-staff-edit-refused-{width}")
+    edit = page.locator("form.monitor-form")
+    edit.get_by_label("Check every (seconds)").fill("120")
+    edit.get_by_label("Name").fill("Database")
+    edit.get_by_role("button", name="Save monitor").click()
+    expect(main).to_contain_text("Monitor “Database” saved")
+    assert Monitor.objects.get(pk=monitor.pk).interval_seconds == 120
+
 
 @pytest.mark.usefixtures("engineer")
 @pytest.mark.parametrize("width", [1366, 390])
