@@ -340,6 +340,7 @@ def test_demo_site_server_answers_the_probe_checks(tmp_path: Path):
         down = asyncio.run(check("http", f"{base}/b.test/"))
         assert (down.ok, down.status_code, down.priority) == (False, 503, "P1"), down
         assert asyncio.run(check("http", f"{base}/elsewhere.test/")).status_code == 404
+        assert asyncio.run(check("http", f"{base}/", keyword='href="/b.test/"')).ok
         cert = asyncio.run(check("tls", f"127.0.0.1:{port}"))
         assert cert.ok, cert
         left = cert.cert_expires_at - timezone.now()

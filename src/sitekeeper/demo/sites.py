@@ -3,11 +3,12 @@ pages instead of *.test names nobody can reach.
 
 One HTTPS server (`python -m sitekeeper.demo.sites --bind 127.0.0.1:PORT --pages FILE --tls DIR`) answers
 `/<host>/` with a small page for each demo site listed in FILE (JSON, written by the demo at start: host →
-{"name", "status"}). A site whose status is not 200 answers with it (the demo's one site that is down answers
-503 for as long as the demo runs). Anything else is a 404. The demo's monitors point at these pages
-(`https://127.0.0.1:PORT/<host>/`, and `127.0.0.1:PORT` for the certificate monitor); the probe trusts the
-demo's own certificate authority through SITEKEEPER_PROBE_CA_FILE, its ordinary setting for a private CA — no
-name resolution is bent anywhere.
+{"name", "status"}), and `/` with the list of them. A site whose status is not 200 answers with it (the
+demo's one site that is down answers 503 for as long as the demo runs). Anything else is a 404.
+
+The demo's monitors point at these pages (`https://127.0.0.1:PORT/<host>/`, and `127.0.0.1:PORT` for the
+certificate monitor); the probe trusts the demo's own certificate authority through
+SITEKEEPER_PROBE_CA_FILE, its ordinary setting for a private CA — no name resolution is bent anywhere.
 
 The certificate authority and the server certificate (for 127.0.0.1, 90 days) are made on first use under
 SITEKEEPER_HOME/demo-sites/tls and renewed when fewer than 30 days are left. No Django here: the program
@@ -144,6 +145,19 @@ def page(name: str, host: str) -> str:
     )
 
 
+def index(listing: dict[str, dict[str, Any]]) -> str:
+    """`/`: the demo's sites, each with what it answers."""
+    rows = "".join(
+        f'<li><a href="/{html.escape(host)}/">{html.escape(str(site["name"]))}</a> ({html.escape(host)}): '
+        f"answers {int(site.get('status', 200))}</li>"
+        for host, site in sorted(listing.items())
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>The demo\'s sites</title></head>'
+        f"<body><h1>The demo's sites</h1><p>What the demo's probe checks.</p><ul>{rows}</ul></body></html>\n"
+    )
+
+
 def load_pages(path: Path) -> dict[str, dict[str, Any]]:
     """host → {"name": str, "status": int}; read on every request, so a change shows at once."""
     data = json.loads(path.read_text())
@@ -164,8 +178,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bool) -> None:
         host = self.path.split("?", 1)[0].strip("/").split("/", 1)[0]
-        site = load_pages(self.pages_file).get(host) if host else None
-        if site is None:
+        listing = load_pages(self.pages_file)
+        site = listing.get(host) if host else None
+        if not host:
+            status, text = HTTPStatus.OK, index(listing)
+        elif site is None:
             status, text = HTTPStatus.NOT_FOUND, "<h1>Not a demo site</h1>\n"
         else:
             status = HTTPStatus(int(site.get("status", 200)))
