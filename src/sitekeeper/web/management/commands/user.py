@@ -33,6 +33,7 @@ from sitekeeper.access import invitations, lockout
 from sitekeeper.access.audit import acting_as, record, snapshot
 from sitekeeper.access.models import AGENCY_ROLES, CLIENT_ROLES, Role, User
 from sitekeeper.contracts.models import Client
+from sitekeeper.notify.invitations import send_invitation
 
 
 class Command(BaseCommand):
@@ -112,9 +113,6 @@ class Command(BaseCommand):
         return user
 
     def invite(self, email: str, role: str, slug: str | None) -> None:
-        # The mail goes through the notify seam; imported here, the one place the command line needs it.
-        from sitekeeper.notify.invitations import send_invitation
-
         role, client = check_role(role, slug)
         label = f"cli:{getpass.getuser()}"
         try:
