@@ -33,6 +33,7 @@ class MonitorAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request, obj=None) -> tuple:
         return self.inlines if obj is not None else ()  # a new monitor has no pauses
+
     list_display = ("__str__", "site", "environment", "kind", "state", "enabled", "last_checked_at")
     list_filter = ("kind", "environment", "state", "enabled")
     search_fields = ("name", "url", "site__url", "site__client__name")
