@@ -9,8 +9,8 @@ DEMO_BIND ?= 127.0.0.1:8000
 bootstrap:
 	@scripts/bootstrap.sh
 
-# The demo needs the runtime packages only (scripts/demo-env.sh): a fresh clone answers its first page in
-# about a minute; `make bootstrap` adds the development tools when you want them.
+# The demo needs the runtime packages only (scripts/demo-env.sh), so a fresh clone answers its first page
+# without waiting for the development tools; `make bootstrap` adds those when you want them.
 demo:
 	@scripts/demo-env.sh
 	$(BIN)/sitekeeper demo --bind $(DEMO_BIND)
