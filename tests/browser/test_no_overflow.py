@@ -32,7 +32,7 @@ from sitekeeper.security.models import SecurityIncident
 from tests.browser.conftest import ARTIFACTS
 from tests.web.test_persona_matrix import POST_ROUTES, ROUTES, Kind, Rule, build_url, rule_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 BAKERY = "https://brot-und-butter.test"
 STAFF_USER, PORTAL_USER = "admin", "bakery-owner"  # the demo's agency admin sees every staff page
