@@ -39,6 +39,7 @@ from sitekeeper.releases.views import next_batch
 from sitekeeper.security import incidents
 from sitekeeper.security.models import SECURITY_KINDS, Finding, FindingKind, FindingStatus, Severity
 from sitekeeper.security.models.incidents import SecurityIncident
+from sitekeeper.security.scans import last_scan_at
 
 # Tones a card part can take (CSS classes tone-ok, tone-warn, tone-bad, tone-none): "none" is "nothing
 # measured yet" — grey, never green.
@@ -230,8 +231,6 @@ def open_incidents(site: Site) -> QuerySet[SecurityIncident]:
 
 
 def security_part(site: Site, now: dt.datetime) -> SecurityPart:
-    from sitekeeper.security.scans import last_scan_at
-
     severities = list(
         Finding.objects.filter(site=site, kind__in=SECURITY_KINDS, status=FindingStatus.OPEN).values_list(
             "severity", flat=True
