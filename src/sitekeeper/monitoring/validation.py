@@ -13,9 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-
+from sitekeeper.contracts.apply import url_problem
 from sitekeeper.core.certdays import cert_state, days_left
 
 __all__ = ["cert_state", "days_left", "http_url_problem", "target_errors"]
@@ -24,17 +22,10 @@ METHODS = ("GET", "HEAD", "POST")
 _HOST = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 )
-_URL = URLValidator(schemes=["http", "https"])  # contracts/apply.py's site-URL validator, same schemes
-
-
 def http_url_problem(url: str) -> str | None:
-    """The contract file's site-URL check and message (contracts/apply.py ClientChecker.url). Requested in
-    /tmp/issue15/request_monitors.md: once apply exposes it, this body is `return url_problem(url)`."""
-    try:
-        _URL(url)
-    except ValidationError:
-        return f"{url!r} is not an http(s) URL"
-    return None
+    """The contract file's site-URL check and message: apply's own function, so the console and a contract
+    file refuse the same address with the same words."""
+    return url_problem(url)
 
 
 def _host_problem(host: str) -> str | None:
