@@ -99,3 +99,26 @@ def log_in(page, live_server, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Code").fill(fresh_totp_code(device))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(lambda url: "/account/two-factor/" not in url)
+
+
+def log_out(page) -> None:
+    """Log out as a person does: open the account menu under their name, then "Log out"."""
+    page.locator("header.topbar details.account-menu > summary").click()
+    page.get_by_role("button", name="Log out").click()
+
+
+def open_account_menu(page) -> None:
+    page.locator("header.topbar details.account-menu > summary").click()
+
+
+def go_to(page, name: str) -> None:
+    """Follow a top-bar link by its text, opening the "Agency" menu first when the link is in it."""
+    topbar = page.locator("header.topbar")
+    menu = topbar.locator("details.nav-menu:not(.account-menu)")
+    in_menu = menu.locator("ul").get_by_role("link", name=name, exact=True, include_hidden=True)
+    if menu.count() and in_menu.count():
+        if menu.get_attribute("open") is None:
+            menu.locator("> summary").click()
+        menu.locator("ul").get_by_role("link", name=name, exact=True).click()
+        return
+    topbar.get_by_role("link", name=name, exact=True).click()

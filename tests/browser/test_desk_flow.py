@@ -17,7 +17,7 @@ except ImportError:  # the `browser` fixture names what to install (and fails un
 from sitekeeper.desk import presenters, services
 from sitekeeper.desk.models import Ticket
 from sitekeeper.desk.presenters import PRIORITY_GUIDE
-from tests.browser.test_login_portal import log_in
+from tests.browser.conftest import go_to, log_in, log_out
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,10 +26,6 @@ pytestmark = [
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SUBJECT = "Checkout button does nothing"
-
-
-def log_out(page) -> None:
-    page.get_by_role("button", name="Log out").click()
 
 
 @pytest.mark.usefixtures("owner", "engineer", "globex")
@@ -48,7 +44,7 @@ def test_a_request_from_filing_to_the_first_response(live_server, page, screensh
 
     # The client files a request, choosing its priority with the agreement's definitions in view.
     log_in(page, live_server, "owner")
-    page.locator("header.topbar").get_by_role("link", name="Requests").click()
+    go_to(page, "Requests")
     expect(page.get_by_role("heading", name="Requests", level=1)).to_be_visible()
     page.get_by_role("button", name="New request").click()
     expect(page).to_have_url(f"{live_server.url}/portal/requests/new/")
@@ -85,7 +81,7 @@ def test_a_request_from_filing_to_the_first_response(live_server, page, screensh
 
     # The engineer finds it at the top of the queue and replies (htmx: no page load).
     log_in(page, live_server, "engineer")
-    page.locator("header.topbar").get_by_role("link", name="Requests").click()
+    go_to(page, "Requests")
     expect(page).to_have_url(f"{live_server.url}/staff/desk/")
     rows = page.locator("table.queue tbody tr")
     expect(rows).to_have_count(2)
@@ -109,7 +105,7 @@ def test_a_request_from_filing_to_the_first_response(live_server, page, screensh
     expect(page.locator("ul.clocks")).to_contain_text(re.compile(r"Response given \w{3} \d+ \w{3} \d\d:\d\d"))
     expect(page.locator("ul.clocks")).to_contain_text("— on time")
     screenshot("desk-portal-ticket-answered")
-    page.locator("header.topbar").get_by_role("link", name="Requests").click()
+    go_to(page, "Requests")
     expect(page.locator("table.requests")).to_contain_text(re.compile(r"Response given .* — on time"))
     screenshot("desk-portal-requests")
     page.get_by_role("button", name="SLA report").click()

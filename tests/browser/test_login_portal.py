@@ -12,7 +12,7 @@ except ImportError:  # the `browser` fixture names what to install (and fails un
     expect = None
 
 from sitekeeper.access.audit import acting_as
-from tests.browser.conftest import log_in
+from tests.browser.conftest import go_to, log_in, log_out, open_account_menu
 
 __all__ = ["log_in"]  # the other browser tests import it from here: username, password, then the TOTP code
 
@@ -36,8 +36,8 @@ def test_client_owner_sees_their_portal(live_server, page, screenshot):
     facts = (
         "Business",
         "EUR 900.00",
-        "1 January 2026",
-        "up to and including 31 March 2026",
+        "1 Jan 2026",
+        "up to and including 31 Mar 2026",
         "4 hours (24/7)",
         "99.9 %",
     )
@@ -55,7 +55,8 @@ def test_client_owner_sees_their_portal(live_server, page, screenshot):
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     screenshot("forbidden")
 
-    page.locator("header.topbar").get_by_role("link", name="API tokens").click()
+    open_account_menu(page)
+    go_to(page, "API tokens")
     page.get_by_label("Token name").fill("reporting script")
     page.get_by_role("button", name="Create token").click()
     expect(page.locator("#new-key")).to_contain_text("sk_")
@@ -64,7 +65,7 @@ def test_client_owner_sees_their_portal(live_server, page, screenshot):
     page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("button", name="Revoke")).to_have_count(0)  # htmx removed the row in place
 
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     expect(page).to_have_url(f"{live_server.url}/login/")
     screenshot("login")
 
@@ -76,7 +77,7 @@ def test_engineer_sees_the_staff_client_list(live_server, page, screenshot):
     expect(page.locator("header.topbar")).to_contain_text("Engineer")
     screenshot("staff-dashboard")
 
-    page.locator("header.topbar").get_by_role("link", name="Clients").click()
+    go_to(page, "Clients")
     expect(page).to_have_url(f"{live_server.url}/staff/clients/")
     rows = page.locator("#client-rows tr")
     expect(rows).to_have_count(2)
@@ -97,14 +98,14 @@ def test_engineer_sees_the_staff_client_list(live_server, page, screenshot):
     expect(page.locator("main")).to_contain_text("Acme GmbH Oncall")
     screenshot("staff-client-detail")
 
-    page.locator("header.topbar").get_by_role("link", name="Contracts").click()
+    go_to(page, "Contracts")
     expect(page.locator("main table")).to_contain_text("EUR 250.00")
     screenshot("staff-contracts")
-    page.locator("header.topbar").get_by_role("link", name="Sites").click()
+    go_to(page, "Sites")
     expect(page.locator("main table")).to_contain_text("Globex Inc website")
     screenshot("staff-sites")
 
-    page.locator("header.topbar").get_by_role("link", name="Plans").click()
+    go_to(page, "Plans")
     expect(page.locator("table.plans")).to_contain_text("Quarterly review")
     screenshot("staff-plans")
 
@@ -115,7 +116,7 @@ def test_audit_log_for_managers_and_django_admin_for_the_admin(live_server, page
         acme.legal_name = "Acme GmbH & Co. KG"
         acme.save()
     log_in(page, live_server, "manager")
-    page.locator("header.topbar").get_by_role("link", name="Audit log").click()
+    go_to(page, "Audit log")
     expect(page.locator("table.audit")).to_contain_text("cli:apply")
     expect(page.locator("table.audit")).to_contain_text("legal_name")
     screenshot("staff-audit")
@@ -123,10 +124,10 @@ def test_audit_log_for_managers_and_django_admin_for_the_admin(live_server, page
     screenshot("staff-audit-390")
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), "the table scrolls in place"
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
 
     log_in(page, live_server, "admin")
-    page.locator("header.topbar").get_by_role("link", name="Admin").click()
+    go_to(page, "Django admin")
     expect(page).to_have_url(f"{live_server.url}/admin/")
     expect(page.locator("#content")).to_contain_text("Audit entries")
     page.goto(f"{live_server.url}/admin/contracts/contract/{acme.contract.pk}/change/")
@@ -152,24 +153,27 @@ def test_service_gaps_read_as_not_measured_to_the_client_and_as_agency_action_to
     at 390 px without sideways scrolling."""
     page.set_viewport_size({"width": width, "height": 900})
     log_in(page, live_server, "owner")
-    services = page.locator("main dl.services")
-    expect(services).to_contain_text("Uptime: not measured yet — we are setting up monitoring.")
-    expect(services).to_contain_text("Security scans: not scanned yet — we are setting up security scanning.")
-    expect(services.locator(".service-gap")).to_have_count(3)
+    card = page.locator("main article.site-card")
+    expect(card).to_contain_text("Uptime: not measured yet — we are setting up monitoring.")
+    expect(card).to_contain_text("Security scans: not scanned yet — we are setting up security scanning.")
+    expect(card.locator("strong.not-measured")).to_have_text("Not measured")
+    expect(card.locator(".headline")).to_contain_text("Not measured yet")
+    for part in ("uptime", "backups", "security"):  # not measured: grey ("none"), never the all-clear tone
+        expect(card.locator(f'[data-part="{part}"]')).to_have_class(re.compile(r"\btone-none\b"))
     expect(page.locator("main")).not_to_contain_text("Watched around the clock")
     screenshot(f"portal-home-gaps-{width}")
-    assert overflowing(page, "main dl.services, main dl.services *") == []
+    assert overflowing(page, "main article.site-card, main article.site-card *") == []
     # Wide tables scroll inside their card on a phone; nothing else runs past the screen.
     assert overflowing(page, "main article, main article > :not(table)") == []
     assert overflowing(page, "header.topbar, header.topbar *") == []  # the links wrap on a phone
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
 
     log_in(page, live_server, "engineer")
-    gaps = page.locator("main article.service-gaps")
+    gaps = page.locator("main section#gaps")
     expect(gaps).to_contain_text("Service gaps — agency action needed")
     for title in ("No production uptime monitor", "No backup source", "No security scan in the last 48 h"):
         expect(gaps).to_contain_text(title)
     screenshot(f"staff-dashboard-gaps-{width}")
-    assert overflowing(page, "main article.service-gaps, main article.service-gaps *") == []
+    assert overflowing(page, "main section#gaps, main section#gaps *") == []
     assert overflowing(page, "header.topbar, header.topbar *") == []

@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sitekeeper.access.models import AuditEntry, Role
 from sitekeeper.contracts.models import Client
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, log_out
 from tests.conftest import PASSWORD, fresh_totp_code, make_user
 
 pytestmark = [
@@ -76,7 +76,7 @@ def test_an_engineer_sets_up_an_authenticator_and_later_uses_a_recovery_code(
     page.get_by_role("button", name="I have saved them — continue").click()
     expect(page).to_have_url(f"{live_server.url}/staff/")
 
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     password_step(page, live_server, "engineer")
     expect(page).to_have_url(re.compile(r"/account/two-factor/verify/"))
     screenshot(f"twofactor-verify-{width}")
@@ -109,7 +109,7 @@ def test_a_client_owner_requires_a_second_factor_and_a_colleague_must_set_one_up
     screenshot(f"twofactor-organisation-{width}")
     assert fits_the_screen(page)
     assert Client.objects.get(slug="acme").require_second_factor is True
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
 
     password_step(page, live_server, "member")
     expect(page).to_have_url(re.compile(r"/account/two-factor/enrol/"))

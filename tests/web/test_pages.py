@@ -89,11 +89,14 @@ def test_agency_person_is_sent_from_portal_pages_to_the_console(world: World):
     assert http.get(f"/portal/sites/{site.pk}/").url == f"/staff/sites/{site.pk}/"
 
 
-def test_dashboard_counts_and_fees(world: World):
-    page = signed_in(world.users["manager"]).get("/staff/").text
+def test_business_page_counts_and_fees(world: World):
+    """Revenue and the book are the manager's page; the engineers' home is the operations console."""
+    page = signed_in(world.users["manager"]).get("/staff/business/").text
     assert "EUR 1,150.00" in page  # 900 (acme) + 250 (globex)
     assert "Recent changes" in page  # managers read the audit log
-    assert "Recent changes" not in signed_in(world.users["engineer"]).get("/staff/").text
+    engineer = signed_in(world.users["engineer"])
+    assert engineer.get("/staff/business/").status_code == 403
+    assert "EUR 1,150.00" not in engineer.get("/staff/").text
 
 
 def test_client_list_and_its_htmx_search(world: World):
@@ -134,7 +137,7 @@ def test_contracts_and_sites_lists(world: World):
     contracts = http.get("/staff/contracts/").text
     assert "Acme GmbH" in contracts
     assert "EUR 250.00" in contracts
-    assert "2026-03-31" in contracts  # the last day of the minimum term (core.term)
+    assert "31 Mar 2026" in contracts  # the last day of the minimum term (core.term)
     sites = http.get("/staff/sites/").text
     assert "https://acme.test" in sites
     assert "https://stage.globex.test" in sites
@@ -264,7 +267,7 @@ def test_minimum_term_end_is_the_agreements_on_portal_and_staff_pages(
     assert f"{months} months, up to and including {last_day}, then month to month" in portal
     staff = signed_in(world.users["manager"])
     assert f"up to and including {last_day}" in staff.get("/staff/clients/acme/").text
-    assert f'<td class="nowrap">{iso}</td>' in staff.get("/staff/contracts/").text
+    assert f'<td class="nowrap">{last_day}</td>' in staff.get("/staff/contracts/").text
 
 
 def test_admin_registers_the_configuration_and_keeps_the_audit_log_read_only(world: World):

@@ -31,7 +31,7 @@ class Kind(enum.Enum):
     LOGOUT = "POST only; everyone ends up at the login page"
     HOME = "signed-in people are sent to their console or portal"
     AGENCY = "staff console: agency roles only"
-    AUDIT = "audit log: agency admin and account managers only"
+    AUDIT = "agency admin and account managers only (audit log, business page, editing clients and contracts)"
     AGENCY_ADMIN = "agency admin only (lockouts)"
     PORTAL = "portal home: each client person sees their own client; agency people go to /staff/"
     PORTAL_PAGE = "a portal page of the person's own client (lists, forms); agency people go to the console"
@@ -69,6 +69,42 @@ RULES: tuple[Rule, ...] = (
     Rule("logout/", Kind.LOGOUT),
     Rule("", Kind.HOME),
     Rule("staff/audit/", Kind.AUDIT),
+    Rule("staff/business/", Kind.AUDIT, why="revenue and the book: off the engineers' home"),
+    # Console edit pages (views_console.py): the commercial side for admin and account managers; a site's
+    # addresses for every agency role.
+    Rule("staff/clients/<slug:slug>/edit/", Kind.AUDIT, {"slug": "client_slug"}),
+    Rule("staff/clients/<slug:slug>/contract/edit/", Kind.AUDIT, {"slug": "client_slug"}),
+    Rule("staff/sites/<int:pk>/edit/", Kind.AGENCY, {"pk": "site_pk"}),
+    # People and invitations (views_people.py): the agency admin manages everyone; a client's product owner
+    # their own organisation's people (members and agency people 403: agency people have /staff/people/).
+    Rule("staff/people/", Kind.AGENCY_ADMIN),
+    Rule("staff/people/invite/", Kind.AGENCY_ADMIN, status=405, why="inviting is a POST"),
+    Rule("staff/people/<int:pk>/*/", Kind.AGENCY_ADMIN, {"pk": "person_pk"}, status=405, why="POSTs"),
+    Rule(
+        "staff/people/invitations/<int:pk>/*/",
+        Kind.AGENCY_ADMIN,
+        {"pk": "access.invitation"},
+        status=405,
+        why="re-sending and revoking are POSTs",
+    ),
+    Rule("portal/people/", Kind.OWNER_PAGE),
+    Rule("portal/people/invite/", Kind.OWNER_PAGE, status=405, why="inviting is a POST"),
+    Rule("portal/people/<int:pk>/*/", Kind.OWNER_PAGE, {"pk": "person_pk"}, status=405, why="POSTs"),
+    Rule(
+        "portal/people/invitations/<int:pk>/*/",
+        Kind.OWNER_PAGE,
+        {"pk": "access.invitation"},
+        status=405,
+        why="re-sending and revoking are POSTs",
+    ),
+    # The invited person's link: no login (the link is the proof); a made-up token says it no longer works.
+    Rule(
+        "invite/<str:token>/",
+        Kind.PUBLIC,
+        {"token": "confirm_token"},
+        status=410,
+        why="a link nobody was sent: 'This invitation link no longer works'",
+    ),
     Rule("staff/lockouts/", Kind.AGENCY_ADMIN),
     Rule("staff/lockouts/unlock/", Kind.AGENCY_ADMIN, status=405, why="unlocking is a POST"),
     # Password reset: one answer for everyone, so nobody learns which addresses have an account.
@@ -101,6 +137,21 @@ RULES: tuple[Rule, ...] = (
     # Monitoring console: uptime per site, exclusion tags and announcements (POSTs) — agency only.
     Rule("staff/monitoring/", Kind.AGENCY),
     Rule("staff/monitoring/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
+    Rule(
+        "staff/monitoring/sites/<int:pk>/monitors/",
+        Kind.AGENCY,
+        {"pk": "site_pk"},
+        status=405,
+        why="adding a monitor is a POST (the form is on the site's uptime page)",
+    ),
+    Rule("staff/monitoring/monitors/<int:pk>/", Kind.AGENCY, {"pk": "monitoring.monitor"}),
+    Rule(
+        "staff/monitoring/monitors/<int:pk>/*/",
+        Kind.AGENCY,
+        {"pk": "monitoring.monitor"},
+        status=405,
+        why="pausing and resuming a monitor are POSTs",
+    ),
     Rule(
         "staff/monitoring/sites/<int:pk>/announce/",
         Kind.AGENCY,
@@ -195,6 +246,12 @@ RULES: tuple[Rule, ...] = (
     Rule("staff/sites/<int:pk>/", Kind.AGENCY, {"pk": "site_pk"}),
     Rule("staff/*", Kind.AGENCY),
     Rule("portal/", Kind.PORTAL),
+    # Portal area pages: the client's sites with the area's state in one line; a single site goes straight
+    # to its page (health always lists: links and speed are two pages per site).
+    Rule("portal/uptime/", Kind.PORTAL_PAGE, status=302, why="one site: straight to its uptime page"),
+    Rule("portal/security/", Kind.PORTAL_PAGE, status=302, why="one site: straight to its security page"),
+    Rule("portal/updates/", Kind.PORTAL_PAGE, status=302, why="one site: straight to its updates page"),
+    Rule("portal/health/", Kind.PORTAL_PAGE),
     Rule("portal/sites/<int:pk>/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
     Rule("portal/sites/<int:pk>/uptime/", Kind.CLIENT_OBJECT, {"pk": "site_pk"}),
     # Backups portal: the own client's catalogue and runbook; the download request is a POST (owners only).
@@ -305,6 +362,16 @@ RULES: tuple[Rule, ...] = (
         status=403,
         why="the audit log is never deleted",
     ),
+    Rule(
+        "admin/access/invitation/add/", Kind.ADMIN, status=403, why="invitations are made at /staff/people/"
+    ),
+    Rule(
+        "admin/access/invitation/<path:object_id>/delete/",
+        Kind.ADMIN,
+        {"object_id": ADMIN_OBJECT},
+        status=403,
+        why="an invitation is revoked (audited) at /staff/people/, never deleted",
+    ),
     Rule("admin/access/apitoken/add/", Kind.ADMIN, status=403, why="a token is issued by its owner"),
     Rule("admin/monitoring/outage/add/", Kind.ADMIN, status=403, why="outages are confirmed by probes"),
     Rule("admin/desk/*/add/", Kind.ADMIN, status=403, why="desk rows are written by desk.services only"),
@@ -405,6 +472,20 @@ RULES: tuple[Rule, ...] = (
     Rule("api/v1/tickets", Kind.API_CLIENT_LIST),
     Rule(
         "api/v1/tickets/<int:ticket_id>/state",
+        Kind.API_CLIENT_OBJECT,
+        {"ticket_id": "ticket_id"},
+        status=405,
+        why="POST only: ninja refuses the GET before it looks at the token",
+    ),
+    Rule(
+        "api/v1/tickets/<int:ticket_id>/merge",
+        Kind.API_CLIENT_OBJECT,
+        {"ticket_id": "ticket_id"},
+        status=405,
+        why="POST only: ninja refuses the GET before it looks at the token",
+    ),
+    Rule(
+        "api/v1/tickets/<int:ticket_id>/links",
         Kind.API_CLIENT_OBJECT,
         {"ticket_id": "ticket_id"},
         status=405,

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from sitekeeper.access import invitations
 from sitekeeper.access.audit import acting_as
-from sitekeeper.access.models import ApiToken, AuditEntry, User
+from sitekeeper.access.models import ApiToken, AuditEntry, Role, User
 from sitekeeper.contracts.models import Client
 from sitekeeper.desk import attachments, services
-from sitekeeper.desk.models import Escalation, Ticket
+from sitekeeper.desk.models import Escalation, Ticket, TicketLink
 from sitekeeper.notify.message import Message, Recipient
 from sitekeeper.notify.models import NotificationPreference
 from sitekeeper.notify.seam import notify
@@ -52,10 +53,15 @@ def world(request, fast_passwords, acme, globex) -> World:
         "site_pk": site.pk,
         "owner_pk": owner.pk,
         "owner_token_pk": owner.api_tokens.get().pk,
+        "person_pk": users["member"].pk,  # acme's member: a person the people pages manage
         # Django admin change/delete/history pages, by "app.model": acme's own objects.
         "access.user": owner.pk,
         "access.apitoken": owner.api_tokens.get().pk,
         "access.auditentry": AuditEntry.objects.filter(client=acme).latest("at").pk,
+        # An open invitation of acme's (people pages and the admin's read-only invitation pages).
+        "access.invitation": invitations.invite("invited@acme.test", Role.CLIENT_MEMBER, acme, actor=admin)[
+            0
+        ].pk,
         "contracts.plan": contract.plan.pk,
         "contracts.calendar": contract.calendar.pk,
         "contracts.client": acme.pk,
@@ -101,6 +107,19 @@ def desk_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[s
     escalation = Escalation.objects.create(
         ticket=ticket, clock="response", kind="warning", due=ticket.received_at, at=ticket.received_at
     )
+    related = services.file_request(
+        acme,
+        channel="portal",
+        type="question",
+        priority="P4",
+        site=acme.sites.get(),
+        environment="prod",
+        subject="Acme GmbH contact form: which address receives it?",
+        description="Where do the contact form's e-mails go?",
+        requester_user=owner,
+        allow_incomplete=False,
+    )
+    services.link(ticket, related, actor=engineer)
     other = services.file_request(
         globex,
         channel="portal",
@@ -129,6 +148,7 @@ def desk_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[s
         "desk.attachment": attachment.pk,
         "desk.timeentry": entry.pk,
         "desk.escalation": escalation.pk,
+        "desk.ticketlink": TicketLink.objects.get().pk,
     }
 
 
