@@ -732,15 +732,7 @@ def link(ticket: Ticket, other: Ticket, *, actor: User | None, at: dt.datetime |
     )
     if not created:
         return False
-    for one, another in ((first, second), (second, first)):
-        _event(
-            one,
-            Event.Kind.LINKED,
-            max(at, one.received_at),
-            actor,
-            other=another.pk,
-            reference=another.reference,
-        )
+    _event_on_both(first, second, Event.Kind.LINKED, at, actor)
     return True
 
 
@@ -754,16 +746,14 @@ def unlink(ticket: Ticket, other: Ticket, *, actor: User | None, at: dt.datetime
         return False
     found.delete()
     at = _now(at)
-    for one, another in ((first, second), (second, first)):
-        _event(
-            one,
-            Event.Kind.UNLINKED,
-            max(at, one.received_at),
-            actor,
-            other=another.pk,
-            reference=another.reference,
-        )
+    _event_on_both(first, second, Event.Kind.UNLINKED, at, actor)
     return True
+
+
+def _event_on_both(first: Ticket, second: Ticket, kind: str, at: dt.datetime, actor: User | None) -> None:
+    """The same event on both requests' timelines, each naming the other."""
+    for one, another in ((first, second), (second, first)):
+        _event(one, kind, max(at, one.received_at), actor, other=another.pk, reference=another.reference)
 
 
 @transaction.atomic

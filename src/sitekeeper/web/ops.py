@@ -612,6 +612,36 @@ def incidents_section(book: Book) -> Section:
 # -- failed scans and audits -------------------------------------------------------------------------------
 
 
+def _failed_runs(
+    model: type[LinkScan] | type[PerformanceAudit],
+    done: tuple[str, ...],
+    words: tuple[str, str],
+    page: str,
+    book: Book,
+) -> list[Line]:
+    """A line per site and environment whose latest finished link scan or Lighthouse audit failed.
+    `words`: the badge and what the run is called in the title."""
+    badge, what = words
+    runs = (
+        model.objects.filter(status="failed")
+        .exclude(_later(model, "site", "environment", order="created_at", status__in=done))
+        .select_related("site__client")
+    )
+    return [
+        Line(
+            tone="breach",
+            badge=badge,
+            title=f"{run.site} — {what} failed ({run.environment})",
+            url=reverse(page, args=[run.pk]),
+            detail=_first_line(run.error),
+            when_label="failed",
+            when=run.finished_at or run.created_at,
+            **_site_line_fields(run.site, book),  # type: ignore[arg-type]
+        )
+        for run in runs
+    ]
+
+
 def checks_section(book: Book) -> Section:
     """Security scan steps, link scans and Lighthouse audits whose latest attempt failed: three queries."""
     lines = []
@@ -633,44 +663,16 @@ def checks_section(book: Book) -> Section:
                 **_site_line_fields(run.site, book),  # type: ignore[arg-type]
             )
         )
-    done = (LinkScanStatus.SUCCEEDED, LinkScanStatus.INCOMPLETE, LinkScanStatus.FAILED)
-    scans = (
-        LinkScan.objects.filter(status=LinkScanStatus.FAILED)
-        .exclude(_later(LinkScan, "site", "environment", order="created_at", status__in=done))
-        .select_related("site__client")
-    )
-    for scan in scans:
-        lines.append(
-            Line(
-                tone="breach",
-                badge="Link scan failed",
-                title=f"{scan.site} — link scan failed ({scan.environment})",
-                url=reverse("staff_links_scan", args=[scan.pk]),
-                detail=_first_line(scan.error),
-                when_label="failed",
-                when=scan.finished_at or scan.created_at,
-                **_site_line_fields(scan.site, book),  # type: ignore[arg-type]
-            )
-        )
+    link_done = (LinkScanStatus.SUCCEEDED, LinkScanStatus.INCOMPLETE, LinkScanStatus.FAILED)
+    lines += _failed_runs(LinkScan, link_done, ("Link scan failed", "link scan"), "staff_links_scan", book)
     audit_done = (JobStatus.SUCCEEDED, JobStatus.FAILED)
-    audits = (
-        PerformanceAudit.objects.filter(status=JobStatus.FAILED)
-        .exclude(_later(PerformanceAudit, "site", "environment", order="created_at", status__in=audit_done))
-        .select_related("site__client")
+    lines += _failed_runs(
+        PerformanceAudit,
+        audit_done,
+        ("Lighthouse failed", "Lighthouse audit"),
+        "staff_performance_audit",
+        book,
     )
-    for audit in audits:
-        lines.append(
-            Line(
-                tone="breach",
-                badge="Lighthouse failed",
-                title=f"{audit.site} — Lighthouse audit failed ({audit.environment})",
-                url=reverse("staff_performance_audit", args=[audit.pk]),
-                detail=_first_line(audit.error),
-                when_label="failed",
-                when=audit.finished_at or audit.created_at,
-                **_site_line_fields(audit.site, book),  # type: ignore[arg-type]
-            )
-        )
     lines.sort(key=lambda line: line.when or book.now, reverse=True)
     return Section(
         key="checks",
