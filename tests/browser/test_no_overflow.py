@@ -72,6 +72,7 @@ def demo_values() -> dict[str, object]:
         "release_pk": release and release.pk,
         "incident_pk": incident and incident.pk,
         "monitor_pk": monitor and monitor.pk,
+        "monitoring.monitor": monitor and monitor.pk,  # the matrix's name for it (the admin's own model)
     }
     return {name: value for name, value in values.items() if value is not None}
 
