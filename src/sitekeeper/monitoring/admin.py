@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, MonitorPause, Outage, StatusPage
+from sitekeeper.monitoring.monitors import PROBE_FIELDS
 
 
 class PauseInline(admin.TabularInline):
@@ -38,15 +39,7 @@ class MonitorAdmin(admin.ModelAdmin):
     list_filter = ("kind", "environment", "state", "enabled")
     search_fields = ("name", "url", "site__url", "site__client__name")
     raw_id_fields = ("site",)
-    readonly_fields = (
-        "next_check_at",
-        "claimed_by",
-        "claimed_until",
-        "state",
-        "last_checked_at",
-        "cert_expires_at",
-        "cert_issuer",
-    )
+    readonly_fields = tuple(sorted(PROBE_FIELDS))  # the probes' own fields, as the console leaves them
     # Saving runs Monitor.clean(): a prod monitor that cannot alert within the contract's time is refused.
 
 
