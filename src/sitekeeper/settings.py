@@ -25,6 +25,8 @@ SITEKEEPER_MAIL_AUTHSERV_ID = conf.env_list("SITEKEEPER_MAIL_AUTHSERV_ID", [])
 SITEKEEPER_MAIL_DKIM = conf.env_bool("SITEKEEPER_MAIL_DKIM", default=True)
 SITEKEEPER_MAIL_ACCEPT_UNVERIFIED = conf.env_bool("SITEKEEPER_MAIL_ACCEPT_UNVERIFIED", default=False)
 SITEKEEPER_MAIL_CONFIRM_HOURS = conf.env_int("SITEKEEPER_MAIL_CONFIRM_HOURS", 72, minimum=1)
+# The staff home's "due soon" horizon in wall-clock hours (web/ops.py); a bad value stops the start.
+SITEKEEPER_OPS_SOON_HOURS = conf.env_int("SITEKEEPER_OPS_SOON_HOURS", 4, minimum=1)
 
 # Raw check results are kept this many days, then only hourly/daily rollups remain.
 SITEKEEPER_RAW_RESULT_DAYS = conf.env_int("SITEKEEPER_RAW_RESULT_DAYS", 14, minimum=1)

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from sitekeeper import conf
 from sitekeeper.backups.models import BackupRun, Repository, RestoreTest, SiteBackup, Snapshot, Source
 from sitekeeper.contracts.models import Client, Environment, Site
 from sitekeeper.desk import services
@@ -111,15 +112,16 @@ def test_clocks_breached_then_due_soon_and_nothing_far_off(acme, frozen):
     assert clocks.scope.startswith("3 open requests checked")
 
 
-def test_clock_horizon_is_configurable(acme, frozen, monkeypatch):
+def test_clock_horizon_is_configurable(acme, frozen, settings, monkeypatch):
     _request(acme, priority="P1", received=NOW - dt.timedelta(hours=1), subject="Shop down", type="incident")
     assert section("clocks", hours=2).count == 0  # due in 3 h, outside a 2-hour horizon
-    monkeypatch.setenv(ops.SOON_HOURS_ENV, "3")
+    settings.SITEKEEPER_OPS_SOON_HOURS = 3
     assert ops.soon_hours() == 3
     assert section("clocks").count == 1
-    monkeypatch.setenv(ops.SOON_HOURS_ENV, "soon")
-    with pytest.raises(Exception, match="SITEKEEPER_OPS_SOON_HOURS: expected a whole number"):
-        ops.soon_hours()
+    # settings.py reads it with conf.env_int: a bad value stops the start, naming the variable.
+    monkeypatch.setenv("SITEKEEPER_OPS_SOON_HOURS", "soon")
+    with pytest.raises(conf.ConfigError, match="SITEKEEPER_OPS_SOON_HOURS: expected a whole number"):
+        conf.env_int("SITEKEEPER_OPS_SOON_HOURS", 4, minimum=1)
 
 
 def test_clocks_empty_state_says_they_were_evaluated(acme, frozen):

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +36,6 @@ from sitekeeper.backups.models import (
 )
 from sitekeeper.backups.models import Source as BackupSource
 from sitekeeper.backups.presenters import human_age, stale_hours
-from sitekeeper.conf import env_int
 from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import CalendarVersion, Contract, Site
 from sitekeeper.contracts.presenters import NO_CONTRACT_ZONE
@@ -58,8 +58,6 @@ from sitekeeper.security.scans import SCAN_FRESH
 # warning). Wall-clock hours, not business hours: the console answers "what must a person do during this
 # shift", and a P1's one-hour response clock or a P4's ten-day resolution clock near its end both show —
 # the first by the horizon, the second by the desk's own warning. SITEKEEPER_OPS_SOON_HOURS changes it.
-SOON_HOURS_ENV = "SITEKEEPER_OPS_SOON_HOURS"
-DEFAULT_SOON_HOURS = 4
 # Lines shown per section (the count above it is always the whole number; the section links to its app).
 SHOWN = 25
 URGENT_PRIORITIES = (Priority.P1, Priority.P2)
@@ -71,7 +69,7 @@ RESTORE_TEST_OVERDUE = dt.timedelta(days=32)
 
 
 def soon_hours() -> int:
-    return env_int(SOON_HOURS_ENV, DEFAULT_SOON_HOURS, minimum=1)
+    return settings.SITEKEEPER_OPS_SOON_HOURS
 
 
 @dataclass(frozen=True)
