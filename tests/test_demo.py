@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import io
 import json
 import os
 import re
@@ -12,7 +14,8 @@ import sqlite3
 import ssl
 import subprocess
 import sys
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,10 +29,10 @@ from django.test import Client as DjangoClient
 from django.utils import timezone
 
 from sitekeeper import http as sk_http
-from sitekeeper.access.models import User
+from sitekeeper.access.models import AuditEntry, User
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts import coverage
-from sitekeeper.contracts.models import Client, Plan, Site
+from sitekeeper.contracts.models import Client, Environment, Plan, Site
 from sitekeeper.demo import local_sites
 from sitekeeper.demo import run as demo_run
 from sitekeeper.demo import sites as demo_sites
@@ -37,7 +40,7 @@ from sitekeeper.demo.management.commands.demo import Command as DemoCommand
 from sitekeeper.demo.monitoring_seed import DOWN_URL, UNMONITORED_URL
 from sitekeeper.demo.seed import DEMO_PASSWORD, UNREACHABLE_AUDIT_URL, queue_background_runs
 from sitekeeper.desk.models import Message, Pause, State, Ticket
-from sitekeeper.health import linkscan
+from sitekeeper.health import linkscan, performance
 from sitekeeper.health import tasks as health_tasks
 from sitekeeper.health.models import LighthouseResult, LinkScan
 from sitekeeper.monitoring.checks import CheckOutcome, CheckSpec, run_check
@@ -91,6 +94,7 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path, mo
     assert_demo_is_honest()
     assert_demo_is_consistent()
     assert_demo_points_at_its_own_sites(settings.HOME)
+    assert_scan_now_finds_the_broken_link(settings.HOME)
     assert_portal_uptime_is_the_uptime_pages()
     # At start the demo hands its worker a Lighthouse audit of the museum website (it fails: *.test), once.
     handed: list[tuple] = []
@@ -105,8 +109,11 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path, mo
     assert handed == [(queued.pk,)]
     assert queue_background_runs() is None
     users, tickets = User.objects.count(), Ticket.objects.count()
-    call_command("demo", no_serve=True)
+    again = io.StringIO()
+    call_command("demo", no_serve=True, stdout=again)
     assert (User.objects.count(), Ticket.objects.count()) == (users, tickets)
+    # The seed put the prod environments back before applying the file: nothing in the file changed.
+    assert "contracts already loaded" in again.getvalue(), again.getvalue()
     assert User.objects.get(username="bakery-owner").check_password(DEMO_PASSWORD)
 
 
@@ -254,15 +261,23 @@ def assert_demo_is_consistent() -> None:
 
 def assert_demo_points_at_its_own_sites(home: Path) -> None:
     """At start the demo lists every site for its site server (the down one answering 503) and moves every
-    demo monitor onto it; a second start on another port moves them again."""
-    for port in (45001, 45002):
-        local = local_sites.prepare(Path(home), port)
+    demo monitor onto it (HTTPS) and every site's prod environment (plain HTTP, what link scans and Lighthouse
+    load); a second start on other ports moves them again. Every move is audited, by "demo"."""
+    with_contract = Site.objects.filter(client__contracts__isnull=False).distinct()
+    for port, http_port in ((45001, 45101), (45002, 45102)):
+        local = local_sites.prepare(Path(home), port, http_port)
         served = json.loads(local.pages.read_text())
-        with_contract = Site.objects.filter(client__contracts__isnull=False).distinct()
         assert set(served) == {local_sites.host_of(site.url) for site in with_contract}
         assert {host: page["status"] for host, page in served.items() if page["status"] != 200} == {
             "blog.trailhead.test": 503
         }
+        # One broken link in the whole demo, on the web shop; the bakery's order form (a key page) is served.
+        assert {host: page["broken"] for host, page in served.items() if "broken" in page} == {
+            "shop.trailhead.test": "size-guide/"
+        }
+        assert served["brot-und-butter.test"]["pages"] == {
+            "about/": "About us", "contact/": "Contact", "bestellen/": "Order form"
+        }  # fmt: skip
         for monitor in Monitor.objects.select_related("site"):
             expected = (
                 f"127.0.0.1:{port}"
@@ -270,8 +285,60 @@ def assert_demo_points_at_its_own_sites(home: Path) -> None:
                 else f"https://127.0.0.1:{port}/{local_sites.host_of(monitor.site.url)}/"
             )
             assert monitor.url == expected
+        for site in with_contract:
+            local_copy = f"http://127.0.0.1:{http_port}/{local_sites.host_of(site.url)}/"
+            assert site.environments.get(kind="prod").url == local_copy
+            assert linkscan.start_url(site) == local_copy
+            assert performance.base_url(site) == local_copy.rstrip("/")
         assert local.tls.ca.exists()
         assert local.tls.key.stat().st_mode & 0o077 == 0
+    moved = AuditEntry.objects.filter(actor_label="demo", action="update", model="contracts.Environment")
+    assert moved.count() >= 2 * with_contract.count(), "each move of a prod environment is audited"
+    # The client still sees the site's own address; the next start's seed finds the contract file's state.
+    assert all(site.url.endswith(".test") for site in with_contract)
+    local_sites.restore()
+    assert {env.url for env in Environment.objects.filter(kind="prod", site__in=with_contract)} == {
+        site.url for site in with_contract
+    }
+    local_sites.prepare(Path(home), 45003, 45103)
+
+
+@contextmanager
+def demo_site_server(home: Path) -> Iterator[local_sites.LocalSites]:
+    """The real site server of the demo (both ports), with the monitors and environments pointed at it."""
+    port, http_port = free_port(), free_port()
+    local = local_sites.prepare(home, port, http_port)
+    argv = [sys.executable, "-m", "sitekeeper.demo.sites", "--bind", f"127.0.0.1:{port}",
+            "--http-bind", f"127.0.0.1:{http_port}", "--pages", str(local.pages),
+            "--tls", str(local.tls.ca.parent)]  # fmt: skip
+    server = subprocess.Popen(dies_with_us(argv), start_new_session=True)
+    try:
+        for each in (port, http_port):
+            wait_until(
+                functools.partial(listening, each), f"demo sites on {each}", seconds=ready_seconds(),
+                process=server,
+            )  # fmt: skip
+        yield local
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def assert_scan_now_finds_the_broken_link(home: Path) -> None:
+    """ "Scan now" on the demo: the health app's own scan of the web shop's prod environment (the local copy)
+    crawls its pages and finds the one broken link, a 404; the brand site next to it has none."""
+    engineer = User.objects.get(username="engineer")
+    with demo_site_server(home) as local:
+        shop = Site.objects.get(url="https://shop.trailhead.test")
+        queued = linkscan.request_scan(shop, engineer)
+        assert queued.start_url == f"http://127.0.0.1:{local.http_port}/shop.trailhead.test/"
+        scan = linkscan.execute(queued)  # what the worker's task does with the queued scan
+        assert scan.status == "succeeded", (scan.status, scan.error)
+        broken = list(scan.defects.values_list("url", "status_code"))
+        assert broken == [(f"{queued.start_url}size-guide/", 404)], broken
+        assert scan.pages >= 3, "home, About us and Contact were read"
+        brand = linkscan.run_scan(Site.objects.get(url="https://www.trailhead.test"), user=engineer)
+        assert (brand.status, brand.defects.count()) == ("succeeded", 0), brand.error
 
 
 def assert_portal_uptime_is_the_uptime_pages() -> None:
@@ -299,11 +366,12 @@ def test_demo_runs_its_sites_and_the_probe_by_default():
     """`sitekeeper demo` runs four programs: the sites first, then web, worker and the probe, which trusts the
     sites' certificate authority; --no-probe leaves only the probe out."""
     sites = demo_run.SiteServer(
-        "127.0.0.1:9001", Path("/d/served.json"), Path("/d/tls"), Path("/d/tls/ca.pem")
+        "127.0.0.1:9001", Path("/d/served.json"), Path("/d/tls"), Path("/d/tls/ca.pem"), "127.0.0.1:9002"
     )
     parts = demo_run.components("127.0.0.1:8000", sites=sites)
     assert [part.name for part in parts] == ["demo sites", "web server", "worker", "probe location demo"]
     assert parts[0].argv[1:3] == ["-m", "sitekeeper.demo.sites"]
+    assert parts[0].argv[-2:] == ["--http-bind", "127.0.0.1:9002"]  # link scans and Lighthouse load these
     assert parts[0].serves == "127.0.0.1:9001"
     assert parts[-1].argv[-3:] == ["probe", "--location", "demo"]
     assert parts[-1].env == {"SITEKEEPER_PROBE_CA_FILE": "/d/tls/ca.pem"}
@@ -315,19 +383,25 @@ def test_demo_runs_its_sites_and_the_probe_by_default():
 
 
 def test_demo_site_server_answers_the_probe_checks(tmp_path: Path):
-    """The real program on a loopback port: each listed site's page (its name for the keyword), the down one
-    503, anything else 404; the probe's own HTTP and certificate checks pass with the demo CA trusted."""
+    """The real program on two loopback ports: each listed site's page (its name for the keyword), the down
+    one 503, anything else 404; the probe's own HTTP and certificate checks pass with the demo CA trusted; the
+    same pages over plain HTTP on the second port."""
     tls = demo_sites.ensure_tls(tmp_path / "tls")
     pages = tmp_path / "served.json"
     pages.write_text(
         json.dumps({"a.test": {"name": "Shop A", "status": 200}, "b.test": {"name": "B", "status": 503}})
     )
-    port = free_port()
+    port, http_port = free_port(), free_port()
     argv = [sys.executable, "-m", "sitekeeper.demo.sites", "--bind", f"127.0.0.1:{port}",
-            "--pages", str(pages), "--tls", str(tmp_path / "tls")]  # fmt: skip
+            "--http-bind", f"127.0.0.1:{http_port}", "--pages", str(pages),
+            "--tls", str(tmp_path / "tls")]  # fmt: skip
     server = subprocess.Popen(dies_with_us(argv), start_new_session=True)
     try:
         wait_until(lambda: listening(port), f"demo sites on {port}", seconds=ready_seconds(), process=server)
+        wait_until(lambda: listening(http_port), "their HTTP port", seconds=ready_seconds(), process=server)
+        plain = httpx.get(f"http://127.0.0.1:{http_port}/a.test/", timeout=10)
+        assert (plain.status_code, "<title>Shop A</title>" in plain.text) == (200, True)
+        assert httpx.get(f"http://127.0.0.1:{http_port}/b.test/", timeout=10).status_code == 503
         trust = ssl.create_default_context(cafile=str(tls.ca))
 
         async def check(kind: str, url: str, keyword: str = "") -> CheckOutcome:
@@ -354,6 +428,32 @@ def test_demo_site_server_answers_the_probe_checks(tmp_path: Path):
         server.wait(timeout=30)
     # The files are reused while the certificate has more than RENEW_DAYS left.
     assert demo_sites.ensure_tls(tmp_path / "tls").cert.read_bytes() == tls.cert.read_bytes()
+
+
+def test_demo_site_pages_link_each_other_and_one_link_is_broken():
+    """A demo site: home, its pages and its broken link in every page's navigation; the pages answer 200, the
+    broken link and unknown pages 404, a site that is down answers its status on every path."""
+    listing = {
+        "shop.test": {"name": "Web shop", "status": 200, "pages": {"about/": "About us"},
+                      "broken": "size-guide/", "broken_title": "Size guide"},
+        "down.test": {"name": "Down", "status": 503, "pages": {"about/": "About us"}},
+    }  # fmt: skip
+    status, home = demo_sites.answer(listing, "/shop.test/")
+    assert status == 200
+    assert re.findall(r'<a href="([^"]+)"', home) == [
+        "/shop.test/",
+        "/shop.test/about/",
+        "/shop.test/size-guide/",
+    ]
+    for part in ('<html lang="en">', 'name="viewport"', 'name="description"'):  # what Lighthouse checks
+        assert part in home
+    status, about = demo_sites.answer(listing, "/shop.test/about/?utm=x")
+    assert (status, "<title>About us · Web shop</title>" in about) == (200, True)
+    assert demo_sites.answer(listing, "/shop.test/size-guide/")[0] == 404
+    assert demo_sites.answer(listing, "/shop.test/nowhere/")[0] == 404
+    assert demo_sites.answer(listing, "/elsewhere.test/")[0] == 404
+    assert demo_sites.answer(listing, "/down.test/about/")[0] == 503
+    assert demo_sites.answer(listing, "/")[0] == 200
 
 
 def _login(http: httpx.Client, username: str) -> httpx.Response:

@@ -1,31 +1,50 @@
 """Point the demo at its own sites: the page list the demo's site server (demo/sites.py) answers from, its
-certificate, and the demo monitors' addresses on it.
+certificate, the demo monitors' addresses on it and the sites' prod environments.
 
-`prepare(home, port)` runs at each `sitekeeper demo` start, after the seed: it writes
-SITEKEEPER_HOME/demo-sites/served.json (every demo site with a contract; the one deliberately down answers
-503), makes the TLS files, and moves each demo monitor to `https://127.0.0.1:PORT/<host>/` (HTTP) or
-`127.0.0.1:PORT` (certificate) — the port is new on each start. Monitors of other hosts are not touched.
+`prepare(home, port, http_port)` runs at each `sitekeeper demo` start, after the seed: it writes
+SITEKEEPER_HOME/demo-sites/served.json (every demo site with a contract, its pages — home, About us,
+Contact and the site's key pages — and the one broken link, on the web shop; the one site deliberately down
+answers 503), makes the TLS files, and moves
+- each demo monitor to `https://127.0.0.1:PORT/<host>/` (HTTP) or `127.0.0.1:PORT` (certificate);
+- each site's prod environment to `http://127.0.0.1:HTTP_PORT/<host>/`: what "Scan now" (link scan) and
+  "Run Lighthouse" load. Plain HTTP because neither the crawler nor Chromium has a setting to trust the
+  demo's certificate authority, and the demo does not weaken their TLS checks to make it so.
+The ports are new on each start. Monitors and environments aimed elsewhere (changed by a person) are not
+touched. Every move is audited, by "demo". The site's own address (site.url, what the client portal shows
+as "your site") stays as the contract file says; staff see the environment's local address.
+
+`restore()` puts the prod environments back on the site's address before the seed applies the contract
+file again, so that the file's apply finds nothing to change ("contracts already loaded").
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.db import transaction
+
 from sitekeeper.access.audit import acting_as
-from sitekeeper.contracts.models import Site
+from sitekeeper.contracts.models import Environment, Site
 from sitekeeper.demo import sites as server
 from sitekeeper.demo.monitoring_seed import DOWN_URL
+from sitekeeper.health.models import KeyPage
 from sitekeeper.monitoring.models import Monitor
 
 LOCAL = "127.0.0.1"
+# Every demo site has these pages besides its home page and its key pages (path under /<host>/ → title).
+PAGES = {"about/": "About us", "contact/": "Contact"}
+# The demo's one broken link: the web shop's navigation links a size guide that answers 404.
+BROKEN_HOST, BROKEN_PATH, BROKEN_TITLE = "shop.trailhead.test", "size-guide/", "Size guide"
 
 
 @dataclass(frozen=True)
 class LocalSites:
     port: int
+    http_port: int
     pages: Path  # served.json
     tls: server.Tls
     served: dict[str, int]  # host → HTTP status it answers with
@@ -35,8 +54,26 @@ def host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
-def local_url(site: Site, port: int) -> str:
-    return f"https://{LOCAL}:{port}/{host_of(site.url)}/"
+def local_url(site: Site, port: int, scheme: str = "https") -> str:
+    return f"{scheme}://{LOCAL}:{port}/{host_of(site.url)}/"
+
+
+def _pages(site: Site) -> dict[str, str]:
+    keys = KeyPage.objects.filter(site=site).exclude(path="/").order_by("position", "path")
+    return {**PAGES, **{key.path.strip("/") + "/": key.label for key in keys}}
+
+
+def listing(sites: list[Site]) -> dict[str, dict[str, object]]:
+    """What served.json holds for each site (demo/sites.py reads it on every request)."""
+    served: dict[str, dict[str, object]] = {}
+    for site in sites:
+        host = host_of(site.url)
+        entry: dict[str, object] = {"name": site.name, "status": 503 if site.url == DOWN_URL else 200}
+        entry["pages"] = _pages(site)
+        if host == BROKEN_HOST:
+            entry |= {"broken": BROKEN_PATH, "broken_title": BROKEN_TITLE}
+        served[host] = entry
+    return served
 
 
 def _is_demo_target(monitor: Monitor) -> bool:
@@ -45,17 +82,44 @@ def _is_demo_target(monitor: Monitor) -> bool:
     return host_of(target) in {host_of(monitor.site.url), LOCAL}
 
 
-def prepare(home: Path, port: int) -> LocalSites:
+def _demo_sites() -> list[Site]:
+    return list(Site.objects.filter(client__contracts__isnull=False).distinct().order_by("pk"))
+
+
+def _is_demo_environment(env: Environment) -> bool:
+    """A prod environment at its site's own address (as the contract file says) or at the local server."""
+    return env.url.rstrip("/") == env.site.url.rstrip("/") or host_of(env.url) == LOCAL
+
+
+def _move_environments(sites: list[Site], url_of: Callable[[Site], str]) -> None:
+    for site in sites:
+        env = next((e for e in site.environments.all() if e.kind == "prod"), None)
+        if env is None:
+            env = Environment(site=site, kind="prod", url=site.url)
+        elif not _is_demo_environment(env):
+            continue
+        url = url_of(site)
+        if env.pk is None or env.url != url:
+            env.url = url
+            env.save()
+
+
+def restore() -> None:
+    """The prod environments the demo moved onto the local server, back on their site's address."""
+    with transaction.atomic(), acting_as(label="demo"):
+        _move_environments(_demo_sites(), lambda site: site.url)
+
+
+def prepare(home: Path, port: int, http_port: int) -> LocalSites:
     folder = home / "demo-sites"
     folder.mkdir(parents=True, exist_ok=True)
-    sites = list(Site.objects.filter(client__contracts__isnull=False).distinct().order_by("pk"))
-    served = {host_of(site.url): (503 if site.url == DOWN_URL else 200) for site in sites}
+    sites = _demo_sites()
+    served = listing(sites)
     pages = folder / "served.json"
-    names = {host_of(site.url): site.name for site in sites}
-    listing = {host: {"name": names[host], "status": status} for host, status in served.items()}
-    pages.write_text(json.dumps(listing, indent=1))
+    pages.write_text(json.dumps(served, indent=1))
     tls = server.ensure_tls(folder / "tls")
-    with acting_as(label="demo"):  # audited like any change of a monitor, by "demo"
+    with transaction.atomic(), acting_as(label="demo"):  # audited like any change of a monitor, by "demo"
+        _move_environments(sites, lambda site: local_url(site, http_port, "http"))
         for monitor in Monitor.objects.filter(site__in=sites).select_related("site"):
             if not _is_demo_target(monitor):
                 continue
@@ -63,4 +127,4 @@ def prepare(home: Path, port: int) -> LocalSites:
             if monitor.url != url:
                 monitor.url, monitor.next_check_at, monitor.claimed_until = url, None, None
                 monitor.save(update_fields=["url", "next_check_at", "claimed_until"])
-    return LocalSites(port, pages, tls, served)
+    return LocalSites(port, http_port, pages, tls, {host: int(s["status"]) for host, s in served.items()})

@@ -54,10 +54,11 @@ class Component:
 class SiteServer:
     """Where the demo's sites are served and with which files (demo/local_sites.prepare made them)."""
 
-    bind: str
+    bind: str  # HTTPS: what the monitors check
     pages: Path
     tls_folder: Path
     ca_file: Path
+    http_bind: str = ""  # plain HTTP, the same pages: what link scans and Lighthouse load
 
 
 def components(bind: str, probe: bool = True, sites: SiteServer | None = None) -> list[Component]:
@@ -68,6 +69,8 @@ def components(bind: str, probe: bool = True, sites: SiteServer | None = None) -
     if sites is not None:
         argv = [sys.executable, "-m", "sitekeeper.demo.sites", "--bind", sites.bind,
                 "--pages", str(sites.pages), "--tls", str(sites.tls_folder)]  # fmt: skip
+        if sites.http_bind:
+            argv += ["--http-bind", sites.http_bind]
         parts.append(Component(SITES, argv, serves=sites.bind))
     parts += [
         Component("web server", [*sitekeeper, "serve", "--bind", bind], serves=bind),
@@ -124,8 +127,9 @@ def run(  # noqa: PLR0917 - the command's options, each with its default
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **part.env} if part.env else None,
             )
-            if part.name == SITES:
-                _wait_until_serving(part, say, f"demo sites on https://{part.serves}/")
+            if part.name == SITES and sites is not None:
+                plain = f" and http://{sites.http_bind}/ (link scans, Lighthouse)" if sites.http_bind else ""
+                _wait_until_serving(part, say, f"demo sites on https://{part.serves}/ (monitors){plain}")
         for part in parts:
             if part.serves and part.name != SITES:
                 _wait_until_serving(part, say, f"web on http://{part.serves}/")

@@ -14,6 +14,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import Role, User
 from sitekeeper.contracts.apply import apply_file
 from sitekeeper.contracts.models import Client, Contact, Site
+from sitekeeper.demo import local_sites
 from sitekeeper.demo.backups_seed import seed_backups
 from sitekeeper.demo.desk_seed import seed_requests
 from sitekeeper.demo.health_seed import seed_health
@@ -99,6 +100,7 @@ class SeedResult:
 
 def seed() -> SeedResult:
     """Apply the demo agency and (re)create the demo logins; safe to run again."""
+    local_sites.restore()  # a previous start moved the prod environments onto the local site server
     result = apply_file(AGENCY_FILE, actor_label="demo")
     with transaction.atomic(), acting_as(label="demo"):
         logins = [Login(name, Role(role).label, "agency") for name, role, _ in STAFF]
@@ -117,19 +119,19 @@ def seed() -> SeedResult:
     return SeedResult(result.changes, logins, requests)
 
 
-# Lighthouse loads a site's own address, and the museum website's is a *.test name nothing resolves (the
-# demo's site server answers the probe only): an audit of it fails, as for a site whose address is wrong —
-# or because Lighthouse is not installed (`make demo` alone does not install Node; `make bootstrap` does).
-# Either way the staff home's "failed scans and audits" shows it, with the reason.
-UNREACHABLE_AUDIT_URL = "https://stadtmuseum-nord.test"
+# A Lighthouse audit of the museum website, queued at each fresh demo: Lighthouse loads the site's prod
+# environment, which the demo points at its local site server (demo/local_sites.py), so the audit measures
+# that page — or fails, saying why, when Lighthouse is not installed yet (`make demo` installs it in the
+# background; `make bootstrap` does too). The staff home lists a failed audit with its reason.
+UNREACHABLE_AUDIT_URL = "https://stadtmuseum-nord.test"  # the museum website (name kept for the tests)
 AUDIT_DELAY_SECONDS = 60  # after the demo is up: the first pages are not slowed by Chromium
 
 
 def queue_background_runs() -> PerformanceAudit | None:
     """A Lighthouse audit of the museum's website, asked for by the engineer as the console's "Run
-    Lighthouse" does and handed to the demo's worker a minute after the start (it fails: the address does not
-    resolve, or Lighthouse is missing). Once per demo database; returns the queued audit, or None when one
-    exists already."""
+    Lighthouse" does and handed to the demo's worker a minute after the start (it measures the local copy of
+    the site, or fails when Lighthouse is missing). Once per demo database; returns the queued audit, or None
+    when one exists already."""
     from sitekeeper.health import tasks
 
     site = Site.objects.filter(url=UNREACHABLE_AUDIT_URL).first()

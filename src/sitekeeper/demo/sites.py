@@ -1,10 +1,18 @@
 """The demo's sites, served on the loopback: the fourth program of `sitekeeper demo`, so its probe checks real
 pages instead of *.test names nobody can reach.
 
-One HTTPS server (`python -m sitekeeper.demo.sites --bind 127.0.0.1:PORT --pages FILE --tls DIR`) answers
-`/<host>/` with a small page for each demo site listed in FILE (JSON, written by the demo at start: host →
-{"name", "status"}), and `/` with the list of them. A site whose status is not 200 answers with it (the
-demo's one site that is down answers 503 for as long as the demo runs). Anything else is a 404.
+One HTTPS server (`python -m sitekeeper.demo.sites --bind 127.0.0.1:PORT --pages FILE --tls DIR
+[--http-bind 127.0.0.1:PORT2]`) answers `/<host>/` with a small site for each demo site listed in FILE (JSON,
+written by the demo at start: host → {"name", "status", "pages", "broken"}), and `/` with the list of them. A
+site is a home page and the pages of its "pages" (path under `/<host>/` → title), each linking to the others;
+a site with a "broken" path links to it too, and that path answers 404 (the demo's one broken link, for its
+link scans to find). A site whose status is not 200 answers with it on every path (the demo's one site that
+is down answers 503 for as long as the demo runs). Anything else is a 404.
+
+--http-bind serves the same pages over plain HTTP on a second loopback port, for what does not trust the
+demo's certificate authority and has no setting to: the link scanner (its crawler uses the public CA
+bundle) and Lighthouse (Chromium). The demo points its sites' prod environments there
+(demo/local_sites.py); the monitors stay on HTTPS, so the certificate check has a certificate to check.
 
 The demo's monitors point at these pages (`https://127.0.0.1:PORT/<host>/`, and `127.0.0.1:PORT` for the
 certificate monitor); the probe trusts the demo's own certificate authority through
@@ -25,6 +33,7 @@ import ipaddress
 import json
 import ssl
 import sys
+import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -135,13 +144,34 @@ def ensure_tls(folder: Path, now: dt.datetime | None = None) -> Tls:
     return files
 
 
-def page(name: str, host: str) -> str:
-    """The page a demo site answers with; its name is what the demo's monitors look for."""
-    title = html.escape(name)
+HOME = ""
+
+
+def page(name: str, host: str, path: str = HOME, site: dict[str, Any] | None = None) -> str:
+    """A page of a demo site: its name (what the demo's monitors look for) and the site's navigation, which
+    links the home page, each of its pages and its broken link if it has one. Light on purpose (no script,
+    no style sheet, no image) so Lighthouse measures it in seconds."""
+    site = site or {}
+    pages = {HOME: "Home", **{str(p): str(t) for p, t in (site.get("pages") or {}).items()}}
+    links = dict(pages)
+    if site.get("broken"):
+        links[str(site["broken"])] = str(site.get("broken_title") or "Old page")
+    prefix = f"/{html.escape(host)}/"
+    nav = "".join(
+        f'<li><a href="{prefix}{html.escape(target)}">{html.escape(label)}</a></li>'
+        for target, label in links.items()
+    )
+    title, section = html.escape(name), html.escape(pages.get(path, ""))
+    heading = title if path == HOME else f"{section} · {title}"
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
-        f"<body><h1>{title}</h1><p>{html.escape(host)} — served on this machine by the sitekeeper demo, "
-        "so that its probe has a real site to check.</p></body></html>\n"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="description" content="{title}: a demo site served by the sitekeeper demo.">'
+        f'<link rel="icon" href="data:,"><title>{heading}</title></head>'
+        f'<body><header><h1>{title}</h1><nav aria-label="Site"><ul>{nav}</ul></nav></header>'
+        f"<main><h2>{section}</h2><p>{html.escape(host)} — served on this machine by "
+        "the sitekeeper demo, so that its probe, its link scans and Lighthouse have a real site to check.</p>"
+        "</main></body></html>\n"
     )
 
 
@@ -156,6 +186,26 @@ def index(listing: dict[str, dict[str, Any]]) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>The demo\'s sites</title></head>'
         f"<body><h1>The demo's sites</h1><p>What the demo's probe checks.</p><ul>{rows}</ul></body></html>\n"
     )
+
+
+def answer(listing: dict[str, dict[str, Any]], target: str) -> tuple[HTTPStatus, str]:
+    """The status and page for a request path: `/` the index, `/<host>/<page>` a site's page."""
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    host, _sep, rest = path.lstrip("/").partition("/")
+    site = listing.get(host) if host else None
+    if not host:
+        return HTTPStatus.OK, index(listing)
+    if site is None:
+        return HTTPStatus.NOT_FOUND, "<h1>Not a demo site</h1>\n"
+    status = HTTPStatus(int(site.get("status", 200)))
+    if status != HTTPStatus.OK:
+        return status, f"<h1>{status.phrase}</h1>\n"
+    if rest != HOME and rest not in (site.get("pages") or {}):
+        return (
+            HTTPStatus.NOT_FOUND,
+            f"<h1>Not found</h1><p>{html.escape(site['name'])} has no such page.</p>\n",
+        )
+    return HTTPStatus.OK, page(str(site["name"]), host, rest, site)
 
 
 def load_pages(path: Path) -> dict[str, dict[str, Any]]:
@@ -177,16 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body=True)
 
     def _answer(self, body: bool) -> None:
-        host = self.path.split("?", 1)[0].strip("/").split("/", 1)[0]
-        listing = load_pages(self.pages_file)
-        site = listing.get(host) if host else None
-        if not host:
-            status, text = HTTPStatus.OK, index(listing)
-        elif site is None:
-            status, text = HTTPStatus.NOT_FOUND, "<h1>Not a demo site</h1>\n"
-        else:
-            status = HTTPStatus(int(site.get("status", 200)))
-            text = page(str(site["name"]), host) if status == HTTPStatus.OK else f"<h1>{status.phrase}</h1>\n"
+        status, text = answer(load_pages(self.pages_file), self.path)
         payload = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -199,12 +240,22 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: one line per probe check would drown the demo's terminal."""
 
 
-def serve(bind: str, pages: Path, tls: Tls) -> None:
+def _server(bind: str, pages: Path) -> ThreadingHTTPServer:
     host, _sep, port = bind.rpartition(":")
     handler = type("Handler", (_Handler,), {"pages_file": pages})
+    return ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
+
+
+def serve(bind: str, pages: Path, tls: Tls, http_bind: str = "") -> None:
+    """HTTPS on `bind`; and, when `http_bind` is given, the same pages over plain HTTP there (a thread)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tls.cert, tls.key)
-    with ThreadingHTTPServer((host.strip("[]"), int(port)), handler) as server:
+    with contextlib.ExitStack() as stack:
+        if http_bind:
+            plain = stack.enter_context(_server(http_bind, pages))
+            threading.Thread(target=plain.serve_forever, name="demo sites (http)", daemon=True).start()
+            stack.callback(plain.shutdown)
+        server = stack.enter_context(_server(bind, pages))
         server.socket = context.wrap_socket(server.socket, server_side=True)
         server.serve_forever()
 
@@ -216,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tls", required=True, type=Path, help="folder of ca.pem, server.pem, server-key.pem"
     )
+    parser.add_argument(
+        "--http-bind", default="", help="HOST:PORT to serve the same pages on over plain HTTP as well"
+    )
     options = parser.parse_args(argv)
     load_pages(options.pages)  # a broken file is an error at start, not on the first request
     with contextlib.suppress(KeyboardInterrupt):
-        serve(options.bind, options.pages, tls_files(options.tls))
+        serve(options.bind, options.pages, tls_files(options.tls), options.http_bind)
     return 0
 
 

@@ -54,8 +54,8 @@ class Command(BaseCommand):
         if queue_background_runs() is not None:
             self.stdout.write(
                 f"Queued for the worker in {AUDIT_DELAY_SECONDS} s: a Lighthouse audit of the museum website "
-                "(it fails — its *.test address resolves nowhere, or Lighthouse is not installed without "
-                "make bootstrap — and the staff home lists it)."
+                "(its local copy on the demo's site server; while Lighthouse is not installed it fails, "
+                "saying so, and the staff home lists it)."
             )
         if options["probe"]:
             self.stdout.write("Starting the demo's sites, the web server, the worker and the probe …\n")
@@ -80,11 +80,16 @@ def free_loopback_port() -> int:
 
 
 def serve_sites() -> run.SiteServer:
-    """A port for the demo's sites, their page list and certificate, and the demo monitors pointed at them."""
-    port = free_loopback_port()
-    local = local_sites.prepare(Path(settings.HOME), port)
-    bind = f"{local_sites.LOCAL}:{port}"
-    return run.SiteServer(bind=bind, pages=local.pages, tls_folder=local.tls.ca.parent, ca_file=local.tls.ca)
+    """Two ports for the demo's sites (HTTPS for the monitors, plain HTTP for link scans and Lighthouse),
+    their page list and certificate, and the demo monitors and prod environments pointed at them."""
+    port, http_port = free_loopback_port(), free_loopback_port()
+    while http_port == port:  # the kernel may hand out a port again once its socket is closed
+        http_port = free_loopback_port()
+    local = local_sites.prepare(Path(settings.HOME), port, http_port)
+    return run.SiteServer(
+        bind=f"{local_sites.LOCAL}:{port}", pages=local.pages, tls_folder=local.tls.ca.parent,
+        ca_file=local.tls.ca, http_bind=f"{local_sites.LOCAL}:{http_port}",
+    )  # fmt: skip
 
 
 def check_bind(bind: str) -> None:
