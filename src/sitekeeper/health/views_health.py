@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from sitekeeper.access.permissions import agency_required
 from sitekeeper.contracts.models import Site
+from sitekeeper.core import trend
 from sitekeeper.health import performance
 from sitekeeper.health.models import FormFactor, LighthouseResult, LinkScan
 from sitekeeper.security.models import Finding, FindingKind, FindingStatus
@@ -46,15 +47,15 @@ def _regressions() -> dict[int, list[Finding]]:
 
 def _change(site: Site, result: LighthouseResult | None) -> dict[str, Any] | None:
     """The page's monthly median performance score now against the month before, for the overview's trend
-    arrow: {"direction": "down", "points": 48}; None when either month has no score."""
+    arrow: {"direction": "down", "points": 48}; None when either month has no score. The direction is
+    core.trend's, as on the client's card: less than its steady margin either way reads as steady."""
     if result is None:
         return None
     points = [p["performance"] for p in performance.trend(site, result.url, result.form_factor, months=2)]
     if len(points) < 2 or None in points:
         return None
     change = points[-1] - points[-2]
-    direction = "down" if change < 0 else "up" if change > 0 else "same"
-    return {"direction": direction, "points": f"{abs(change):g}"}
+    return {"direction": trend.direction(points[-2], points[-1]), "points": f"{abs(change):g}"}
 
 
 @agency_required
