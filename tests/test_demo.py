@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -33,6 +34,7 @@ from sitekeeper.access.models import AuditEntry, User
 from sitekeeper.backups.models import BackupRun, RestoreTest, Snapshot
 from sitekeeper.contracts import coverage
 from sitekeeper.contracts.models import Client, Environment, Plan, Site
+from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.demo import local_sites
 from sitekeeper.demo import run as demo_run
 from sitekeeper.demo import sites as demo_sites
@@ -42,7 +44,7 @@ from sitekeeper.demo.seed import DEMO_PASSWORD, UNREACHABLE_AUDIT_URL, queue_bac
 from sitekeeper.desk.models import Message, Pause, State, Ticket
 from sitekeeper.health import lighthouse, linkscan, performance
 from sitekeeper.health import tasks as health_tasks
-from sitekeeper.health.models import LighthouseResult, LinkScan
+from sitekeeper.health.models import HealthConfig, LighthouseResult, LinkScan, PerformanceAudit
 from sitekeeper.monitoring.checks import CheckOutcome, CheckSpec, run_check
 from sitekeeper.monitoring.models import MaintenanceAnnouncement, Monitor, Outage
 from sitekeeper.monitoring.uptime import contract_month, month_figures
@@ -96,6 +98,13 @@ def test_demo_loads_one_client_per_plan_and_is_idempotent(settings, tmp_path, mo
     assert_demo_is_consistent()
     assert_demo_points_at_its_own_sites(settings.HOME)
     lighthouse_missing = assert_scan_now_and_lighthouse_measure_the_local_sites(settings.HOME)
+    # The bakery's seeded history holds this month's scheduled audit: the worker does not audit it again.
+    bakery = Site.objects.get(url="https://brot-und-butter.test")
+    month = timezone.now().astimezone(contract_zone(bakery.client.contract))
+    assert PerformanceAudit.objects.filter(site=bakery, slot=f"{month:%Y-%m}", trigger="schedule").exists()
+    # One Lighthouse run per page on the demo's light pages: the month's audits at start stay short.
+    runs = {c.lighthouse_runs for c in HealthConfig.objects.filter(site__client__contracts__isnull=False)}
+    assert runs == {1}
     assert_portal_uptime_is_the_uptime_pages()
     # At start the demo hands its worker a Lighthouse audit of the museum website (it fails: *.test), once.
     handed: list[tuple] = []
@@ -455,6 +464,21 @@ def test_demo_site_server_answers_the_probe_checks(tmp_path: Path):
         server.wait(timeout=30)
     # The files are reused while the certificate has more than RENEW_DAYS left.
     assert demo_sites.ensure_tls(tmp_path / "tls").cert.read_bytes() == tls.cert.read_bytes()
+
+
+def test_demo_site_ports_are_kept_from_start_to_start(tmp_path: Path):
+    """The site server's two ports are the previous start's while they are free (the environments' addresses,
+    and the link scans' and Lighthouse's page series, stay the same); new ones when one is taken."""
+    first = local_sites.ports(tmp_path)
+    assert first[0] != first[1]
+    assert local_sites.ports(tmp_path) == first
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", first[1]))
+        taken.listen()
+        moved = local_sites.ports(tmp_path)
+    assert first[1] not in moved
+    assert moved[0] != moved[1]
+    assert local_sites.ports(tmp_path) == moved
 
 
 def test_demo_site_pages_link_each_other_and_one_link_is_broken():

@@ -9,7 +9,9 @@ answers 503), makes the TLS files, and moves
 - each site's prod environment to `http://127.0.0.1:HTTP_PORT/<host>/`: what "Scan now" (link scan) and
   "Run Lighthouse" load. Plain HTTP because neither the crawler nor Chromium has a setting to trust the
   demo's certificate authority, and the demo does not weaken their TLS checks to make it so.
-The ports are new on each start. Monitors and environments aimed elsewhere (changed by a person) are not
+The ports are those of the previous start when both are still free (demo-sites/ports.json), so the pages'
+addresses — and with them the link scans' and Lighthouse's page series — stay the same from start to start;
+otherwise new ones. Monitors and environments aimed elsewhere (changed by a person) are not
 touched. Every move is audited, by "demo". The site's own address (site.url, what the client portal shows
 as "your site") stays as the contract file says; staff see the environment's local address.
 
@@ -20,6 +22,7 @@ file again, so that the file's apply finds nothing to change ("contracts already
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,37 @@ class LocalSites:
     pages: Path  # served.json
     tls: server.Tls
     served: dict[str, int]  # host → HTTP status it answers with
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOCAL, port))
+        except OSError:
+            return False
+    return True
+
+
+def _new_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOCAL, 0))
+        return int(sock.getsockname()[1])
+
+
+def ports(home: Path) -> tuple[int, int]:
+    """(HTTPS port, HTTP port) for the site server: the previous start's when both are free, else new."""
+    saved = home / "demo-sites" / "ports.json"
+    try:
+        port, http_port = (int(value) for value in json.loads(saved.read_text()))
+    except (OSError, ValueError, TypeError):
+        port = http_port = 0
+    if not (port and http_port and port != http_port and _free(port) and _free(http_port)):
+        port, http_port = _new_port(), _new_port()
+        while http_port == port:  # the kernel may hand out a port again once its socket is closed
+            http_port = _new_port()
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps([port, http_port]))
+    return port, http_port
 
 
 def host_of(url: str) -> str:

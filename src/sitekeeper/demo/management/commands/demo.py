@@ -6,7 +6,6 @@ it is; nothing records new checks)."""
 from __future__ import annotations
 
 import argparse
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -73,18 +72,10 @@ class Command(BaseCommand):
         self.stdout.flush()  # the children write to the same terminal: keep the order
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((local_sites.LOCAL, 0))
-        return sock.getsockname()[1]
-
-
 def serve_sites() -> run.SiteServer:
     """Two ports for the demo's sites (HTTPS for the monitors, plain HTTP for link scans and Lighthouse),
     their page list and certificate, and the demo monitors and prod environments pointed at them."""
-    port, http_port = free_loopback_port(), free_loopback_port()
-    while http_port == port:  # the kernel may hand out a port again once its socket is closed
-        http_port = free_loopback_port()
+    port, http_port = local_sites.ports(Path(settings.HOME))
     local = local_sites.prepare(Path(settings.HOME), port, http_port)
     return run.SiteServer(
         bind=f"{local_sites.LOCAL}:{port}", pages=local.pages, tls_folder=local.tls.ca.parent,
