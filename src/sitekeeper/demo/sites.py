@@ -150,7 +150,8 @@ HOME = ""
 def page(name: str, host: str, path: str = HOME, site: dict[str, Any] | None = None) -> str:
     """A page of a demo site: its name (what the demo's monitors look for) and the site's navigation, which
     links the home page, each of its pages and its broken link if it has one. Light on purpose (no script,
-    no style sheet, no image) so Lighthouse measures it in seconds."""
+    no style sheet, no image: one line of style for the links' touch targets) so Lighthouse measures it in
+    seconds and finds nothing to fault."""
     site = site or {}
     pages = {HOME: "Home", **{str(p): str(t) for p, t in (site.get("pages") or {}).items()}}
     links = dict(pages)
@@ -167,7 +168,9 @@ def page(name: str, host: str, path: str = HOME, site: dict[str, Any] | None = N
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="description" content="{title}: a demo site served by the sitekeeper demo.">'
-        f'<link rel="icon" href="data:,"><title>{heading}</title></head>'
+        f'<link rel="icon" href="data:,"><title>{heading}</title>'
+        # Touch targets of 24 px and more (Lighthouse's accessibility audit): the only style of the page.
+        "<style>nav a{display:inline-block;padding:.6em 0}</style></head>"
         f'<body><header><h1>{title}</h1><nav aria-label="Site"><ul>{nav}</ul></nav></header>'
         f"<main><h2>{section}</h2><p>{html.escape(host)} — served on this machine by "
         "the sitekeeper demo, so that its probe, its link scans and Lighthouse have a real site to check.</p>"
