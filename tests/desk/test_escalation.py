@@ -109,7 +109,7 @@ def test_warning_at_75_percent_goes_once_to_the_assignee(acme, engineer):
     assert (event.data["clock"], event.public) == ("response", False)
     assert dt.datetime.fromisoformat(event.data["due"]) == berlin(2026, 11, 23, 17)
     assert mailed(berlin(2026, 11, 23, 15, 1)) == {"engineer <engineer@people.test>": 1}
-    assert "SLA warning: response due 2026-11-23 17:00 CET" in mail.outbox[0].subject
+    assert "SLA warning: response due Mon 23 Nov 2026 17:00 CET" in mail.outbox[0].subject
 
 
 @pytest.mark.django_db

@@ -123,7 +123,7 @@ def test_filing_a_request_starts_its_clocks_and_records_who_asked(world: World):
     assert sorted(a.filename for a in ticket.attachments.all()) == ["console.txt", "shot.png"]
     with time_machine.travel(MON_10 + dt.timedelta(hours=1), tick=False):
         page = http.get(response.url).text
-    assert "Response due Mon 2 Mar 18:00 (Europe/Berlin)" in page  # 8 business hours from 10:00
+    assert "Response due Mon 2 Mar 2026 18:00 CET" in page  # 8 business hours from 10:00
     assert "We received your request" in page  # the automatic acknowledgement
 
 
@@ -357,15 +357,13 @@ def test_clock_words_through_a_pause_and_a_reply(world: World):
     url = f"/portal/requests/{ticket.pk}/"
     with time_machine.travel(MON_10 + dt.timedelta(hours=2), tick=False):
         page = http.get(url).text
-    assert (
-        "Response clock paused since Mon 2 Mar 11:00 (Europe/Berlin) (1 h) — waiting for your access" in page
-    )
+    assert "Response clock paused since Mon 2 Mar 2026 11:00 CET (1 h) — waiting for your access" in page
     assert "Please send the staging password" in page
     services.set_state(ticket, "open", actor=engineer, at=MON_10 + dt.timedelta(hours=3))
     with time_machine.travel(MON_10 + dt.timedelta(hours=4), tick=False):
         page = http.get(url).text
     # 7 business hours were left at 11:00; from 13:00 that is 5 today and 2 on Tuesday.
-    assert "Response due Tue 3 Mar 11:00 (Europe/Berlin), paused 2 h waiting for your access" in page
+    assert "Response due Tue 3 Mar 2026 11:00 CET, paused 2 h waiting for your access" in page
     services.add_message(
         ticket,
         "Got it, thanks.",
@@ -376,8 +374,8 @@ def test_clock_words_through_a_pause_and_a_reply(world: World):
     with time_machine.travel(MON_10 + dt.timedelta(hours=5), tick=False):
         page = http.get(url).text
         listing = http.get("/portal/requests/").text
-    assert "Response given Mon 2 Mar 14:12 (Europe/Berlin) — on time" in page
-    assert "Response given Mon 2 Mar 14:12" in listing
+    assert "Response given Mon 2 Mar 2026 14:12 CET — on time" in page
+    assert "Response given Mon 2 Mar 2026 14:12 CET" in listing
 
 
 def test_clock_words_for_an_overdue_response(world: World):
@@ -397,8 +395,8 @@ def test_clock_words_for_an_overdue_response(world: World):
     with time_machine.travel(MON_10 + dt.timedelta(days=1), tick=False):
         page = http.get(f"/portal/requests/{ticket.pk}/").text
         listing = http.get("/portal/requests/").text
-    assert "Response overdue since Mon 2 Mar 18:00 (Europe/Berlin)" in page
-    assert "Response overdue since Mon 2 Mar 18:00" in listing
+    assert "Response overdue since Mon 2 Mar 2026 18:00 CET" in page
+    assert "Response overdue since Mon 2 Mar 2026 18:00 CET" in listing
     assert "row-breach" in listing
 
 

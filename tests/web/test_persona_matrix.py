@@ -685,7 +685,31 @@ def matrix_world(world: World) -> World:
     world.objects["reset_token"] = "set-password"
     world.objects["confirm_token"] = "not-a-signed-token"
     world.objects["missing_api_path"] = "no/such/path"
+    world.objects["desk.ticketlink"] = _ticket_link(world)
     return world
+
+
+def _ticket_link(world: World) -> int:
+    """A second request of acme's, linked to the world's (made here, not in the world: other tests count
+    the world's requests)."""
+    from sitekeeper.desk import services
+    from sitekeeper.desk.models import Ticket, TicketLink
+
+    ticket = Ticket.objects.get(pk=world.objects["ticket_pk"])
+    related = services.file_request(
+        world.acme,
+        channel="portal",
+        type="question",
+        priority="P4",
+        site=ticket.site,
+        environment="prod",
+        subject="Acme GmbH contact form: which address receives it?",
+        description="Where do the contact form's e-mails go?",
+        requester_user=world.users["owner"],
+        allow_incomplete=False,
+    )
+    services.link(ticket, related, actor=world.users["engineer"])
+    return TicketLink.objects.get(first=ticket, second=related).pk
 
 
 @pytest.mark.parametrize(("route", "name"), ROUTES, ids=[f"{name}:{route or '/'}" for route, name in ROUTES])

@@ -11,7 +11,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.access.models import ApiToken, AuditEntry, Role, User
 from sitekeeper.contracts.models import Client
 from sitekeeper.desk import attachments, services
-from sitekeeper.desk.models import Escalation, Ticket, TicketLink
+from sitekeeper.desk.models import Escalation, Ticket
 from sitekeeper.notify.message import Message, Recipient
 from sitekeeper.notify.models import NotificationPreference
 from sitekeeper.notify.seam import notify
@@ -107,19 +107,6 @@ def desk_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[s
     escalation = Escalation.objects.create(
         ticket=ticket, clock="response", kind="warning", due=ticket.received_at, at=ticket.received_at
     )
-    related = services.file_request(
-        acme,
-        channel="portal",
-        type="question",
-        priority="P4",
-        site=acme.sites.get(),
-        environment="prod",
-        subject="Acme GmbH contact form: which address receives it?",
-        description="Where do the contact form's e-mails go?",
-        requester_user=owner,
-        allow_incomplete=False,
-    )
-    services.link(ticket, related, actor=engineer)
     other = services.file_request(
         globex,
         channel="portal",
@@ -148,7 +135,6 @@ def desk_objects(acme: Client, globex: Client, users: dict[str, User]) -> dict[s
         "desk.attachment": attachment.pk,
         "desk.timeentry": entry.pk,
         "desk.escalation": escalation.pk,
-        "desk.ticketlink": TicketLink.objects.get().pk,
     }
 
 

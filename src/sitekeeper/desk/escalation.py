@@ -42,7 +42,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from zoneinfo import ZoneInfo
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
@@ -52,7 +51,7 @@ from sitekeeper.access.models import User
 from sitekeeper.contracts.models import CalendarVersion, Contact
 from sitekeeper.core.calendar import BusinessCalendar
 from sitekeeper.core.clocks import ClockState
-from sitekeeper.desk import clocks, oncall
+from sitekeeper.desk import clocks, oncall, presenters
 from sitekeeper.desk.models import Escalation, Event, Pause, PauseReason, Priority, Ticket
 from sitekeeper.notify import Message, Recipient, batched, notify, recipients_for_contact
 
@@ -407,8 +406,8 @@ def _unique(recipients: Iterator[Recipient] | list[Recipient]) -> list[Recipient
 
 
 def _local(ticket: Ticket, instant: dt.datetime) -> str:
-    zone = ZoneInfo(ticket.calendar_version.timezone)
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M %Z} ({zone.key})"
+    """The desk's one time format (presenters.when), in the ticket's calendar zone."""
+    return presenters.when(instant, presenters.zone_of(ticket))
 
 
 def agency_message(ticket: Ticket, row: Escalation, state: ClockState) -> Message:

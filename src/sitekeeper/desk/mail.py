@@ -33,7 +33,6 @@ import json
 import logging
 import re
 import secrets
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email import policy
@@ -954,10 +953,10 @@ def _digest(value: str) -> str:
 
 
 def _local(ticket: Ticket, instant: dt.datetime | None) -> str:
+    """The desk's one time format (presenters.when), in the ticket's calendar zone."""
     if instant is None:
         return "—"
-    zone = zoneinfo.ZoneInfo(ticket.calendar_version.timezone)
-    return f"{instant.astimezone(zone):%a %d %b %Y %H:%M} ({ticket.calendar_version.timezone})"
+    return presenters.when(instant, presenters.zone_of(ticket))
 
 
 FIELD_HELP = {

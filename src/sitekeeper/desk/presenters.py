@@ -153,27 +153,22 @@ def duration(span: dt.timedelta) -> str:
 
 
 def when(instant: dt.datetime, tz: ZoneInfo, now: dt.datetime | None = None) -> str:
-    """'Tue 15 Dec 15:30' in the zone; the year is added when it is not the current one."""
+    """'Tue 15 Dec 2026 15:30 CET': the pages' one time format (sitekeeper_time's |when), zone named, with
+    the weekday in front because the desk's clocks count business days. `now` is kept for the callers."""
+    del now
     local = instant.astimezone(tz)
-    year = "" if now is None or now.astimezone(tz).year == local.year else f" {local.year}"
-    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"
 
 
 def zone_of(ticket: Ticket) -> ZoneInfo:
     return ZoneInfo(ticket.calendar_version.timezone)
 
 
-def moment(instant: dt.datetime, tz: ZoneInfo) -> str:
-    """'Tue 15 Dec 2026, 15:30 (Europe/Berlin)': a date and time that stands on its own, zone named."""
-    local = instant.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} ({tz.key})"
-
-
 def received(ticket: Ticket) -> str:
     """When the request was received — the one way every list, page, API-facing text and acknowledgement
     shows it: in the zone of the calendar it arrived under (the contract's), with the zone named. (Load the
     tickets with select_related("calendar_version") in lists.)"""
-    return moment(ticket.received_at, zone_of(ticket))
+    return when(ticket.received_at, zone_of(ticket))
 
 
 DETECTED_ORIGIN = "Detected by monitoring (sitekeeper's automated checks)"
@@ -235,11 +230,11 @@ def clock_lines(
     client: bool,
 ) -> list[ClockLine]:
     """One sentence per clock that applies, e.g.
-    'Response due Tue 15 Dec 15:30 (Europe/Berlin), paused 2 h waiting for your access',
-    'Response given Tue 15 Dec 10:12 — on time', 'Resolution overdue since Wed 16 Dec 18:00 (Europe/Berlin)'.
+    'Response due Tue 15 Dec 2026 15:30 CET, paused 2 h waiting for your access',
+    'Response given Tue 15 Dec 2026 10:12 CET — on time',
+    'Resolution overdue since Wed 16 Dec 2026 18:00 CET'.
     """
     tz = zone_of(ticket)
-    zone = f" ({tz.key})"
     open_pauses = [p for p in pauses if p.end is None]
     lines = []
     for clock, state in states.items():
@@ -253,9 +248,9 @@ def clock_lines(
             verdict = "on time"
             if status == "met_late":
                 verdict = f"late by {duration(met - due)} (was due {when(due, tz, now)})"
-            text = f"{MET_WORDS[clock]} {when(met, tz, now)}{zone} — {verdict}"
+            text = f"{MET_WORDS[clock]} {when(met, tz, now)} — {verdict}"
         elif status == "breached":
-            text = f"{name} overdue since {when(due, tz, now)}{zone}"
+            text = f"{name} overdue since {when(due, tz, now)}"
             if state.paused and open_pauses:
                 text += f"; now paused {pause_words(open_pauses[0].reason, client)}"
         elif status == "paused":
@@ -264,13 +259,13 @@ def clock_lines(
                 text = f"{name} clock paused"
             else:
                 text = (
-                    f"{name} clock paused since {when(pause.start, tz, now)}{zone} "
+                    f"{name} clock paused since {when(pause.start, tz, now)} "
                     f"({duration(now - pause.start)}) — {pause_words(pause.reason, client)}"
                 )
                 note = pause.note
         else:  # running, warning
             totals = _paused_by_reason(pauses, ticket.received_at, now)
-            text = f"{name} due {when(due, tz, now)}{zone}{_paused_clause(totals, client)}"
+            text = f"{name} due {when(due, tz, now)}{_paused_clause(totals, client)}"
             if status == "warning":
                 text += f" — {duration(due - now)} left"
         lines.append(
@@ -324,7 +319,6 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
     `open_pause_reason` and `warned` come from annotations of the list query (see views_staff.queue).
     """
     tz = zone_of(ticket)
-    zone = f" ({tz.key})"  # every time shown names its zone, in the lists too
     late = had_breach(ticket, now)
     if ticket.merged_into_id is not None:
         return Summary(
@@ -335,7 +329,7 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
         met = ticket.resolution_met_at
         if met is not None and ticket.resolution_due is not None:
             verdict = "late" if met > ticket.resolution_due else "on time"
-            return Summary("resolved", f"Resolved {when(met, tz, now)}{zone} — {verdict}", late)
+            return Summary("resolved", f"Resolved {when(met, tz, now)} — {verdict}", late)
         return Summary("resolved", state_words(ticket.state, client=client), late)
     if ticket.next_due_at is not None:
         clock = next(
@@ -344,17 +338,15 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
         )
         name = CLOCK_NAMES[clock]
         if ticket.next_due_at <= now:
-            return Summary(
-                "breached", f"{name} overdue since {when(ticket.next_due_at, tz, now)}{zone}", True
-            )
+            return Summary("breached", f"{name} overdue since {when(ticket.next_due_at, tz, now)}", True)
         status = "warning" if warned or (ticket.next_check_at and ticket.next_check_at <= now) else "running"
-        return Summary(status, f"{name} due {when(ticket.next_due_at, tz, now)}{zone}", late)
+        return Summary(status, f"{name} due {when(ticket.next_due_at, tz, now)}", late)
     if open_pause_reason:
         return Summary("paused", f"Paused — {pause_words(open_pause_reason, client)}", late)
     if ticket.response_met_at is not None:
         met, due = ticket.response_met_at, ticket.response_due
         verdict = " — late" if due is not None and met > due else " — on time"
-        return Summary("met", f"Response given {when(met, tz, now)}{zone}{verdict}", late)
+        return Summary("met", f"Response given {when(met, tz, now)}{verdict}", late)
     return Summary("none", "No SLA clock running", late)
 
 

@@ -22,6 +22,8 @@ METHODS = ("GET", "HEAD", "POST")
 _HOST = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 )
+
+
 def http_url_problem(url: str) -> str | None:
     """The contract file's site-URL check and message: apply's own function, so the console and a contract
     file refuse the same address with the same words."""

@@ -70,7 +70,7 @@ def _acknowledgement(ticket) -> str:
     where = f" on {site}" if site and site not in what else ""
     tz = ZoneInfo(ticket.calendar_version.timezone)
     local = ticket.received_at.astimezone(tz)
-    when = f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} ({tz.key})"
+    when = f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"
     return (
         f"sitekeeper detected: {what}{where} at {when}. "
         f"We opened request SK-{ticket.pk:05d} for it and are on it; you do not need to do anything."
