@@ -54,7 +54,10 @@ class LocalSites:
 
 
 def _free(port: int) -> bool:
+    """Bindable as the site server binds it (SO_REUSEADDR, like http.server): connections of the previous
+    start still in TIME_WAIT do not make the port taken."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOCAL, port))
         except OSError:
