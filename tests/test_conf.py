@@ -36,7 +36,52 @@ def test_allowed_hosts_list_rejects_empty_items(monkeypatch):
 
 def test_database_defaults_to_sqlite_in_the_data_folder(tmp_path):
     db = conf.database(None, tmp_path)
-    assert db == {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "sitekeeper.sqlite3")}
+    assert db == {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(tmp_path / "sitekeeper.sqlite3"),
+        "OPTIONS": conf.SQLITE_OPTIONS,
+    }
+
+
+# Two processes each read a counter and write it back inside a transaction, as the worker and the probe do.
+# With SQLite's default (deferred) transactions one of them soon fails with "database is locked"; with
+# conf.SQLITE_OPTIONS they take turns.
+WRITER = """
+import sys
+import django
+from django.conf import settings
+from sitekeeper import conf
+settings.configure(DATABASES={"default": conf.database("sqlite:///" + sys.argv[1], None)})
+django.setup()
+from django.db import connection, transaction
+import time
+for _ in range(300):
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM counter")
+            (n,) = cursor.fetchone()
+            time.sleep(0.001)  # work between the read and the write, as a real job does
+            cursor.execute("UPDATE counter SET n = %s", [n + 1])
+"""
+
+
+def test_sqlite_writers_in_two_processes_take_turns(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE counter (n INTEGER)")
+        db.execute("INSERT INTO counter VALUES (0)")
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [writer.communicate(timeout=120)[1] for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0], errors
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT n FROM counter").fetchone() == (600,)  # no update lost
 
 
 def test_database_url_for_postgres_is_split_into_parts(tmp_path):

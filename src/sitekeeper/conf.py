@@ -104,10 +104,21 @@ def secret_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+# The web server, the worker and the probe all write one SQLite file (the demo, a small install). A deferred
+# transaction that turns into a write while another process writes fails at once with "database is locked",
+# whatever the busy timeout: transactions take the write lock when they begin (IMMEDIATE) and wait up to 20 s
+# for it, and WAL lets readers go on while one process writes.
+SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+
+
+def _sqlite(path: str) -> dict[str, object]:
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": dict(SQLITE_OPTIONS)}
+
+
 def database(url: str | None, home: Path) -> dict[str, object]:
     """Django DATABASES['default'] from SITEKEEPER_DATABASE_URL (sqlite:///, postgres://, mysql://)."""
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(home / "sitekeeper.sqlite3")}
+        return _sqlite(str(home / "sitekeeper.sqlite3"))
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
@@ -115,7 +126,7 @@ def database(url: str | None, home: Path) -> dict[str, object]:
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise ConfigError(f"SITEKEEPER_DATABASE_URL: no file path in {url!r}")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+        return _sqlite(path)
     engines = {
         "postgres": "django.db.backends.postgresql",
         "postgresql": "django.db.backends.postgresql",
