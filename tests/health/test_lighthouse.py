@@ -173,6 +173,20 @@ def test_missing_lighthouse_names_npm_and_chromium(tmp_path, monkeypatch):
         lh.find_chrome(str(tmp_path / "no-chromium"))
 
 
+def test_lighthouse_being_installed_says_so(tmp_path, monkeypatch):
+    """make demo installs Lighthouse in the background: while its installer lives, the audit says so."""
+    monkeypatch.delenv("SITEKEEPER_LIGHTHOUSE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    marker = tmp_path / lh.INSTALLING
+    marker.parent.mkdir()
+    marker.write_text(str(os.getpid()))  # a live installer: this process
+    with pytest.raises(proc.MissingProgramError, match="still being installed"):
+        lh.find_binary(root=tmp_path)
+    marker.write_text("999999999")  # the installer died: the usual message
+    with pytest.raises(proc.MissingProgramError, match="is not installed"):
+        lh.find_binary(root=tmp_path)
+
+
 def test_configured_lighthouse_wins(tmp_path, monkeypatch):
     program = tmp_path / "lighthouse"
     program.write_text("#!/bin/sh\n")
