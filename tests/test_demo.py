@@ -38,6 +38,7 @@ from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.demo import local_sites
 from sitekeeper.demo import run as demo_run
 from sitekeeper.demo import sites as demo_sites
+from sitekeeper.demo.health_seed import BAKERY
 from sitekeeper.demo.management.commands.demo import Command as DemoCommand
 from sitekeeper.demo.monitoring_seed import DOWN_URL, UNMONITORED_URL
 from sitekeeper.demo.seed import DEMO_PASSWORD, UNREACHABLE_AUDIT_URL, queue_background_runs
@@ -52,6 +53,7 @@ from sitekeeper.proc import MissingProgramError
 from sitekeeper.releases.models import Release
 from sitekeeper.security import scans
 from sitekeeper.security.models import Finding, SecurityIncident
+from sitekeeper.web import portal_cards
 from tests.serving import dies_with_us, free_port, listening, ready_seconds, wait_until
 
 
@@ -304,6 +306,12 @@ def assert_demo_points_at_its_own_sites(home: Path) -> None:
             assert performance.base_url(site) == local_copy.rstrip("/")
         assert local.tls.ca.exists()
         assert local.tls.key.stat().st_mode & 0o077 == 0
+        # The bakery's Lighthouse history follows its address: its card still shows the 48-point drop.
+        bakery = Site.objects.get(url=BAKERY)
+        card = portal_cards.lighthouse_scores(bakery, timezone.now())
+        assert card is not None, "the bakery's seeded Lighthouse months must follow its local address"
+        here = f"http://127.0.0.1:{http_port}/brot-und-butter.test/"
+        assert not LighthouseResult.objects.filter(site=bakery).exclude(url__startswith=here).exists()
     moved = AuditEntry.objects.filter(actor_label="demo", action="update", model="contracts.Environment")
     assert moved.count() >= 2 * with_contract.count(), "each move of a prod environment is audited"
     # The client still sees the site's own address; the next start's seed finds the contract file's state.
@@ -312,6 +320,11 @@ def assert_demo_points_at_its_own_sites(home: Path) -> None:
     assert {env.url for env in Environment.objects.filter(kind="prod", site__in=with_contract)} == {
         site.url for site in with_contract
     }
+    bakery = Site.objects.get(url=BAKERY)
+    assert set(LighthouseResult.objects.filter(site=bakery).values_list("url", flat=True)) == {
+        f"{BAKERY}/",
+        f"{BAKERY}/bestellen/",
+    }  # back on the site's own address with the environment
     local_sites.prepare(Path(home), 45003, 45103)
 
 

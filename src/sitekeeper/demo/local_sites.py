@@ -34,7 +34,7 @@ from sitekeeper.access.audit import acting_as
 from sitekeeper.contracts.models import Environment, Site
 from sitekeeper.demo import sites as server
 from sitekeeper.demo.monitoring_seed import DOWN_URL
-from sitekeeper.health.models import KeyPage
+from sitekeeper.health.models import KeyPage, LighthouseResult
 from sitekeeper.monitoring.models import Monitor
 
 LOCAL = "127.0.0.1"
@@ -137,8 +137,21 @@ def _move_environments(sites: list[Site], url_of: Callable[[Site], str]) -> None
             continue
         url = url_of(site)
         if env.pk is None or env.url != url:
+            moved_from = env.url
             env.url = url
             env.save()
+            _follow_history(site, moved_from, url)
+
+
+def _follow_history(site: Site, old: str, new: str) -> None:
+    """The site's Lighthouse history moves with its address: results are kept per page address, so without
+    this the bakery's seeded months (and its 48-point drop) would vanish from its card and its performance
+    page while the demo measures the local copy — and come back when the demo moves the address back."""
+    old, new = old.rstrip("/"), new.rstrip("/")
+    for result in LighthouseResult.objects.filter(site=site, url__startswith=old):
+        if result.url == old or result.url.startswith(old + "/"):
+            result.url = new + result.url[len(old) :]
+            result.save(update_fields=["url"])
 
 
 def restore() -> None:
