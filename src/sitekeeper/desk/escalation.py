@@ -405,13 +405,8 @@ def _unique(recipients: Iterator[Recipient] | list[Recipient]) -> list[Recipient
     return list(seen.values())
 
 
-def _local(ticket: Ticket, instant: dt.datetime) -> str:
-    """The desk's one time format (presenters.when), in the ticket's calendar zone."""
-    return presenters.when(instant, presenters.zone_of(ticket))
-
-
 def agency_message(ticket: Ticket, row: Escalation, state: ClockState) -> Message:
-    due = _local(ticket, row.due)
+    due = presenters.at(ticket, row.due)
     if row.kind == WARNING:
         subject = f"[{ticket.reference}] SLA warning: {row.clock} due {due}"
         status = "75 % of the target is used up and the clock is not met."
@@ -435,7 +430,7 @@ def agency_message(ticket: Ticket, row: Escalation, state: ClockState) -> Messag
 
 
 def client_message(ticket: Ticket, row: Escalation) -> Message:
-    due = _local(ticket, row.due)
+    due = presenters.at(ticket, row.due)
     text = (
         f"Your critical (P1) request {ticket.reference} “{ticket.subject}” was due for our {row.clock} "
         f"by {due}, and we have not met that time.\n\n"
@@ -448,7 +443,7 @@ def client_message(ticket: Ticket, row: Escalation) -> Message:
 
 def page_message(ticket: Ticket, row: Escalation) -> Message:
     """The on-call page: what, whose, since when (in the contract's zone) — enough to act from a phone."""
-    since = _local(ticket, row.due)
+    since = presenters.at(ticket, row.due)
     site = f"Site: {ticket.site}" if ticket.site_id else "Site: —"
     text = "\n".join(
         [

@@ -952,13 +952,6 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
-def _local(ticket: Ticket, instant: dt.datetime | None) -> str:
-    """The desk's one time format (presenters.when), in the ticket's calendar zone."""
-    if instant is None:
-        return "—"
-    return presenters.when(instant, presenters.zone_of(ticket))
-
-
 FIELD_HELP = {
     "type": "Type: incident | bug | change request | update | question",
     "priority": "Priority: P1 (critical) | P2 (high) | P3 (medium) | P4 (low)",
@@ -987,7 +980,7 @@ def _status_blocks(ticket: Ticket, refused: Sequence[str], problems: Sequence[st
             blocks += ["Your sites:", ("list", sites)]
     else:
         blocks.append(
-            f"Priority {ticket.priority}: we respond by {_local(ticket, ticket.response_due)}."
+            f"Priority {ticket.priority}: we respond by {presenters.at(ticket, ticket.response_due)}."
             if ticket.response_due
             else f"Priority {ticket.priority}."
         )

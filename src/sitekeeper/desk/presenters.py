@@ -152,10 +152,9 @@ def duration(span: dt.timedelta) -> str:
     return f"{mins} min"
 
 
-def when(instant: dt.datetime, tz: ZoneInfo, now: dt.datetime | None = None) -> str:
+def when(instant: dt.datetime, tz: ZoneInfo) -> str:
     """'Tue 15 Dec 2026 15:30 CET': the pages' one time format (sitekeeper_time's |when), zone named, with
-    the weekday in front because the desk's clocks count business days. `now` is kept for the callers."""
-    del now
+    the weekday in front because the desk's clocks count business days."""
     local = instant.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"
 
@@ -168,7 +167,12 @@ def received(ticket: Ticket) -> str:
     """When the request was received — the one way every list, page, API-facing text and acknowledgement
     shows it: in the zone of the calendar it arrived under (the contract's), with the zone named. (Load the
     tickets with select_related("calendar_version") in lists.)"""
-    return when(ticket.received_at, zone_of(ticket))
+    return at(ticket, ticket.received_at)
+
+
+def at(ticket: Ticket, instant: dt.datetime) -> str:
+    """An instant of a request in its calendar's zone, in the desk's one format (pages, mails, pages sent)."""
+    return when(instant, zone_of(ticket))
 
 
 DETECTED_ORIGIN = "Detected by monitoring (sitekeeper's automated checks)"
@@ -247,10 +251,10 @@ def clock_lines(
         if status in {"met", "met_late"}:
             verdict = "on time"
             if status == "met_late":
-                verdict = f"late by {duration(met - due)} (was due {when(due, tz, now)})"
-            text = f"{MET_WORDS[clock]} {when(met, tz, now)} — {verdict}"
+                verdict = f"late by {duration(met - due)} (was due {when(due, tz)})"
+            text = f"{MET_WORDS[clock]} {when(met, tz)} — {verdict}"
         elif status == "breached":
-            text = f"{name} overdue since {when(due, tz, now)}"
+            text = f"{name} overdue since {when(due, tz)}"
             if state.paused and open_pauses:
                 text += f"; now paused {pause_words(open_pauses[0].reason, client)}"
         elif status == "paused":
@@ -259,13 +263,13 @@ def clock_lines(
                 text = f"{name} clock paused"
             else:
                 text = (
-                    f"{name} clock paused since {when(pause.start, tz, now)} "
+                    f"{name} clock paused since {when(pause.start, tz)} "
                     f"({duration(now - pause.start)}) — {pause_words(pause.reason, client)}"
                 )
                 note = pause.note
         else:  # running, warning
             totals = _paused_by_reason(pauses, ticket.received_at, now)
-            text = f"{name} due {when(due, tz, now)}{_paused_clause(totals, client)}"
+            text = f"{name} due {when(due, tz)}{_paused_clause(totals, client)}"
             if status == "warning":
                 text += f" — {duration(due - now)} left"
         lines.append(
@@ -329,7 +333,7 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
         met = ticket.resolution_met_at
         if met is not None and ticket.resolution_due is not None:
             verdict = "late" if met > ticket.resolution_due else "on time"
-            return Summary("resolved", f"Resolved {when(met, tz, now)} — {verdict}", late)
+            return Summary("resolved", f"Resolved {when(met, tz)} — {verdict}", late)
         return Summary("resolved", state_words(ticket.state, client=client), late)
     if ticket.next_due_at is not None:
         clock = next(
@@ -338,15 +342,15 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
         )
         name = CLOCK_NAMES[clock]
         if ticket.next_due_at <= now:
-            return Summary("breached", f"{name} overdue since {when(ticket.next_due_at, tz, now)}", True)
+            return Summary("breached", f"{name} overdue since {when(ticket.next_due_at, tz)}", True)
         status = "warning" if warned or (ticket.next_check_at and ticket.next_check_at <= now) else "running"
-        return Summary(status, f"{name} due {when(ticket.next_due_at, tz, now)}", late)
+        return Summary(status, f"{name} due {when(ticket.next_due_at, tz)}", late)
     if open_pause_reason:
         return Summary("paused", f"Paused — {pause_words(open_pause_reason, client)}", late)
     if ticket.response_met_at is not None:
         met, due = ticket.response_met_at, ticket.response_due
         verdict = " — late" if due is not None and met > due else " — on time"
-        return Summary("met", f"Response given {when(met, tz, now)}{verdict}", late)
+        return Summary("met", f"Response given {when(met, tz)}{verdict}", late)
     return Summary("none", "No SLA clock running", late)
 
 
