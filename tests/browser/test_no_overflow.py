@@ -162,6 +162,7 @@ def test_no_page_of_the_demo_overflows_sideways(settings, tmp_path, live_server,
                 # error page, which would cut short the next page's navigation.
                 answer = page.request.get(live_server.url + url, max_redirects=0)
                 kind = answer.headers.get("content-type", "").split(";")[0]
+                assert answer.status < 500, f"{url} answered {answer.status} to {persona}"  # a broken page
                 if answer.status != 200 or kind != "text/html":
                     skipped.append(f"{url}: {answer.status} {kind}")
                     continue

@@ -93,10 +93,6 @@ def roles_grantable_by(actor: User | None) -> list[str]:
     return []
 
 
-def may_manage_people(actor: User) -> bool:
-    return actor.role in {Role.AGENCY_ADMIN, Role.CLIENT_OWNER}
-
-
 def check_invite(actor: User | None, role: str, client: Client | None) -> None:
     """Refuse a role or client this person may not grant; refuse a role that does not fit the client."""
     if role not in Role.values:

@@ -16,18 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sitekeeper.contracts import export
 from sitekeeper.contracts.apply import ApplyResult, Writer, apply_document
-from sitekeeper.contracts.models import Client, Contact, Site
+from sitekeeper.contracts.models import Contact, Site
 from sitekeeper.contracts.yamlio import Document, JsonPath
 
 CLIENT_PATH: JsonPath = ("clients", 0)
 SOURCE = "console"
-
-
-def client_entry(client: Client) -> dict[str, Any]:
-    """The client as a contract file describes it (what `sitekeeper export` writes for it)."""
-    return export.client_entry(client)
 
 
 @dataclass

@@ -29,6 +29,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Substr
 
 from sitekeeper.access.audit import acting_as
 from sitekeeper.contracts.models import Environment, Site
@@ -148,10 +150,8 @@ def _follow_history(site: Site, old: str, new: str) -> None:
     this the bakery's seeded months (and its 48-point drop) would vanish from its card and its performance
     page while the demo measures the local copy — and come back when the demo moves the address back."""
     old, new = old.rstrip("/"), new.rstrip("/")
-    for result in LighthouseResult.objects.filter(site=site, url__startswith=old):
-        if result.url == old or result.url.startswith(old + "/"):
-            result.url = new + result.url[len(old) :]
-            result.save(update_fields=["url"])
+    moved = LighthouseResult.objects.filter(site=site).filter(Q(url=old) | Q(url__startswith=old + "/"))
+    moved.update(url=Concat(Value(new), Substr("url", len(old) + 1)))
 
 
 def restore() -> None:

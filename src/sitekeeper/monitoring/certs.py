@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sitekeeper.core.certdays import DAY_SECONDS, DEFAULT_WARN_DAYS, days_left
 from sitekeeper.desk.oncall import escalation_list
 from sitekeeper.monitoring.models import Monitor
 from sitekeeper.notify import Message, notify
-
-DEFAULT_WARN_DAYS = (30, 14, 7, 1)
 
 
 def threshold_due(
@@ -21,7 +20,7 @@ def threshold_due(
 ) -> int | None:
     """The smallest threshold already reached, or None. Only that one is sent: a certificate first seen
     5 days before expiry gets the 7-day warning, not 30, 14 and 7 at once."""
-    left = (expires_at - now).total_seconds() / 86400
+    left = (expires_at - now).total_seconds() / DAY_SECONDS
     reached = [days for days in (warn_days or list(DEFAULT_WARN_DAYS)) if left <= days]
     return min(reached) if reached else None
 
@@ -36,7 +35,7 @@ def record(monitor: Monitor, expires_at: dt.datetime | None, issuer: str, now: d
     days = threshold_due(expires_at, now, monitor.cert_warn_days)
     if days is None:
         return None
-    left = max(0, int((expires_at - now).total_seconds() // 86400))
+    left = max(0, days_left(expires_at, now))
     message = Message(
         subject=f"Certificate of {monitor.site} expires in {left} days ({expires_at:%Y-%m-%d})",
         text=f"{monitor.url}: the certificate issued by {issuer or 'unknown'} expires "

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from sitekeeper.contracts.models import Contract, Site
@@ -187,14 +187,6 @@ def probe_time(span: Span) -> list[Span]:
     )
     sessions = sessions.only("started_at", "stopped_at", "last_beat_at")
     return core.clip(((s.started_at, s.stopped_at or s.last_beat_at) for s in sessions), span)
-
-
-def monitored_since(site: Site) -> dt.datetime | None:
-    """Since when the site has an enabled production monitor (None: it has none — nothing watches it)."""
-    found = Monitor.objects.filter(site=site, environment="prod", enabled=True).aggregate(
-        at=Min("created_at")
-    )
-    return found["at"]
 
 
 def monitor_spans(site: Site, span: Span) -> dict[int, list[Span]]:

@@ -20,7 +20,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from sitekeeper.access.permissions import agency_required, audit_viewer_required
 from sitekeeper.contracts.apply import ApplyError
-from sitekeeper.contracts.edit import CLIENT_PATH, Renames, apply_client_entry, client_entry
+from sitekeeper.contracts.edit import CLIENT_PATH, Renames, apply_client_entry
+from sitekeeper.contracts.export import client_entry
 from sitekeeper.contracts.models import Calendar, Client, Contract, Plan, Site
 from sitekeeper.contracts.yamlio import Issue, JsonPath
 from sitekeeper.web.forms_console import (

@@ -28,7 +28,6 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     sites = list(client_sites(request.user).select_related("client"))
     context = {
         "client": client,
-        "sites": sites,
         "cards": portal_cards.site_cards(sites, now),
         "requests": portal_cards.requests_part(client, now),
         "announcements": announcements(client.contract, now),
