@@ -41,6 +41,10 @@ class State(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# A request in either state is done: the queue's "open", the portal's open list, the consoles' counts.
+CLOSED_STATES = (State.RESOLVED, State.CLOSED)
+
+
 class PauseReason(models.TextChoices):
     WAITING_ACCESS = "waiting_access", "waiting for client access"
     WAITING_INFO = "waiting_information", "waiting for client information"
@@ -216,7 +220,7 @@ class Ticket(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.state not in {State.RESOLVED, State.CLOSED}
+        return self.state not in CLOSED_STATES
 
     @property
     def merged(self) -> bool:

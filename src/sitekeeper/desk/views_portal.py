@@ -33,7 +33,7 @@ from sitekeeper.contracts.presenters import describe_target
 from sitekeeper.desk import attachments, clocks, mail, mailauth, presenters, services
 from sitekeeper.desk.attachments import AttachmentError
 from sitekeeper.desk.forms import CompleteRequestForm, NewRequestForm, PriorityProposalForm, ReplyForm
-from sitekeeper.desk.models import Attachment, Message, Pause, SenderCheck, Ticket
+from sitekeeper.desk.models import CLOSED_STATES, Attachment, Message, Pause, SenderCheck, Ticket
 from sitekeeper.desk.sla_report import ReportError, sla_report
 
 PAGE_SIZE = 25
@@ -62,7 +62,7 @@ def requests_list(request: HttpRequest) -> HttpResponse:
     tickets = own_tickets(request.user).annotate(pause_reason=open_pause_reason()).order_by("-received_at")
     show = request.GET.get("show", "open")
     if show == "open":
-        tickets = tickets.exclude(state__in=["resolved", "closed"])
+        tickets = tickets.exclude(state__in=CLOSED_STATES)
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [

@@ -45,7 +45,7 @@ from sitekeeper.desk.forms import (
     TimeForm,
     UnlinkForm,
 )
-from sitekeeper.desk.models import Escalation, RequestType, SenderCheck, State, Ticket
+from sitekeeper.desk.models import CLOSED_STATES, Escalation, RequestType, SenderCheck, State, Ticket
 from sitekeeper.desk.views_portal import (
     open_pause_reason,
     save_attachments,
@@ -54,7 +54,6 @@ from sitekeeper.desk.views_portal import (
 )
 
 QUEUE_PAGE_SIZE = 50
-CLOSED_STATES = (State.RESOLVED, State.CLOSED)
 # ?sender=unverified: only e-mail requests whose sender is not verified yet (docs/email.md).
 SENDER_FILTERS = {"": "any sender", "unverified": "sender not verified"}
 

@@ -42,7 +42,7 @@ from sitekeeper.contracts.presenters import NO_CONTRACT_ZONE
 from sitekeeper.contracts.service import LIVE_STATUSES
 from sitekeeper.contracts.templatetags import sitekeeper_time
 from sitekeeper.desk import presenters as desk
-from sitekeeper.desk.models import Priority, State, Ticket
+from sitekeeper.desk.models import CLOSED_STATES, Priority, Ticket
 from sitekeeper.desk.views_portal import open_pause_reason
 from sitekeeper.health.models import LinkScan, LinkScanStatus, PerformanceAudit
 from sitekeeper.health.models.jobs import JobStatus
@@ -61,7 +61,6 @@ from sitekeeper.security.scans import SCAN_FRESH
 # Lines shown per section (the count above it is always the whole number; the section links to its app).
 SHOWN = 25
 URGENT_PRIORITIES = (Priority.P1, Priority.P2)
-CLOSED_STATES = (State.RESOLVED, State.CLOSED)
 FAILED_RUNS = (RunStatus.FAILED, RunStatus.INTERRUPTED)  # as backups.presenters.layer_states counts a failure
 # The backups app runs one restore test per site and month (backups.verify.month_slot) but has no "overdue"
 # rule of its own: a site whose backups have not been proved restorable for a month and a day is overdue.

@@ -28,7 +28,7 @@ from sitekeeper.contracts.presenters import contract_zone
 from sitekeeper.contracts.service import site_in_service
 from sitekeeper.core import trend
 from sitekeeper.desk import presenters as desk
-from sitekeeper.desk.models import State, Ticket
+from sitekeeper.desk.models import CLOSED_STATES, State, Ticket
 from sitekeeper.health import linkscan, performance
 from sitekeeper.health.models import FormFactor
 from sitekeeper.monitoring.uptime import month_figures
@@ -45,7 +45,6 @@ from sitekeeper.security.scans import last_scan_at
 # measured yet" — grey, never green.
 OK, WARN, BAD, NONE = "ok", "warn", "bad", "none"
 WAITING_FOR_YOU = (State.WAITING_ACCESS, State.WAITING_INFO, State.WAITING_APPROVAL)
-CLOSED_STATES = (State.RESOLVED, State.CLOSED)
 SEVERITIES = [value for value, _label in Severity.choices]
 SCORES = (("performance", "Performance"), ("accessibility", "Accessibility"),
           ("best_practices", "Best practices"), ("seo", "SEO"))  # fmt: skip
