@@ -306,6 +306,13 @@ def _clock_columns(ticket: Ticket) -> Iterable[tuple[str, dt.datetime | None, dt
         yield clock, getattr(ticket, f"{clock}_due"), getattr(ticket, f"{clock}_met_at")
 
 
+def next_clock(ticket: Ticket) -> str:
+    """Which clock `next_due_at` is (desk.clocks.recompute keeps it the earliest unmet due instant)."""
+    return next(
+        (c for c, due, met in _clock_columns(ticket) if due == ticket.next_due_at and met is None), "response"
+    )
+
+
 def had_breach(ticket: Ticket, now: dt.datetime) -> bool:
     return any(due is not None and (met or now) > due for _clock, due, met in _clock_columns(ticket) if due)
 
@@ -336,11 +343,7 @@ def summary(  # noqa: PLR0911 (one return per situation reads best)
             return Summary("resolved", f"Resolved {when(met, tz)} — {verdict}", late)
         return Summary("resolved", state_words(ticket.state, client=client), late)
     if ticket.next_due_at is not None:
-        clock = next(
-            (c for c, due, met in _clock_columns(ticket) if due == ticket.next_due_at and met is None),
-            "response",
-        )
-        name = CLOCK_NAMES[clock]
+        name = CLOCK_NAMES[next_clock(ticket)]
         if ticket.next_due_at <= now:
             return Summary("breached", f"{name} overdue since {when(ticket.next_due_at, tz)}", True)
         status = "warning" if warned or (ticket.next_check_at and ticket.next_check_at <= now) else "running"

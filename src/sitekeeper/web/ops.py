@@ -179,24 +179,13 @@ def _open_tickets() -> object:
     )
 
 
-def _due_clock(ticket: Ticket) -> str:
-    """Which clock `next_due_at` is (desk.clocks.recompute keeps it the earliest unmet due instant)."""
-    for clock, name in desk.CLOCK_NAMES.items():
-        if (
-            getattr(ticket, f"{clock}_due") == ticket.next_due_at
-            and getattr(ticket, f"{clock}_met_at") is None
-        ):
-            return name
-    return desk.CLOCK_NAMES["response"]
-
-
 def _next_due(ticket: Ticket, now: dt.datetime) -> dict[str, object]:
     """The line's time: the next due instant with its clock named (and how long left or overdue), or when
     the request was received if no clock runs."""
     zone = ticket.calendar_version.timezone
     if ticket.next_due_at is None:
         return {"when_label": "received", "when": ticket.received_at, "zone": zone}
-    clock = _due_clock(ticket)
+    clock = desk.CLOCK_NAMES[desk.next_clock(ticket)]
     breached = ticket.next_due_at <= now
     return {
         "when_label": f"{clock} overdue since" if breached else f"{clock} due",
