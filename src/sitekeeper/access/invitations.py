@@ -146,11 +146,6 @@ def _new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def _who(actor: User | None, label: str | None) -> Any:
-    """The audit attribution: the person acting, or a label such as 'cli:alice'."""
-    return acting_as(actor, label=label)
-
-
 def _invitation_fields(invitation: Invitation) -> dict[str, Any]:
     # What the log keeps of an invitation: never the token's digest (it is as good as a key to look for).
     return {
@@ -175,7 +170,7 @@ def invite(
     check_invite(actor, role, client)
     token = _new_token()
     now = timezone.now()
-    with transaction.atomic(), _who(actor, label):
+    with transaction.atomic(), acting_as(actor, label=label):
         if User.objects.filter(email__iexact=email).exists():
             raise PeopleError(
                 f"{email} already has a login here. Reactivate it, or invite a different address."
@@ -201,7 +196,7 @@ def resend(invitation: Invitation, *, actor: User | None, label: str | None = No
     check_invitation_scope(actor, invitation)
     token = _new_token()
     now = timezone.now()
-    with transaction.atomic(), _who(actor, label):
+    with transaction.atomic(), acting_as(actor, label=label):
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         current = state(locked, now)
         if current in {State.ACCEPTED, State.REVOKED}:
@@ -225,7 +220,7 @@ def resend(invitation: Invitation, *, actor: User | None, label: str | None = No
 def revoke(invitation: Invitation, *, actor: User | None, label: str | None = None) -> None:
     """The link stops working at once; the invitation stays listed as revoked."""
     check_invitation_scope(actor, invitation)
-    with transaction.atomic(), _who(actor, label):
+    with transaction.atomic(), acting_as(actor, label=label):
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         current = state(locked)
         if current in {State.ACCEPTED, State.REVOKED}:
@@ -330,7 +325,7 @@ def end_sessions(user: User) -> int:
 def deactivate(target: User, *, actor: User | None, label: str | None = None) -> int:
     """The person can no longer log in, their sessions end and their API tokens stop; how many sessions."""
     check_manage(actor, target)
-    with transaction.atomic(), _who(actor, label):
+    with transaction.atomic(), acting_as(actor, label=label):
         if target.role == Role.AGENCY_ADMIN:
             # Two admins deactivating each other at once: both lock every admin row in one order, so the
             # second waits for the first and then sees it was the last one (no deadlock, no admin-less site).
@@ -355,7 +350,7 @@ def deactivate(target: User, *, actor: User | None, label: str | None = None) ->
 
 def reactivate(target: User, *, actor: User | None, label: str | None = None) -> None:
     check_manage(actor, target)
-    with transaction.atomic(), _who(actor, label):
+    with transaction.atomic(), acting_as(actor, label=label):
         locked = User.objects.select_for_update().get(pk=target.pk)
         if locked.is_active:
             raise PeopleError(f"{locked.username} is already active.")

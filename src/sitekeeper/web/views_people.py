@@ -112,7 +112,6 @@ def _people_rows(scope: Scope, people: QuerySet[User]) -> list[dict[str, Any]]:
         {
             "person": person,
             "is_self": person.pk == scope.actor.pk,
-            "can_change": person.pk != scope.actor.pk,
         }
         for person in people
     ]
